@@ -1,0 +1,46 @@
+# Glimpse build. `make run` starts the app, `make test` runs every test;
+# both install the Debian/Ubuntu packages they need first (make deps).
+
+GO        ?= go
+VERSION   := $(shell sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+LDFLAGS   := -X main.version=$(VERSION)
+TAGS      ?=
+PKGS_DEB  := gcc pkg-config libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
+             libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
+             libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng
+# Packages for make package-windows.
+PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
+
+.PHONY: all deps deps-windows build run test test-short bench lint clean
+
+all: build
+
+# deps installs what building and testing need. On Debian/Ubuntu it uses
+# apt-get (through sudo when not root); elsewhere it says what to install.
+deps:
+	@./scripts/deps.sh $(PKGS_DEB)
+
+deps-windows:
+	@./scripts/deps.sh $(PKGS_WIN)
+
+build: deps
+	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o glimpse .
+
+run: build
+	./glimpse
+
+# test runs the whole suite: unit tests, GL kernel tests on whatever OpenGL
+# the machine has (Mesa's llvmpipe without a GPU), and the GUI tests under Xvfb.
+test: deps
+	$(GO) vet ./...
+	./scripts/test.sh
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./compute/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf glimpse glimpse.exe dist build
