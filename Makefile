@@ -3,7 +3,7 @@
 
 GO        ?= go
 VERSION   := $(shell sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
-LDFLAGS   := -X main.version=$(VERSION)
+LDFLAGS   :=
 TAGS      ?=
 PKGS_DEB  := gcc pkg-config libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
              libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
@@ -44,3 +44,18 @@ lint:
 
 clean:
 	rm -rf glimpse glimpse.exe dist build
+
+.PHONY: package-linux package-windows package-macos
+
+# package-linux builds dist/glimpse-VERSION-linux-ARCH.tar.xz and a .deb.
+package-linux: deps
+	./scripts/package-linux.sh dist
+
+# package-windows cross-compiles with mingw-w64 and builds an NSIS installer;
+# set GLIMPSE_SIGN_PKCS12 and GLIMPSE_SIGN_PASSWORD to sign it.
+package-windows: deps deps-windows
+	./scripts/package-windows.sh dist
+
+# package-macos runs on a Mac (Xcode command line tools): a .app and a .dmg.
+package-macos:
+	./scripts/package-macos.sh dist

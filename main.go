@@ -7,16 +7,32 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 )
 
-// version is the release version; `make` and the packagers set it with
-// -ldflags "-X main.version=…" from FyneApp.toml.
-var version = "0.1.0"
+// fyneApp is the app's metadata file, the one `fyne package` reads: embedding
+// it makes every build, packaged or not, report the version its package carries.
+//
+//go:embed FyneApp.toml
+var fyneApp string
+
+// version is the release version from FyneApp.toml.
+var version = appVersion(fyneApp)
+
+// appVersion returns the Version of FyneApp.toml's [Details] section.
+func appVersion(toml string) string {
+	m := regexp.MustCompile(`(?m)^\s*Version\s*=\s*"([^"]+)"`).FindStringSubmatch(toml)
+	if m == nil {
+		panic("FyneApp.toml has no Version")
+	}
+	return m[1]
+}
 
 // command is one subcommand: run gets the arguments after its name and
 // returns the process exit code.
@@ -32,6 +48,10 @@ var commands = map[string]command{}
 // command-line tools alone stay free of the GUI toolkit's start-up cost.
 var openApp func() int
 
+// beforeApp runs just before the app opens (platform set-up such as letting
+// go of a console window on Windows).
+var beforeApp []func()
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -41,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if openApp == nil {
 			usage(stderr)
 			return 2
+		}
+		for _, f := range beforeApp {
+			f()
 		}
 		return openApp()
 	}

@@ -3,6 +3,16 @@
 # Installs the missing ones with apt-get (through sudo when not root); on other
 # systems prints what Glimpse needs instead.
 set -eu
+# Go itself is not a Debian package new enough (bookworm has 1.19).
+if ! command -v go >/dev/null 2>&1; then
+	echo "Glimpse needs Go 1.26 or newer, and 'go' is not on PATH: install it from https://go.dev/dl/" >&2
+	exit 1
+fi
+gov=$(go env GOVERSION | sed 's/^go//')
+case "$gov" in
+	1.2[6-9]*|1.[3-9][0-9]*|[2-9].*) ;;
+	*) echo "Glimpse needs Go 1.26 or newer; this is Go $gov: see https://go.dev/dl/" >&2; exit 1 ;;
+esac
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
 	for p in "$@"; do
