@@ -30,8 +30,8 @@ func TestAppendAndGetKeepEveryField(t *testing.T) {
 	}
 	a, err := s.Append(ctx, c.ID, Message{
 		Role: RoleAssistant, Text: "A cat.", Model: "Salesforce/instructblip-vicuna-7b", Revision: "52ba0cb",
-		Settings: json.RawMessage(`{ "max_new_tokens": 32, "num_beams": 1 }`),
-		Timings:  Timings{Vision: 1200 * time.Millisecond, Prefill: 300 * time.Millisecond, Decode: 2 * time.Second},
+		Settings:     json.RawMessage(`{ "max_new_tokens": 32, "num_beams": 1 }`),
+		Timings:      Timings{Vision: 1200 * time.Millisecond, Prefill: 300 * time.Millisecond, Decode: 2 * time.Second},
 		PromptTokens: 35, OutputTokens: 4,
 	})
 	if err != nil {
