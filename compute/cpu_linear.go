@@ -1,0 +1,468 @@
+package compute
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Linear algebra on the CPU.
+//
+// Linear multiplies rows of x by rows of w (PyTorch's [out, in] layout), so
+// every output is a dot product of two contiguous rows. Work is split over
+// blocks of w rows. With fewer than four x rows (decoding) each w row is
+// widened and multiplied in one fused pass, reading every weight once, which
+// is what bounds matrix–vector speed. With more x rows, four w rows at a time
+// are widened into a float32 scratch block that stays in cache and is
+// multiplied against pairs of x rows (2×4 register block: 8 accumulators).
+//
+// MatMul with transB has the same layout and shares that kernel; without
+// transB it accumulates c[i,:] += a[i,k]·b[k,:] over column blocks of b,
+// which reads b contiguously.
+
+// linearRowBlock is how many w rows one parallel task takes.
+const linearRowBlock = 16
+
+// smallM is the number of x rows below which Linear uses the fused
+// matrix–vector kernels.
+const smallM = 4
+
+// scratchPool recycles the float32 blocks that hold widened weight rows.
+var scratchPool sync.Pool
+
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// weightRows gives access to the rows of a [N, K] weight of any dtype.
+type weightRows struct {
+	dt     DType
+	k      int
+	f      []float32
+	words  []uint32
+	scales []float32
+}
+
+// aligned reports whether rows start on word boundaries, which the fused
+// kernels need (always true for F32, Q8, Q4; F16/BF16 need an even K).
+func (w *weightRows) aligned() bool {
+	return w.dt == F32 || w.dt == Q8 || w.dt == Q4 || w.k%2 == 0
+}
+
+// row widens row n into dst (len k). For F32 it returns the row itself.
+func (w *weightRows) row(n int, dst []float32) []float32 {
+	k := w.k
+	switch {
+	case w.dt == F32:
+		return w.f[n*k : (n+1)*k]
+	case (w.dt == F16 || w.dt == BF16) && k%2 == 0:
+		src := w.words[n*k/2 : (n+1)*k/2]
+		dst = dst[:2*len(src)]
+		if w.dt == F16 {
+			for j, v := range src {
+				dst[2*j] = halfTable[uint16(v)]
+				dst[2*j+1] = halfTable[v>>16]
+			}
+		} else {
+			for j, v := range src {
+				dst[2*j] = BF16ToFloat32(uint16(v))
+				dst[2*j+1] = BF16ToFloat32(uint16(v >> 16))
+			}
+		}
+		return dst
+	case w.dt == Q8:
+		src := w.words[n*k/4 : (n+1)*k/4]
+		sc := w.scales[n*k/BlockSize : (n+1)*k/BlockSize]
+		dst = dst[:4*len(src)]
+		for j, v := range src {
+			s := sc[j/(BlockSize/4)]
+			d := dst[4*j : 4*j+4]
+			d[0] = float32(int8(v)) * s
+			d[1] = float32(int8(v>>8)) * s
+			d[2] = float32(int8(v>>16)) * s
+			d[3] = float32(int8(v>>24)) * s
+		}
+		return dst
+	case w.dt == Q4:
+		src := w.words[n*k/8 : (n+1)*k/8]
+		sc := w.scales[n*k/BlockSize : (n+1)*k/BlockSize]
+		dst = dst[:8*len(src)]
+		for j, v := range src {
+			s := sc[j/(BlockSize/8)]
+			d := dst[8*j : 8*j+8]
+			for b := range d {
+				d[b] = nibbleValue[v>>(4*uint(b))&15] * s
+			}
+		}
+		return dst
+	}
+	unpackRange(w.dt, w.words, w.scales, n*k, dst[:k])
+	return dst[:k]
+}
+
+// dot returns x·(row n of w) for an aligned weight, widening as it goes.
+func (w *weightRows) dot(x []float32, n int) float32 {
+	k := w.k
+	switch w.dt {
+	case F32:
+		return dotF32(x, w.f[n*k:(n+1)*k])
+	case F16:
+		return dotF16(x, w.words[n*k/2:(n+1)*k/2])
+	case BF16:
+		return dotBF16(x, w.words[n*k/2:(n+1)*k/2])
+	case Q8:
+		return dotQ8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/BlockSize:(n+1)*k/BlockSize])
+	case Q4:
+		return dotQ4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/BlockSize:(n+1)*k/BlockSize])
+	}
+	panic(fmt.Sprintf("compute: Linear with weight dtype %v", w.dt))
+}
+
+// nibbleValue maps a stored Q4 nibble to its signed value.
+var nibbleValue = [16]float32{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}
+
+// dotF32 is x·w with four float32 accumulators (len(w) >= len(x)).
+func dotF32(x, w []float32) float32 {
+	w = w[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * w[i]
+		s1 += x[i+1] * w[i+1]
+		s2 += x[i+2] * w[i+2]
+		s3 += x[i+3] * w[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * w[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotF16 is x·w for halves packed two per word (len(x) == 2*len(w)).
+func dotF16(x []float32, w []uint32) float32 {
+	x = x[:2*len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+2 <= len(w); i += 2 {
+		a, b := w[i], w[i+1]
+		xx := x[2*i : 2*i+4]
+		s0 += xx[0] * halfTable[uint16(a)]
+		s1 += xx[1] * halfTable[a>>16]
+		s2 += xx[2] * halfTable[uint16(b)]
+		s3 += xx[3] * halfTable[b>>16]
+	}
+	if i < len(w) {
+		a := w[i]
+		s0 += x[2*i] * halfTable[uint16(a)]
+		s1 += x[2*i+1] * halfTable[a>>16]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotBF16 is x·w for bfloat16 packed two per word.
+func dotBF16(x []float32, w []uint32) float32 {
+	x = x[:2*len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+2 <= len(w); i += 2 {
+		a, b := w[i], w[i+1]
+		xx := x[2*i : 2*i+4]
+		s0 += xx[0] * BF16ToFloat32(uint16(a))
+		s1 += xx[1] * BF16ToFloat32(uint16(a>>16))
+		s2 += xx[2] * BF16ToFloat32(uint16(b))
+		s3 += xx[3] * BF16ToFloat32(uint16(b>>16))
+	}
+	if i < len(w) {
+		a := w[i]
+		s0 += x[2*i] * BF16ToFloat32(uint16(a))
+		s1 += x[2*i+1] * BF16ToFloat32(uint16(a>>16))
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotQ8 is x·w for int8 blocks: each block's integer-weighted sum is
+// multiplied by its scale once.
+func dotQ8(x []float32, w []uint32, scales []float32) float32 {
+	x = x[:len(scales)*BlockSize]
+	w = w[:len(scales)*BlockSize/4]
+	var total float32
+	for b, s := range scales {
+		xb := x[b*BlockSize : (b+1)*BlockSize]
+		wb := w[b*BlockSize/4 : (b+1)*BlockSize/4]
+		var s0, s1, s2, s3 float32
+		for i, v := range wb {
+			xx := xb[4*i : 4*i+4]
+			s0 += xx[0] * float32(int8(v))
+			s1 += xx[1] * float32(int8(v>>8))
+			s2 += xx[2] * float32(int8(v>>16))
+			s3 += xx[3] * float32(int8(v>>24))
+		}
+		total += ((s0 + s1) + (s2 + s3)) * s
+	}
+	return total
+}
+
+// dotQ4 is x·w for 4-bit blocks, scaled per block as dotQ8.
+func dotQ4(x []float32, w []uint32, scales []float32) float32 {
+	x = x[:len(scales)*BlockSize]
+	w = w[:len(scales)*BlockSize/8]
+	var total float32
+	for b, s := range scales {
+		xb := x[b*BlockSize : (b+1)*BlockSize]
+		wb := w[b*BlockSize/8 : (b+1)*BlockSize/8]
+		var s0, s1, s2, s3 float32
+		for i, v := range wb {
+			xx := xb[8*i : 8*i+8]
+			s0 += xx[0]*nibbleValue[v&15] + xx[4]*nibbleValue[v>>16&15]
+			s1 += xx[1]*nibbleValue[v>>4&15] + xx[5]*nibbleValue[v>>20&15]
+			s2 += xx[2]*nibbleValue[v>>8&15] + xx[6]*nibbleValue[v>>24&15]
+			s3 += xx[3]*nibbleValue[v>>12&15] + xx[7]*nibbleValue[v>>28]
+		}
+		total += ((s0 + s1) + (s2 + s3)) * s
+	}
+	return total
+}
+
+// dot2x4 returns the eight dot products of x rows a0, a1 with w rows
+// b0..b3 (all of length len(a0)) in one pass over k.
+func dot2x4(a0, a1, b0, b1, b2, b3 []float32) (c [8]float32) {
+	n := len(a0)
+	a1 = a1[:n]
+	b0, b1, b2, b3 = b0[:n], b1[:n], b2[:n], b3[:n]
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	for k := 0; k < n; k++ {
+		x0, x1 := a0[k], a1[k]
+		w0, w1, w2, w3 := b0[k], b1[k], b2[k], b3[k]
+		c00 += x0 * w0
+		c01 += x0 * w1
+		c02 += x0 * w2
+		c03 += x0 * w3
+		c10 += x1 * w0
+		c11 += x1 * w1
+		c12 += x1 * w2
+		c13 += x1 * w3
+	}
+	return [8]float32{c00, c01, c02, c03, c10, c11, c12, c13}
+}
+
+// dot1x4 returns the dot products of x row a with w rows b0..b3.
+func dot1x4(a, b0, b1, b2, b3 []float32) (c0, c1, c2, c3 float32) {
+	n := len(a)
+	b0, b1, b2, b3 = b0[:n], b1[:n], b2[:n], b3[:n]
+	for k := 0; k < n; k++ {
+		x := a[k]
+		c0 += x * b0[k]
+		c1 += x * b1[k]
+		c2 += x * b2[k]
+		c3 += x * b3[k]
+	}
+	return
+}
+
+// gemmNT computes out[m, n] = x[m]·w[n] (+ bias[n]) for m < M and n in
+// [0, N), writing rows of length ldo. x holds M rows of length K.
+func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []float32, ldo int) {
+	if M == 0 || N == 0 {
+		return
+	}
+	fused := M < smallM && w.aligned()
+	// Chunks are whole blocks of four w rows.
+	parallelFor(N, (grainFor(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
+		if fused {
+			for n := n0; n < n1; n++ {
+				var b float32
+				if bias != nil {
+					b = bias[n]
+				}
+				for m := 0; m < M; m++ {
+					out[m*ldo+n] = w.dot(x[m*K:(m+1)*K], n) + b
+				}
+			}
+			return
+		}
+		var sp *[]float32
+		if w.dt != F32 {
+			sp = getScratch(4 * K)
+			defer scratchPool.Put(sp)
+		}
+		for nb := n0; nb < n1; nb += 4 {
+			r := min(4, n1-nb)
+			var rows [4][]float32
+			for j := 0; j < r; j++ {
+				var dst []float32
+				if sp != nil {
+					dst = (*sp)[j*K : (j+1)*K]
+				}
+				rows[j] = w.row(nb+j, dst)
+			}
+			if r < 4 {
+				for j := 0; j < r; j++ {
+					for m := 0; m < M; m++ {
+						out[m*ldo+nb+j] = dotF32(x[m*K:(m+1)*K], rows[j])
+					}
+				}
+			} else {
+				m := 0
+				for ; m+2 <= M; m += 2 {
+					c := dot2x4(x[m*K:(m+1)*K], x[(m+1)*K:(m+2)*K], rows[0], rows[1], rows[2], rows[3])
+					copy(out[m*ldo+nb:m*ldo+nb+4], c[:4])
+					copy(out[(m+1)*ldo+nb:(m+1)*ldo+nb+4], c[4:])
+				}
+				if m < M {
+					o := out[m*ldo+nb : m*ldo+nb+4]
+					o[0], o[1], o[2], o[3] = dot1x4(x[m*K:(m+1)*K], rows[0], rows[1], rows[2], rows[3])
+				}
+			}
+			if bias != nil {
+				for m := 0; m < M; m++ {
+					o := out[m*ldo+nb : m*ldo+nb+r]
+					for j := range o {
+						o[j] += bias[nb+j]
+					}
+				}
+			}
+		}
+	})
+}
+
+// Linear returns x·wᵀ + bias for x [..., K] F32, w [N, K] of any dtype and
+// bias [N] F32 or nil.
+func (c *cpuContext) Linear(x, w, bias Tensor) Tensor {
+	xt, xd := f32("Linear", x)
+	wt := tensor("Linear", w)
+	if len(wt.shape) != 2 || len(xt.shape) == 0 || xt.shape[len(xt.shape)-1] != wt.shape[1] {
+		panic(fmt.Sprintf("compute: Linear of x %v with w %v: want x [..., K] and w [N, K]", xt, wt))
+	}
+	N, K := wt.shape[0], wt.shape[1]
+	var bd []float32
+	if bias != nil {
+		var bt *cpuTensor
+		bt, bd = f32("Linear bias", bias)
+		if NumElements(bt.shape) != N {
+			panic(fmt.Sprintf("compute: Linear bias %v for w %v: want %d values", bt, wt, N))
+		}
+	}
+	M := 0
+	if K > 0 {
+		M = len(xd) / K
+	} else {
+		M = NumElements(xt.shape[:len(xt.shape)-1])
+	}
+	shape := cloneShape(xt.shape)
+	shape[len(shape)-1] = N
+	out := make([]float32, M*N)
+	if K == 0 {
+		for m := 0; m < M; m++ {
+			copy(out[m*N:(m+1)*N], bd)
+		}
+	} else {
+		wr := &weightRows{dt: wt.dtype, k: K, f: wt.data.f, words: wt.data.words, scales: wt.data.scales}
+		gemmNT(xd, M, K, wr, N, bd, out, N)
+	}
+	return c.newF32(shape, out)
+}
+
+// matDims splits a [..., R, C] shape into batch count, R and C.
+func matDims(op string, t *cpuTensor) (batch, r, cols int) {
+	if len(t.shape) < 2 {
+		panic(fmt.Sprintf("compute: %s needs a matrix or a batch of them, got %v", op, t))
+	}
+	n := len(t.shape)
+	return NumElements(t.shape[:n-2]), t.shape[n-2], t.shape[n-1]
+}
+
+// MatMul returns a·b or a·bᵀ. a is [..., M, K]; b is [..., K, N] (or
+// [..., N, K] with transB) with the same leading dimensions as a, or is 2-D
+// and then shared by every batch entry of a. The result has a's leading
+// dimensions and [M, N].
+func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
+	at, ad := f32("MatMul", a)
+	bt, bd := f32("MatMul", b)
+	ba, M, K := matDims("MatMul", at)
+	bb, r, cols := matDims("MatMul", bt)
+	N, KB := cols, r
+	if transB {
+		N, KB = r, cols
+	}
+	shared := len(bt.shape) == 2 && bb == 1
+	if KB != K || (!shared && (len(bt.shape) != len(at.shape) || !equalInts(at.shape[:len(at.shape)-2], bt.shape[:len(bt.shape)-2]))) {
+		panic(fmt.Sprintf("compute: MatMul of %v and %v (transB %v): inner or batch dimensions differ", at, bt, transB))
+	}
+	shape := cloneShape(at.shape)
+	shape[len(shape)-1] = N
+	out := make([]float32, ba*M*N)
+	for i := 0; i < ba; i++ {
+		bi := i
+		if shared {
+			bi = 0
+		}
+		am := ad[i*M*K : (i+1)*M*K]
+		bm := bd[bi*K*N : (bi+1)*K*N]
+		om := out[i*M*N : (i+1)*M*N]
+		if transB {
+			gemmNT(am, M, K, &weightRows{dt: F32, k: K, f: bm}, N, nil, om, N)
+		} else {
+			gemmNN(am, M, K, bm, N, om)
+		}
+	}
+	return c.newF32(shape, out)
+}
+
+// gemmNNCols is the width of the column blocks of b that gemmNN works on:
+// K rows of it stay in cache while every row of a passes over them.
+const gemmNNCols = 256
+
+// gemmNN computes out = a·b for a [M, K] and b [K, N], all row-major, as
+// out[m, cols] += a[m, k]·b[k, cols], four k at a time.
+func gemmNN(a []float32, M, K int, b []float32, N int, out []float32) {
+	if M == 0 || N == 0 {
+		return
+	}
+	blocks := (N + gemmNNCols - 1) / gemmNNCols
+	// Split rows too when there are few column blocks, so that every core
+	// has work.
+	rowGrain := M
+	if blocks < 4*maxProcs() {
+		rowGrain = max(8, M*blocks/(4*maxProcs()))
+	}
+	rowTasks := (M + rowGrain - 1) / rowGrain
+	parallelFor(blocks*rowTasks, 1, func(t0, t1 int) {
+		for t := t0; t < t1; t++ {
+			c0 := (t % blocks) * gemmNNCols
+			c1 := min(c0+gemmNNCols, N)
+			m0 := (t / blocks) * rowGrain
+			m1 := min(m0+rowGrain, M)
+			w := c1 - c0
+			for m := m0; m < m1; m++ {
+				o := out[m*N+c0 : m*N+c1]
+				ar := a[m*K : (m+1)*K]
+				k := 0
+				for ; k+4 <= K; k += 4 {
+					axpy4(o, ar[k], ar[k+1], ar[k+2], ar[k+3],
+						b[k*N+c0:k*N+c0+w], b[(k+1)*N+c0:(k+1)*N+c0+w],
+						b[(k+2)*N+c0:(k+2)*N+c0+w], b[(k+3)*N+c0:(k+3)*N+c0+w])
+				}
+				for ; k < K; k++ {
+					s := ar[k]
+					br := b[k*N+c0 : k*N+c0+w]
+					for j := range o {
+						o[j] += s * br[j]
+					}
+				}
+			}
+		}
+	})
+}
+
+// axpy4 adds a0·b0 + a1·b1 + a2·b2 + a3·b3 to o.
+func axpy4(o []float32, a0, a1, a2, a3 float32, b0, b1, b2, b3 []float32) {
+	n := len(o)
+	b0, b1, b2, b3 = b0[:n], b1[:n], b2[:n], b3[:n]
+	for j := range o {
+		o[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
+	}
+}
