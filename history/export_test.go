@@ -116,7 +116,7 @@ func TestImportRejectsBadFiles(t *testing.T) {
 		{"bad role", tamper(func(e map[string]any) { e["messages"].([]any)[1].(map[string]any)["role"] = "robot" }), "role"},
 		{"empty title", tamper(func(e map[string]any) { e["title"] = "" }), "title"},
 		{"changed image", tamper(func(e map[string]any) {
-			firstAttachment(e)["data"] = base64.StdEncoding.EncodeToString(pngImage(t, 4, 4, 9))
+			firstAttachment(e)["data"] = base64.StdEncoding.EncodeToString(pngImage(4, 4, 9))
 		}), "damaged"},
 		{"image that is not one", tamper(func(e map[string]any) {
 			a := firstAttachment(e)

@@ -23,9 +23,9 @@ func openTemp(t *testing.T) *Store {
 }
 
 // pngImage makes a w×h PNG whose pixels depend on seed, so different seeds
-// give different files (and hashes).
-func pngImage(t testing.TB, w, h int, seed uint8) []byte {
-	t.Helper()
+// give different files (and hashes). Child processes use it too, without a
+// testing.T.
+func pngImage(w, h int, seed uint8) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
@@ -34,7 +34,7 @@ func pngImage(t testing.TB, w, h int, seed uint8) []byte {
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
+		panic(err) // encoding an in-memory RGBA image into memory cannot fail
 	}
 	return buf.Bytes()
 }

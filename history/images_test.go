@@ -96,7 +96,7 @@ func TestImageFormatsAndThumbnails(t *testing.T) {
 // FuzzPrepareImage feeds arbitrary bytes to the image pipeline: it must
 // return an error or a thumbnail, never panic.
 func FuzzPrepareImage(f *testing.F) {
-	f.Add(pngImage(f, 3, 2, 1))
+	f.Add(pngImage(3, 2, 1))
 	f.Add([]byte("GIF89a"))
 	f.Add([]byte("II*\x00"))
 	f.Add([]byte("BM"))

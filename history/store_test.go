@@ -23,7 +23,7 @@ func TestAppendAndGetKeepEveryField(t *testing.T) {
 	if c.Title != "A cat on a sofa" {
 		t.Errorf("title %q: whitespace should collapse to single spaces", c.Title)
 	}
-	img := pngImage(t, 40, 30, 7)
+	img := pngImage(40, 30, 7)
 	q, err := s.Append(ctx, c.ID, Message{Role: RoleUser, Text: "What is in this picture?"}, Image{Name: "cat.png", Data: img})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestAppendRejectsBadInput(t *testing.T) {
 		{"invalid UTF-8", c.ID, Message{Role: RoleUser, Text: "\xff"}, nil, "UTF-8"},
 		{"not an image", c.ID, Message{Role: RoleUser}, []Image{{Name: "notes.txt", Data: []byte("hello")}}, `"notes.txt" is not a PNG`},
 		{"empty image", c.ID, Message{Role: RoleUser}, []Image{{Name: "e.png"}}, "empty"},
-		{"truncated image", c.ID, Message{Role: RoleUser}, []Image{{Data: pngImage(t, 50, 50, 1)[:100]}}, "damaged"},
+		{"truncated image", c.ID, Message{Role: RoleUser}, []Image{{Data: pngImage(50, 50, 1)[:100]}}, "damaged"},
 		{"huge dimensions", c.ID, Message{Role: RoleUser}, []Image{{Data: hugePNGHeader()}}, "megapixels"},
 	}
 	for _, tt := range tests {
@@ -191,8 +191,8 @@ func TestRenameDeleteAndRecent(t *testing.T) {
 
 func TestDeleteKeepsImagesOtherConversationsUse(t *testing.T) {
 	s := openTemp(t)
-	shared := pngImage(t, 20, 20, 1)
-	own := pngImage(t, 20, 20, 2)
+	shared := pngImage(20, 20, 1)
+	own := pngImage(20, 20, 2)
 	a, err := s.SaveExchange(ctx, Exchange{Prompt: "first", Images: []Image{{Data: shared}, {Data: own}, {Data: shared}}, Answer: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +380,7 @@ func TestTwoStoresWriteAtOnce(t *testing.T) {
 	const per = 25
 	var imgs [per][]byte
 	for i := range imgs {
-		imgs[i] = pngImage(t, 8, 8, uint8(i))
+		imgs[i] = pngImage(8, 8, uint8(i))
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*per+2)
