@@ -1,0 +1,413 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"glimpse/compute"
+	"glimpse/model/config"
+	"glimpse/model/safetensors"
+)
+
+// Model is an InstructBLIP model whose weights live on a compute backend:
+// the vision encoder turns the image into patch embeddings, the Q-Former's
+// learned queries read them (conditioned on the instruction), the language
+// projection maps the query outputs into the language model's embedding
+// space, and they take the place of the `<image>` tokens of the prompt.
+// Exactly one of Llama and T5 is set.
+//
+// A Model is safe for concurrent use by several sessions; it must not be
+// used after Close.
+type Model struct {
+	Config *config.Model
+
+	Vision      VisionModel    `st:"vision_model"`
+	QueryTokens compute.Tensor `st:"query_tokens"` // [1, queries, qformer hidden]
+	QFormer     QFormer        `st:"qformer"`
+	Projection  Linear         `st:"language_projection"`
+	Llama       *Llama         `st:"language_model"`
+	T5          *T5            `st:"language_model"`
+
+	backend compute.Backend
+	weights *weights
+}
+
+// Load reads config.json and the safetensors weights of the model folder
+// dir and uploads the weights to be, once; sessions reuse them. Loading
+// stops with ctx's error when ctx is cancelled, freeing what it uploaded.
+func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) (*Model, error) {
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
+	}
+	defer set.Close()
+	w, err := loadWeights(ctx, be, set, m, opt)
+	if err != nil {
+		return nil, err
+	}
+	m.backend, m.weights = be, w
+	if err := m.check(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// newModel builds the empty network for a configuration.
+func newModel(cfg *config.Model) (*Model, error) {
+	vp, qp, err := visionQFormerParams(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, Vision: newVisionModel(vp), QFormer: newQFormer(qp)}
+	switch {
+	case cfg.Text.Llama != nil:
+		p, err := llamaParams(cfg.Text.Llama)
+		if err != nil {
+			return nil, err
+		}
+		m.Llama = newLlama(p)
+	case cfg.Text.T5 != nil:
+		p, err := t5Params(cfg.Text.T5)
+		if err != nil {
+			return nil, err
+		}
+		m.T5 = newT5(p)
+	default:
+		return nil, errors.New("config.json names no supported language model")
+	}
+	return m, nil
+}
+
+// check validates every loaded shape against the configuration.
+func (m *Model) check() error {
+	c := &shapeCheck{w: m.weights}
+	m.Vision.check(c)
+	c.want(m.QueryTokens, 1, m.Config.NumQueryTokens, m.QFormer.Hidden)
+	m.QFormer.check(c)
+	c.wantLinear(&m.Projection, m.Config.Text.HiddenSize(), m.QFormer.Hidden)
+	if m.Llama != nil {
+		m.Llama.check(c)
+	} else {
+		m.T5.check(c)
+	}
+	return c.err()
+}
+
+// Close frees the model's weights. Sessions must be closed first.
+func (m *Model) Close() {
+	if m.weights != nil {
+		m.weights.release()
+		m.weights = nil
+	}
+}
+
+// Backend is the backend holding the weights.
+func (m *Model) Backend() compute.Backend { return m.backend }
+
+// VocabSize is the number of logits per position: the language model's
+// embedding rows, which may exceed the tokenizer's size (padded Vicuna).
+func (m *Model) VocabSize() int { return m.Config.Text.VocabSize() }
+
+// Inputs is one batch of prompts as InstructBlipProcessor prepares them:
+// the language model's ids with NumQueryTokens `<image>` tokens per row,
+// left-padded to one length, and the Q-Former's instruction ids,
+// right-padded. Nil masks mean all ones.
+type Inputs struct {
+	PixelValues          []float32 // [batch, 3, image_size, image_size], normalised
+	InputIDs             [][]int32
+	AttentionMask        [][]int32
+	QFormerInputIDs      [][]int32
+	QFormerAttentionMask [][]int32
+}
+
+// Batch is the number of prompts.
+func (in *Inputs) Batch() int { return len(in.InputIDs) }
+
+// ErrInput reports inputs that do not fit the model (wrong sizes, ids
+// outside the vocabulary, a prompt without its image tokens).
+var ErrInput = errors.New("invalid model input")
+
+// validate checks in against the model so that forward passes cannot panic.
+func (m *Model) validate(in *Inputs) error {
+	b := len(in.InputIDs)
+	if b == 0 {
+		return fmt.Errorf("%w: empty batch", ErrInput)
+	}
+	s := m.Vision.ImageSize
+	if len(in.PixelValues) != b*3*s*s {
+		return fmt.Errorf("%w: %d pixel values for %d images of 3×%d×%d", ErrInput, len(in.PixelValues), b, s, s)
+	}
+	if len(in.QFormerInputIDs) != b {
+		return fmt.Errorf("%w: %d Q-Former rows for %d prompts", ErrInput, len(in.QFormerInputIDs), b)
+	}
+	if err := checkRows("input_ids", in.InputIDs, in.AttentionMask, m.VocabSize()); err != nil {
+		return err
+	}
+	if err := checkRows("qformer_input_ids", in.QFormerInputIDs, in.QFormerAttentionMask, m.QFormer.Vocab); err != nil {
+		return err
+	}
+	if l := len(in.QFormerInputIDs[0]); l > m.QFormer.MaxPositions {
+		return fmt.Errorf("%w: the instruction has %d Q-Former tokens, more than its %d positions", ErrInput, l, m.QFormer.MaxPositions)
+	}
+	if m.Config.HasImageTokenIndex {
+		q := m.Config.NumQueryTokens
+		for i, row := range in.InputIDs {
+			n := 0
+			for _, id := range row {
+				if int(id) == m.Config.ImageTokenIndex {
+					n++
+				}
+			}
+			if n != q {
+				return fmt.Errorf("%w: prompt %d has %d image tokens, the model needs %d", ErrInput, i, n, q)
+			}
+		}
+	}
+	return nil
+}
+
+// checkRows checks that ids are a rectangle of valid ids, and the mask (if
+// any) a rectangle of the same size holding 0s and 1s.
+func checkRows(name string, ids, mask [][]int32, vocab int) error {
+	if len(ids[0]) == 0 {
+		return fmt.Errorf("%w: empty %s", ErrInput, name)
+	}
+	for i, row := range ids {
+		if len(row) != len(ids[0]) {
+			return fmt.Errorf("%w: %s rows have different lengths (%d and %d); pad them", ErrInput, name, len(ids[0]), len(row))
+		}
+		for _, id := range row {
+			if id < 0 || int(id) >= vocab {
+				return fmt.Errorf("%w: %s row %d holds id %d, outside the vocabulary of %d", ErrInput, name, i, id, vocab)
+			}
+		}
+	}
+	if mask == nil {
+		return nil
+	}
+	if len(mask) != len(ids) {
+		return fmt.Errorf("%w: %d %s mask rows for %d rows", ErrInput, len(mask), name, len(ids))
+	}
+	for i, row := range mask {
+		if len(row) != len(ids[i]) {
+			return fmt.Errorf("%w: %s mask row %d has %d entries for %d ids", ErrInput, name, i, len(row), len(ids[i]))
+		}
+		for _, v := range row {
+			if v != 0 && v != 1 {
+				return fmt.Errorf("%w: %s mask holds %d (only 0 and 1 are allowed)", ErrInput, name, v)
+			}
+		}
+	}
+	return nil
+}
+
+// ones returns n rows of t ones.
+func ones(n, t int) [][]int32 {
+	out := make([][]int32, n)
+	for i := range out {
+		out[i] = make([]int32, t)
+		for j := range out[i] {
+			out[i][j] = 1
+		}
+	}
+	return out
+}
+
+// prompt is the language model's input for a batch.
+type prompt struct {
+	embeds compute.Tensor // [B, T, hidden]
+	mask   [][]int32      // 0/1 attention mask, [B][T]
+}
+
+// embedPrompt runs the image side (vision encoder, Q-Former, projection)
+// and returns the language model's input embeddings with the projected
+// query outputs written over the `<image>` positions, in order, as
+// transformers' masked_scatter does. Configurations without an image token
+// (older checkpoints) put the query outputs in front of the prompt instead.
+func (m *Model) embedPrompt(ctx compute.Context, in *Inputs, tr Trace) prompt {
+	b, t := len(in.InputIDs), len(in.InputIDs[0])
+	s := m.Vision.ImageSize
+	pixels := ctx.FromFloats([]int{b, 3, s, s}, in.PixelValues)
+	image := m.Vision.Forward(ctx, pixels, tr)
+
+	nq, dq := m.Config.NumQueryTokens, m.QFormer.Hidden
+	queries := ctx.Reshape(m.QueryTokens, nq, dq)
+	h := m.QFormer.Forward(ctx, queries, in.QFormerInputIDs, in.QFormerAttentionMask, image, tr)
+	query := batchRows(ctx, h, 0, nq)
+	projected := m.Projection.Forward(ctx, query) // [B, nq, hidden]
+	tr.emit(ctx, "language_projection", projected)
+
+	mask := in.AttentionMask
+	if mask == nil {
+		mask = ones(b, t)
+	}
+	flat := make([]int32, 0, b*t)
+	for _, row := range in.InputIDs {
+		flat = append(flat, row...)
+	}
+	d := m.Config.Text.HiddenSize()
+	var table compute.Tensor
+	if m.Llama != nil {
+		table = m.Llama.Embed
+	} else {
+		table = m.T5.Shared
+	}
+	embeds := ctx.Embedding(table, flat) // [B*T, d]
+	tr.emit(ctx, "language_model.model.embed_tokens", ctx.Reshape(embeds, b, t, d))
+
+	if !m.Config.HasImageTokenIndex {
+		text := ctx.Reshape(embeds, b, t, d)
+		full := make([][]int32, b)
+		for i := range full {
+			full[i] = append(ones(1, nq)[0], mask[i]...)
+		}
+		return prompt{embeds: joinRows(ctx, projected, text), mask: full}
+	}
+
+	// Write the query outputs over each run of image tokens.
+	rows := ctx.Reshape(projected, b*nq, d)
+	image0 := int32(m.Config.ImageTokenIndex)
+	next := 0
+	for p := 0; p < len(flat); {
+		if flat[p] != image0 {
+			p++
+			continue
+		}
+		run := 0
+		for p+run < len(flat) && flat[p+run] == image0 {
+			run++
+		}
+		ctx.SetRows(embeds, 0, p, ctx.Rows(rows, next, run))
+		next += run
+		p += run
+	}
+	return prompt{embeds: ctx.Reshape(embeds, b, t, d), mask: mask}
+}
+
+// positions returns transformers' position ids for a left-padded batch:
+// cumsum(mask) - 1, with masked positions set to 1 (as generate() prepares
+// them for a decoder-only model), flattened.
+func positions(mask [][]int32) []int32 {
+	var out []int32
+	for _, row := range mask {
+		n := int32(0)
+		for _, m := range row {
+			n += m
+			if m == 0 {
+				out = append(out, 1)
+			} else {
+				out = append(out, n-1)
+			}
+		}
+	}
+	return out
+}
+
+// Forward runs the whole model once over a batch of prompts, as
+// transformers' forward() does (for T5 with decoder input
+// [decoder_start_token_id]), calling tr (if not nil) with intermediate
+// tensors. It returns the logits with their shape: [B, T, vocab] for LLaMA
+// (every prompt position), [B, 1, vocab] for T5.
+func (m *Model) Forward(ctx context.Context, in *Inputs, tr Trace) ([]float32, []int, error) {
+	if err := m.validate(in); err != nil {
+		return nil, nil, err
+	}
+	g := m.backend.NewContext()
+	defer g.Close()
+	p := m.embedPrompt(g, in, tr)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	s := p.embeds.Shape()
+	b, t := s[0], s[1]
+	var maskT compute.Tensor
+	if am := additiveMask(p.mask); am != nil {
+		maskT = g.FromFloats([]int{b, t}, am)
+	}
+	var logits compute.Tensor
+	if m.Llama != nil {
+		h := m.Llama.Forward(g, p.embeds, positions(p.mask), maskT, nil, tr)
+		logits = m.Llama.Logits(g, h)
+	} else {
+		enc := m.T5.Encode(g, p.embeds, maskT, tr)
+		cross := m.T5.crossKeysValues(g, enc, maskT)
+		start := make([]int32, b)
+		for i := range start {
+			start[i] = m.T5.DecoderStart
+		}
+		x := g.Reshape(g.Embedding(m.T5.DecoderEmbed, start), b, 1, m.T5.DModel)
+		h := m.T5.Decode(g, x, 0, cross, nil, tr)
+		logits = m.T5.Logits(g, h)
+	}
+	tr.emit(g, "logits", logits)
+	shape := append([]int(nil), logits.Shape()...)
+	return g.Read(logits), shape, ctx.Err()
+}
+
+// visionQFormerParams turns the vision and Q-Former configs into
+// hyperparameters.
+func visionQFormerParams(cfg *config.Model) (VisionParams, QFormerParams, error) {
+	v, q := cfg.Vision, cfg.QFormer
+	vact, err := activation(v.HiddenAct)
+	if err != nil {
+		return VisionParams{}, QFormerParams{}, fmt.Errorf("vision_config: %w", err)
+	}
+	qact, err := activation(q.HiddenAct)
+	if err != nil {
+		return VisionParams{}, QFormerParams{}, fmt.Errorf("qformer_config: %w", err)
+	}
+	if q.PositionEmbeddingType != "" && q.PositionEmbeddingType != "absolute" {
+		return VisionParams{}, QFormerParams{}, fmt.Errorf("qformer_config: position_embedding_type %q is not supported", q.PositionEmbeddingType)
+	}
+	vp := VisionParams{
+		Hidden: v.HiddenSize, Intermediate: v.IntermediateSize, Heads: v.NumAttentionHeads, Layers: v.NumHiddenLayers,
+		ImageSize: v.ImageSize, PatchSize: v.PatchSize, Eps: float32(v.LayerNormEps), Act: vact,
+	}
+	qp := QFormerParams{
+		Hidden: q.HiddenSize, Intermediate: q.IntermediateSize, Heads: q.NumAttentionHeads, Layers: q.NumHiddenLayers,
+		CrossAttentionFrequency: q.CrossAttentionFrequency, EncoderHidden: q.EncoderHiddenSize,
+		Vocab: q.VocabSize, MaxPositions: q.MaxPositionEmbeddings, Eps: float32(q.LayerNormEps), Act: qact,
+	}
+	return vp, qp, nil
+}
+
+// llamaParams turns a LLaMA text config into hyperparameters.
+func llamaParams(c *config.Llama) (LlamaParams, error) {
+	act, err := activation(c.HiddenAct)
+	if err != nil {
+		return LlamaParams{}, fmt.Errorf("text_config: %w", err)
+	}
+	if c.Rope.Type != "" && c.Rope.Type != "default" {
+		return LlamaParams{}, fmt.Errorf("text_config: rotary scaling %q is not supported", c.Rope.Type)
+	}
+	return LlamaParams{
+		Hidden: c.HiddenSize, Intermediate: c.IntermediateSize, Layers: c.NumHiddenLayers,
+		Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
+		Eps: float32(c.RMSNormEps), RopeTheta: float32(c.Rope.Theta), Act: act,
+	}, nil
+}
+
+// t5Params turns a T5 text config into hyperparameters.
+func t5Params(c *config.T5) (T5Params, error) {
+	act, err := activation(c.DenseActFn)
+	if err != nil {
+		return T5Params{}, fmt.Errorf("text_config: %w", err)
+	}
+	return T5Params{
+		DModel: c.DModel, DFF: c.DFF, DKV: c.DKV, Heads: c.NumHeads,
+		EncoderLayers: c.NumLayers, DecoderLayers: c.NumDecoderLayers,
+		Buckets: c.RelativeAttentionNumBuckets, MaxDistance: c.RelativeAttentionMaxDistance,
+		Vocab: c.VocabSize, Eps: float32(c.LayerNormEps), Act: act, Gated: c.IsGatedAct,
+		ScaleDecoderOutput: c.ScaleDecoderOutputs, DecoderStart: int32(c.DecoderStartTokenID),
+	}, nil
+}

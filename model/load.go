@@ -1,0 +1,321 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"glimpse/compute"
+	"glimpse/model/safetensors"
+)
+
+// The loader fills a model struct from a checkpoint the way ollama's
+// `gguf:"…"` tags do: every field tagged `st:"name"` names a checkpoint
+// tensor relative to the prefixes of the fields that contain it, so one
+// walk over the struct loads any architecture.
+//
+// Tag grammar: `st:"alt1,alt2,…[,optional]"`.
+//   - Each alternative is a tensor name; the first one present in the
+//     checkpoint is used (real checkpoints and re-saves differ: q_bias and
+//     v_bias versus a fused qkv.bias, tied or untied heads).
+//   - "name#i/n" takes part i of n equal parts along dimension 0 (the query,
+//     key and value rows of a fused qkv matrix).
+//   - "optional" leaves the field nil when no alternative is present (biases
+//     that some configurations do not have).
+//
+// Field types:
+//   - compute.Tensor: uploaded to the backend. With `kind:"matrix"` it is a
+//     weight matrix: flattened to 2-D [rows, rest] (a Conv2d weight becomes
+//     the Linear weight that compute.Patches expects) and stored in the
+//     precision the caller chose; everything else stays float32, because it
+//     is added to or multiplied with float32 activations.
+//   - []float32: kept on the host (T5's relative position bias table, which
+//     the host turns into per-step bias tensors).
+//   - a struct, a non-nil pointer to a struct, or a slice of structs sized
+//     beforehand from the config: walked with the tag as a name prefix
+//     ("encoder.layer" → "encoder.layer.0.", "encoder.layer.1.", …). Nil
+//     pointers are parts this configuration does not have, and are skipped.
+
+// ErrIncomplete reports a model folder whose weights lack tensors the
+// configuration needs, or hold them in unexpected shapes.
+var ErrIncomplete = errors.New("the model folder is incomplete or does not match its config.json")
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	// Precision is the element type of the weight matrices (linear layers
+	// and embedding tables): compute.F32 (the default) or compute.F16,
+	// converted while loading. Norms, biases and added embeddings always
+	// stay float32, and activations are float32 in any case, so T5's
+	// residual stream and feed-forward output never see half precision.
+	Precision compute.DType
+	// Progress, if set, is called after each tensor is uploaded, from the
+	// loading goroutine.
+	Progress func(LoadProgress)
+}
+
+// LoadProgress tells how far loading is.
+type LoadProgress struct {
+	Bytes, TotalBytes     int64 // checkpoint bytes read so far and in all
+	Tensors, TotalTensors int   // tensors uploaded so far and in all
+}
+
+// source is one alternative of a tag.
+type source struct {
+	name        string
+	part, parts int // part of parts along dimension 0; parts 0 means whole
+}
+
+// slot is one tagged leaf field to fill.
+type slot struct {
+	field    reflect.Value // settable compute.Tensor or []float32
+	path     string        // the prefix, for error messages
+	alts     []source
+	optional bool
+	matrix   bool
+	chosen   source // the alternative present in the checkpoint
+	found    bool
+}
+
+var (
+	tensorType = reflect.TypeOf((*compute.Tensor)(nil)).Elem()
+	floatsType = reflect.TypeOf([]float32(nil))
+)
+
+// collectSlots walks v (a struct value) and returns its tagged leaves.
+func collectSlots(v reflect.Value, prefix string) []*slot {
+	var out []*slot
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("st")
+		if !ok {
+			continue
+		}
+		fv := v.Field(i)
+		switch {
+		case f.Type == tensorType || f.Type == floatsType:
+			s := &slot{field: fv, path: prefix, matrix: f.Tag.Get("kind") == "matrix"}
+			for _, alt := range strings.Split(tag, ",") {
+				if alt == "optional" {
+					s.optional = true
+					continue
+				}
+				s.alts = append(s.alts, parseSource(prefix, alt))
+			}
+			out = append(out, s)
+		case f.Type.Kind() == reflect.Struct:
+			out = append(out, collectSlots(fv, prefix+tag+".")...)
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			if !fv.IsNil() {
+				out = append(out, collectSlots(fv.Elem(), prefix+tag+".")...)
+			}
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			for j := 0; j < fv.Len(); j++ {
+				out = append(out, collectSlots(fv.Index(j), prefix+tag+"."+strconv.Itoa(j)+".")...)
+			}
+		default:
+			panic(fmt.Sprintf("model: field %s.%s has tag st:%q but type %s the loader cannot fill", t.Name(), f.Name, tag, f.Type))
+		}
+	}
+	return out
+}
+
+// parseSource parses "name" or "name#i/n".
+func parseSource(prefix, alt string) source {
+	name, part, ok := strings.Cut(alt, "#")
+	if !ok {
+		return source{name: prefix + name}
+	}
+	is, ns, _ := strings.Cut(part, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		panic(fmt.Sprintf("model: bad part %q in tag alternative %q", part, alt))
+	}
+	return source{name: prefix + name, part: i, parts: n}
+}
+
+// weights is what the loader uploaded, so a model can free it.
+type weights struct {
+	tensors []compute.Tensor
+	names   map[compute.Tensor]string // checkpoint name of each tensor, for shape errors
+}
+
+// release frees every uploaded tensor.
+func (w *weights) release() {
+	for _, t := range w.tensors {
+		t.Release()
+	}
+	w.tensors, w.names = nil, nil
+}
+
+// loadWeights fills the tagged fields of the struct dst points to from set,
+// uploading to be. On error or cancellation it frees what it uploaded.
+func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, dst any, opt LoadOptions) (w *weights, err error) {
+	if opt.Precision != compute.F32 && opt.Precision != compute.F16 {
+		return nil, fmt.Errorf("unsupported weight precision %v (use f32 or f16)", opt.Precision)
+	}
+	slots := collectSlots(reflect.ValueOf(dst).Elem(), "")
+
+	// Resolve every slot before reading anything, so a missing tensor is
+	// reported at once, and count the bytes each distinct tensor adds.
+	var missing []string
+	var p LoadProgress
+	counted := map[string]bool{}
+	for _, s := range slots {
+		for _, a := range s.alts {
+			if info, ok := set.Info(a.name); ok {
+				s.chosen, s.found = a, true
+				if !counted[a.name] {
+					counted[a.name] = true
+					p.TotalBytes += info.Size
+				}
+				break
+			}
+		}
+		if !s.found && !s.optional {
+			missing = append(missing, s.alts[0].name)
+		}
+		if s.found {
+			p.TotalTensors++
+		}
+	}
+	if len(missing) > 0 {
+		more := ""
+		if len(missing) > 3 {
+			more = fmt.Sprintf(" and %d more", len(missing)-3)
+			missing = missing[:3]
+		}
+		return nil, fmt.Errorf("%w: missing tensor %s%s", ErrIncomplete, strings.Join(missing, ", "), more)
+	}
+
+	w = &weights{names: map[compute.Tensor]string{}}
+	defer func() {
+		if err != nil {
+			w.release()
+			w = nil
+		}
+	}()
+	// Slots reading parts of one tensor are adjacent: keep the last one read.
+	var lastName string
+	var lastData []float32
+	read := map[string]bool{}
+	// A tensor named twice (a tied head falling back to the embedding) is
+	// uploaded once.
+	uploaded := map[string]compute.Tensor{}
+	for _, s := range slots {
+		if !s.found {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		src := s.chosen
+		key := fmt.Sprintf("%s#%d/%d %v", src.name, src.part, src.parts, s.matrix)
+		if t, ok := uploaded[key]; ok && s.field.Type() == tensorType {
+			s.field.Set(reflect.ValueOf(t))
+			p.Tensors++
+			if opt.Progress != nil {
+				opt.Progress(p)
+			}
+			continue
+		}
+		info, _ := set.Info(src.name)
+		if src.name != lastName {
+			data, err := set.Float32(src.name)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", src.name, err)
+			}
+			lastName, lastData = src.name, data
+		}
+		data, shape := lastData, append([]int(nil), info.Shape...)
+		if src.parts > 0 {
+			if len(shape) == 0 || shape[0]%src.parts != 0 {
+				return nil, fmt.Errorf("%w: %s has shape %v, which does not split into %d parts", ErrIncomplete, src.name, shape, src.parts)
+			}
+			n := len(data) / src.parts
+			data = data[src.part*n : (src.part+1)*n]
+			shape[0] /= src.parts
+		}
+		if s.field.Type() == floatsType {
+			s.field.Set(reflect.ValueOf(append([]float32(nil), data...)))
+		} else {
+			dtype := compute.F32
+			if s.matrix {
+				if len(shape) < 2 {
+					return nil, fmt.Errorf("%w: %s has shape %v, expected a matrix", ErrIncomplete, src.name, info.Shape)
+				}
+				shape = []int{shape[0], compute.NumElements(shape[1:])}
+				dtype = opt.Precision
+			}
+			if len(shape) == 0 {
+				shape = []int{1}
+			}
+			t, err := be.Upload(dtype, shape, data)
+			if err != nil {
+				return nil, fmt.Errorf("uploading %s: %w", src.name, err)
+			}
+			w.tensors = append(w.tensors, t)
+			w.names[t] = src.name
+			uploaded[key] = t
+			s.field.Set(reflect.ValueOf(t))
+		}
+		if !read[src.name] {
+			read[src.name] = true
+			p.Bytes += info.Size
+		}
+		p.Tensors++
+		if opt.Progress != nil {
+			opt.Progress(p)
+		}
+	}
+	return w, nil
+}
+
+// shapeCheck collects shape mismatches between loaded tensors and what the
+// configuration implies, so that a checkpoint that does not match its
+// config.json is reported instead of making an operation panic.
+type shapeCheck struct {
+	w    *weights
+	errs []string
+}
+
+// want records an error unless t (if loaded) has exactly the given shape.
+func (c *shapeCheck) want(t compute.Tensor, dims ...int) {
+	if t == nil {
+		return
+	}
+	got := t.Shape()
+	if len(got) == len(dims) {
+		same := true
+		for i := range dims {
+			same = same && got[i] == dims[i]
+		}
+		if same {
+			return
+		}
+	}
+	c.errs = append(c.errs, fmt.Sprintf("%s has shape %v, config.json implies %v", c.w.names[t], got, dims))
+}
+
+// wantLinear checks a linear layer's weight [out, in] and bias [out].
+func (c *shapeCheck) wantLinear(l *Linear, out, in int) {
+	c.want(l.Weight, out, in)
+	c.want(l.Bias, out)
+}
+
+// err returns the collected mismatches as one error.
+func (c *shapeCheck) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	more := ""
+	if len(c.errs) > 3 {
+		more = fmt.Sprintf(" (and %d more)", len(c.errs)-3)
+		c.errs = c.errs[:3]
+	}
+	return fmt.Errorf("%w: %s%s", ErrIncomplete, strings.Join(c.errs, "; "), more)
+}

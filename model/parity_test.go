@@ -1,0 +1,491 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"glimpse/compute"
+	"glimpse/model/safetensors"
+)
+
+// The parity tests run the tiny fixture models (real architecture, random
+// weights) and compare with what transformers produced for the same
+// inputs: intermediate activations, prompt logits, and the logits of every
+// greedy step.
+
+const fixtures = "../../shared/fixtures"
+
+// Tolerances from the fixtures' README: float32 activations within 1e-4
+// absolute + 1e-3 relative, logits within 2e-3 absolute.
+const (
+	actAbs, actRel = 1e-4, 1e-3
+	logitAbs       = 2e-3
+)
+
+// goldenCase is one case of golden.json.
+type goldenCase struct {
+	Image                string   `json:"image"`
+	InputIDs             []int32  `json:"input_ids"`
+	AttentionMask        []int32  `json:"attention_mask"`
+	QFormerInputIDs      []int32  `json:"qformer_input_ids"`
+	QFormerAttentionMask []int32  `json:"qformer_attention_mask"`
+	Hooked               []string `json:"hooked"`
+	Generate             map[string]struct {
+		Sequence    []int32   `json:"sequence"`
+		Top2Margins []float64 `json:"top2_margins"`
+	} `json:"generate"`
+}
+
+// golden is a fixture model's golden.json.
+type golden struct {
+	Kind  string       `json:"kind"`
+	Cases []goldenCase `json:"cases"`
+	Batch struct {
+		Images               []string  `json:"images"`
+		InputIDs             [][]int32 `json:"input_ids"`
+		AttentionMask        [][]int32 `json:"attention_mask"`
+		QFormerInputIDs      [][]int32 `json:"qformer_input_ids"`
+		QFormerAttentionMask [][]int32 `json:"qformer_attention_mask"`
+		GreedySequences      [][]int32 `json:"greedy_sequences"`
+	} `json:"batch"`
+}
+
+// fixture is a loaded golden set for one tiny model.
+type fixture struct {
+	name, dir string
+	golden    golden
+	tensors   *safetensors.File // golden.safetensors
+	pixels    *safetensors.File // images/pixel_values.safetensors
+}
+
+var fixtureNames = []string{"tiny-instructblip-vicuna", "tiny-instructblip-flan-t5"}
+
+var (
+	fixturesOnce sync.Once
+	fixtureSet   []*fixture
+	fixtureErr   error
+)
+
+// loadFixtures opens both fixture models' golden data once per test binary.
+func loadFixtures(t *testing.T) []*fixture {
+	t.Helper()
+	fixturesOnce.Do(func() {
+		pixels, err := safetensors.Open(filepath.Join(fixtures, "images", "pixel_values.safetensors"))
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		for _, name := range fixtureNames {
+			dir := filepath.Join(fixtures, "models", name)
+			f := &fixture{name: name, dir: dir, pixels: pixels}
+			b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+			if err == nil {
+				err = json.Unmarshal(b, &f.golden)
+			}
+			if err == nil {
+				f.tensors, err = safetensors.Open(filepath.Join(dir, "golden.safetensors"))
+			}
+			if err != nil {
+				fixtureErr = fmt.Errorf("%s: %v", name, err)
+				return
+			}
+			fixtureSet = append(fixtureSet, f)
+		}
+	})
+	if fixtureErr != nil {
+		t.Fatalf("fixtures: %v", fixtureErr)
+	}
+	return fixtureSet
+}
+
+// tensor reads a golden tensor.
+func (f *fixture) tensor(t *testing.T, name string) []float32 {
+	t.Helper()
+	v, err := f.tensors.Float32(name)
+	if err != nil {
+		t.Fatalf("%s: golden tensor %s: %v", f.name, name, err)
+	}
+	return v
+}
+
+// inputs builds case i's model inputs.
+func (f *fixture) inputs(t *testing.T, i int) *Inputs {
+	c := f.golden.Cases[i]
+	return &Inputs{
+		PixelValues:          f.tensor(t, fmt.Sprintf("case%d.pixel_values", i)),
+		InputIDs:             [][]int32{c.InputIDs},
+		AttentionMask:        [][]int32{c.AttentionMask},
+		QFormerInputIDs:      [][]int32{c.QFormerInputIDs},
+		QFormerAttentionMask: [][]int32{c.QFormerAttentionMask},
+	}
+}
+
+// batchInputs builds the padded batch's inputs, with the processor's pixel
+// values for its images.
+func (f *fixture) batchInputs(t *testing.T) *Inputs {
+	b := f.golden.Batch
+	in := &Inputs{InputIDs: b.InputIDs, AttentionMask: b.AttentionMask,
+		QFormerInputIDs: b.QFormerInputIDs, QFormerAttentionMask: b.QFormerAttentionMask}
+	for _, img := range b.Images {
+		px, err := f.pixels.Float32(img + ".slow")
+		if err != nil {
+			t.Fatalf("pixel values of %s: %v", img, err)
+		}
+		in.PixelValues = append(in.PixelValues, px...)
+	}
+	return in
+}
+
+// backends are the engines every parity test runs on. The GL backend runs
+// on Mesa llvmpipe in CI; failing to create it fails the test.
+var backends = []struct {
+	name string
+	new  func() (compute.Backend, error)
+}{
+	{"cpu", func() (compute.Backend, error) { return compute.NewCPU(), nil }},
+	{"gl", compute.NewGL},
+}
+
+// diff summarises how far got is from want.
+type diff struct {
+	maxAbs float64 // largest |got - want|
+	excess float64 // largest |got - want| - (abs + rel·|want|); > 0 fails
+	at     int
+}
+
+func compare(got, want []float32, abs, rel float64) diff {
+	d := diff{excess: math.Inf(-1), at: -1}
+	for i := range want {
+		e := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(e) {
+			e = math.Inf(1)
+		}
+		if e > d.maxAbs || d.at < 0 {
+			d.maxAbs, d.at = max(e, d.maxAbs), i
+		}
+		d.excess = max(d.excess, e-(abs+rel*math.Abs(float64(want[i]))))
+	}
+	return d
+}
+
+// checkClose fails t unless got is within tolerance of want.
+func checkClose(t *testing.T, what string, got, want []float32, abs, rel float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	d := compare(got, want, abs, rel)
+	t.Logf("%-40s max abs diff %.3g", what, d.maxAbs)
+	if d.excess > 0 {
+		t.Errorf("%s: off by %.3g at %d (got %g, want %g); tolerance %g + %g·|want|",
+			what, d.maxAbs, d.at, got[d.at], want[d.at], abs, rel)
+	}
+}
+
+// loadModel loads a fixture model onto be.
+func loadModel(t *testing.T, be compute.Backend, f *fixture, precision compute.DType) *Model {
+	t.Helper()
+	m, err := Load(context.Background(), be, f.dir, LoadOptions{Precision: precision})
+	if err != nil {
+		t.Fatalf("loading %s: %v", f.name, err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// withBackends runs fn once per backend, each on a fresh backend.
+func withBackends(t *testing.T, fn func(t *testing.T, be compute.Backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			be, err := b.new()
+			if err != nil {
+				t.Fatalf("creating the %s backend: %v", b.name, err)
+			}
+			defer be.Close()
+			fn(t, be)
+		})
+	}
+}
+
+// TestIntermediates compares every hooked module output and the prompt
+// logits with transformers' for each golden case.
+func TestIntermediates(t *testing.T) {
+	fs := loadFixtures(t)
+	withBackends(t, func(t *testing.T, be compute.Backend) {
+		for _, f := range fs {
+			t.Run(f.name, func(t *testing.T) {
+				m := loadModel(t, be, f, compute.F32)
+				for i, c := range f.golden.Cases {
+					got := map[string][]float32{}
+					trace := func(ctx compute.Context, name string, x compute.Tensor) {
+						got[name] = ctx.Read(x)
+					}
+					logits, _, err := m.Forward(context.Background(), f.inputs(t, i), trace)
+					if err != nil {
+						t.Fatalf("case %d: %v", i, err)
+					}
+					names := append([]string(nil), c.Hooked...)
+					sort.Strings(names)
+					for _, name := range names {
+						want := f.tensor(t, fmt.Sprintf("case%d.%s", i, name))
+						what := fmt.Sprintf("case%d.%s", i, name)
+						if name == "language_model" { // the language model's output is the logits
+							checkClose(t, what, got["logits"], want, logitAbs, 0)
+							continue
+						}
+						g, ok := got[name]
+						if !ok {
+							t.Errorf("%s: not traced", what)
+							continue
+						}
+						checkClose(t, what, g, want, actAbs, actRel)
+					}
+					checkClose(t, fmt.Sprintf("case%d.logits", i), logits, f.tensor(t, fmt.Sprintf("case%d.logits", i)), logitAbs, 0)
+				}
+			})
+		}
+	})
+}
+
+// promptLen is how many tokens of a generate() sequence are prompt: the
+// whole input for the decoder-only model, the start token for T5.
+func (f *fixture) promptLen(i int) int {
+	if f.golden.Kind == "llama" {
+		return len(f.golden.Cases[i].InputIDs)
+	}
+	return 1
+}
+
+// TestSessionGreedyScores runs each case's greedy sequence through a
+// session and compares every step's logits with transformers' greedy
+// scores (no logits processors, so scores are raw logits). Beam-style
+// reorders (duplicating and dropping sequences) must not change them.
+func TestSessionGreedyScores(t *testing.T) {
+	fs := loadFixtures(t)
+	withBackends(t, func(t *testing.T, be compute.Backend) {
+		for _, f := range fs {
+			t.Run(f.name, func(t *testing.T) {
+				m := loadModel(t, be, f, compute.F32)
+				vocab := m.VocabSize()
+				for i, c := range f.golden.Cases {
+					scores := f.tensor(t, fmt.Sprintf("case%d.greedy_scores", i))
+					seq := c.Generate["greedy"].Sequence[f.promptLen(i):]
+					s, err := m.NewSession(f.inputs(t, i))
+					if err != nil {
+						t.Fatal(err)
+					}
+					logits, err := s.Prefill(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					// Live sequences per step: 1, then 3 copies, then 2, then 1.
+					reorders := map[int][]int32{1: {0, 0, 0}, 4: {2, 0}, 8: {1}}
+					worst := 0.0
+					for step := range seq {
+						want := scores[step*vocab : (step+1)*vocab]
+						for j, row := range logits {
+							d := compare(row, want, logitAbs, 0)
+							worst = max(worst, d.maxAbs)
+							if d.excess > 0 {
+								t.Fatalf("case %d step %d sequence %d: logit %d off by %.3g (got %g, want %g)",
+									i, step, j, d.at, d.maxAbs, row[d.at], want[d.at])
+							}
+						}
+						if step == len(seq)-1 {
+							break
+						}
+						if idx, ok := reorders[step]; ok {
+							if err := s.Reorder(idx); err != nil {
+								t.Fatal(err)
+							}
+						}
+						tokens := make([]int32, s.Live())
+						for j := range tokens {
+							tokens[j] = seq[step]
+						}
+						if logits, err = s.Step(context.Background(), tokens); err != nil {
+							t.Fatal(err)
+						}
+					}
+					s.Close()
+					t.Logf("case%d: %d steps, max abs logit diff %.3g", i, len(seq), worst)
+				}
+			})
+		}
+	})
+}
+
+// greedy decodes n tokens by argmax through a session.
+func greedy(t *testing.T, m *Model, in *Inputs, n int) [][]int32 {
+	t.Helper()
+	s, err := m.NewSession(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	logits, err := s.Prefill(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]int32, len(logits))
+	for step := 0; step < n; step++ {
+		tokens := make([]int32, len(logits))
+		for j, row := range logits {
+			best := 0
+			for k, v := range row {
+				if v > row[best] {
+					best = k
+				}
+			}
+			tokens[j] = int32(best)
+			out[j] = append(out[j], int32(best))
+		}
+		if step == n-1 {
+			break
+		}
+		if logits, err = s.Step(context.Background(), tokens); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestPaddedBatch decodes the left-padded batch of two prompts greedily and
+// compares with transformers' sequences: padding must be masked and the
+// position ids must skip it, as generate() does.
+func TestPaddedBatch(t *testing.T) {
+	fs := loadFixtures(t)
+	withBackends(t, func(t *testing.T, be compute.Backend) {
+		for _, f := range fs {
+			t.Run(f.name, func(t *testing.T) {
+				m := loadModel(t, be, f, compute.F32)
+				in := f.batchInputs(t)
+				skip := 1
+				if f.golden.Kind == "llama" {
+					skip = len(in.InputIDs[0])
+				}
+				want := f.golden.Batch.GreedySequences
+				got := greedy(t, m, in, len(want[0])-skip)
+				for j := range want {
+					if fmt.Sprint(got[j]) != fmt.Sprint(want[j][skip:]) {
+						t.Errorf("row %d: got %v, want %v", j, got[j], want[j][skip:])
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestHalfPrecisionGL loads the weight matrices as float16 on the GL
+// backend, reports how far the prompt logits move, and checks that greedy
+// decoding still follows transformers up to the first step whose top-2
+// margin is below 0.05 (where fp16 rounding may legitimately flip it).
+func TestHalfPrecisionGL(t *testing.T) {
+	fs := loadFixtures(t)
+	be, err := compute.NewGL()
+	if err != nil {
+		t.Fatalf("creating the GL backend: %v", err)
+	}
+	defer be.Close()
+	for _, f := range fs {
+		t.Run(f.name, func(t *testing.T) {
+			m := loadModel(t, be, f, compute.F16)
+			for i, c := range f.golden.Cases {
+				logits, _, err := m.Forward(context.Background(), f.inputs(t, i), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := compare(logits, f.tensor(t, fmt.Sprintf("case%d.logits", i)), 0, 0)
+				t.Logf("case%d: fp16 weights: max abs logit error %.3g", i, d.maxAbs)
+
+				g := c.Generate["greedy"]
+				want := g.Sequence[f.promptLen(i):]
+				n := len(want)
+				for k, margin := range g.Top2Margins {
+					if margin < 0.05 {
+						n = k + 1 // step k itself may flip; everything after it may differ
+						break
+					}
+				}
+				got := greedy(t, m, f.inputs(t, i), n)[0]
+				for k := 0; k < n; k++ {
+					if got[k] != want[k] && g.Top2Margins[k] >= 0.05 {
+						t.Errorf("case%d step %d: token %d, want %d (top-2 margin %.3g)", i, k, got[k], want[k], g.Top2Margins[k])
+						break
+					}
+				}
+				t.Logf("case%d: fp16 greedy matched %d checked steps of %d", i, n, len(want))
+			}
+		})
+	}
+}
+
+// TestLoadErrors checks that broken model folders give errors, not panics.
+func TestLoadErrors(t *testing.T) {
+	src := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
+	be := compute.NewCPU()
+	defer be.Close()
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T, dir string) // makes the folder broken
+		expect string                         // in the error
+	}{
+		{"no weights", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "model.safetensors.index.json"))
+		}, "no safetensors weights"},
+		{"config disagrees with the weights", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+			b = []byte(strings.Replace(string(b), `"intermediate_size": 256`, `"intermediate_size": 512`, 1))
+			os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+		}, "mlp.down_proj.weight has shape [128 256]"},
+		{"more layers than weights", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+			b = []byte(strings.Replace(string(b), `"num_hidden_layers": 3,
+    "num_key_value_heads"`, `"num_hidden_layers": 4,
+    "num_key_value_heads"`, 1))
+			os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+		}, "missing tensor language_model.model.layers.3."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, src)
+			tc.edit(t, dir)
+			_, err := Load(context.Background(), be, dir, LoadOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.expect) {
+				t.Fatalf("Load: %v, want an error containing %q", err, tc.expect)
+			}
+		})
+	}
+}
+
+// copyDir copies a fixture folder's files into a temporary folder.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), "golden") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
