@@ -192,13 +192,13 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 		return nil, fmt.Errorf("%w: missing tensor %s%s", ErrIncomplete, strings.Join(missing, ", "), more)
 	}
 
-	w = &weights{names: map[compute.Tensor]string{}}
+	loaded := &weights{names: map[compute.Tensor]string{}}
 	defer func() {
 		if err != nil {
-			w.release()
-			w = nil
+			loaded.release()
 		}
 	}()
+	w = loaded
 	// Slots reading parts of one tensor are adjacent: keep the last one read.
 	var lastName string
 	var lastData []float32
