@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"glimpse/history"
+)
+
+func init() {
+	commands["history"] = command{
+		summary: "list, search, show, export, import or delete saved conversations",
+		run:     runHistory,
+	}
+}
+
+// historySub is one `glimpse history` subcommand.
+type historySub struct {
+	args    string // what follows the name, for the usage text
+	summary string
+	run     func(s *history.Store, args []string, stdout, stderr io.Writer) int
+}
+
+var historySubs = map[string]historySub{
+	"list":   {"[--json] [--limit N]", "list conversations, most recent first", historyList},
+	"show":   {"ID", "print a conversation", historyShow},
+	"search": {"TEXT [--json] [--limit N]", "find messages containing every word of TEXT", historySearch},
+	"export": {"ID --format md|json|html --out PATH", "write a conversation to a file (PATH - for standard output, json and html)", historyExport},
+	"import": {"FILE", "add a conversation from a JSON export (FILE - for standard input)", historyImport},
+	"rm":     {"ID...", "delete conversations and the images no other conversation uses", historyRemove},
+}
+
+func historyUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: glimpse history COMMAND [arguments]\n\nCommands:")
+	names := make([]string, 0, len(historySubs))
+	for n := range historySubs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-7s %-36s %s\n", n, historySubs[n].args, historySubs[n].summary)
+	}
+	fmt.Fprintf(w, "\nThe history lives in %s; set %s to use another folder.\n", historyDirForHelp(), history.EnvHome)
+}
+
+func historyDirForHelp() string {
+	if dir, err := history.DataDir(); err == nil {
+		return dir
+	}
+	return "the user's data folder"
+}
+
+func runHistory(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		historyUsage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		historyUsage(stdout)
+		return 0
+	}
+	sub, ok := historySubs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "glimpse history: unknown command %q\n\n", args[0])
+		historyUsage(stderr)
+		return 2
+	}
+	for _, a := range args[1:] {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprintf(stdout, "Usage: glimpse history %s %s\n\n%s.\n", args[0], sub.args, sub.summary)
+			return 0
+		}
+		if a == "--" {
+			break
+		}
+	}
+	s, err := history.OpenDefault()
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	defer s.Close()
+	return sub.run(s, args[1:], stdout, stderr)
+}
+
+// historyParse parses flags that may come before, between or after the
+// positional arguments ("export 3 --format md"), which the flag package
+// alone stops at. Everything after "--" is positional. It returns the
+// positional arguments, or an exit code when parsing failed.
+func historyParse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int, bool) {
+	fs.SetOutput(stderr)
+	var rest []string
+	for i, a := range args {
+		if a == "--" {
+			args, rest = args[:i], args[i+1:]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, 2, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return append(pos, rest...), 0, true
+}
+
+// historyID reads a conversation ID as the user typed it.
+func historyID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a conversation ID; 'glimpse history list' shows them", s)
+	}
+	return id, nil
+}
+
+// historyOneID parses the single ID a subcommand takes.
+func historyOneID(name string, pos []string, stderr io.Writer) (int64, int, bool) {
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "glimpse history %s: expected one conversation ID, got %d arguments\n", name, len(pos))
+		return 0, 2, false
+	}
+	id, err := historyID(pos[0])
+	if err != nil {
+		return 0, fail(stderr, "%v", err), false
+	}
+	return id, 0, true
+}
+
+// historyTime shows a time in the user's zone, to the minute.
+func historyTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
+
+func historyJSON(stdout io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func historyList(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	limit := fs.Int("limit", 0, "list at most `N` conversations (0: all)")
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "glimpse history list: unexpected argument %q\n", pos[0])
+		return 2
+	}
+	list, err := s.Recent(context.Background(), *limit)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	if *asJSON {
+		return historyJSON(stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "No conversations yet.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ID\tUPDATED\tMESSAGES\t  TITLE")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t  %s\n", c.ID, historyTime(c.Updated), c.Messages, c.Title)
+	}
+	tw.Flush()
+	return 0
+}
+
+func historyShow(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history show", flag.ContinueOnError)
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	id, code, ok := historyOneID("show", pos, stderr)
+	if !ok {
+		return code
+	}
+	c, err := s.Get(context.Background(), id)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	fmt.Fprintf(stdout, "%s\nconversation %d · started %s · updated %s\n", c.Title, c.ID, historyTime(c.Created), historyTime(c.Updated))
+	for _, m := range c.Messages {
+		who := string(m.Role)
+		if m.Model != "" {
+			who += " · " + m.Model
+			if m.Revision != "" {
+				who += "@" + m.Revision
+			}
+		}
+		fmt.Fprintf(stdout, "\n[%s] %s\n", who, historyTime(m.Created))
+		for _, a := range m.Attachments {
+			name := a.Name
+			if name == "" {
+				name = "image"
+			}
+			fmt.Fprintf(stdout, "  %s (%s, %d×%d): %s\n", name, a.Format, a.Width, a.Height, a.Path)
+		}
+		fmt.Fprintln(stdout, strings.TrimRight(m.Text, "\n"))
+		var facts []string
+		if m.PromptTokens > 0 || m.OutputTokens > 0 {
+			facts = append(facts, fmt.Sprintf("tokens: %d in, %d out", m.PromptTokens, m.OutputTokens))
+		}
+		if t := m.Timings; t.Total() > 0 {
+			facts = append(facts, fmt.Sprintf("time: %v (vision %v, prefill %v, decode %v)", t.Total().Round(time.Millisecond),
+				t.Vision.Round(time.Millisecond), t.Prefill.Round(time.Millisecond), t.Decode.Round(time.Millisecond)))
+		}
+		if len(m.Settings) > 0 && string(m.Settings) != "{}" {
+			facts = append(facts, "settings: "+string(m.Settings))
+		}
+		if len(facts) > 0 {
+			fmt.Fprintf(stdout, "  (%s)\n", strings.Join(facts, "; "))
+		}
+	}
+	return 0
+}
+
+// historyHit is a search result as --json prints it: "id" is the
+// conversation's, for `glimpse history show ID`.
+type historyHit struct {
+	ID        int64              `json:"id"`
+	MessageID int64              `json:"message_id"`
+	Title     string             `json:"title"`
+	Role      history.Role       `json:"role"`
+	Created   time.Time          `json:"created_at"`
+	Snippet   string             `json:"snippet"`
+	Fragments []history.Fragment `json:"fragments"` // the snippet, with matches marked
+}
+
+func historySearch(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history search", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	limit := fs.Int("limit", 50, "show at most `N` messages")
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(stderr, "glimpse history search: what should it look for? e.g. glimpse history search red car")
+		return 2
+	}
+	hits, err := s.Search(context.Background(), strings.Join(pos, " "), *limit)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	if *asJSON {
+		out := make([]historyHit, 0, len(hits))
+		for _, h := range hits {
+			out = append(out, historyHit{ID: h.ConversationID, MessageID: h.MessageID, Title: h.Title, Role: h.Role,
+				Created: h.Created, Snippet: h.Snippet.String(), Fragments: h.Snippet})
+		}
+		return historyJSON(stdout, out)
+	}
+	if len(hits) == 0 {
+		fmt.Fprintln(stdout, "Nothing found.")
+		return 0
+	}
+	for _, h := range hits {
+		snippet := strings.Join(strings.Fields(h.Snippet.Mark("[", "]")), " ")
+		fmt.Fprintf(stdout, "%d  %s  (%s, %s)\n    %s\n", h.ConversationID, h.Title, h.Role, historyTime(h.Created), snippet)
+	}
+	return 0
+}
+
+func historyExport(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history export", flag.ContinueOnError)
+	formatName := fs.String("format", "", "md, json or html (default: from the --out file's extension)")
+	out := fs.String("out", "", "the file to write (md also writes a folder of images beside it); - for standard output")
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	id, code, ok := historyOneID("export", pos, stderr)
+	if !ok {
+		return code
+	}
+	name := *formatName
+	if name == "" {
+		name = filepath.Ext(*out)
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "glimpse history export: say which format with --format md, json or html")
+		return 2
+	}
+	format, err := history.ParseFormat(name)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	ctx := context.Background()
+	switch {
+	case *out == "" || *out == "-":
+		if format == history.Markdown {
+			fmt.Fprintln(stderr, "glimpse history export: Markdown needs --out PATH, for its images")
+			return 2
+		}
+		if format == history.JSON {
+			err = s.WriteJSON(ctx, id, stdout)
+		} else {
+			err = s.WriteHTML(ctx, id, stdout)
+		}
+	default:
+		if err = s.Export(ctx, id, format, *out); err == nil {
+			fmt.Fprintf(stderr, "Wrote %s\n", *out)
+		}
+	}
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	return 0
+}
+
+func historyImport(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history import", flag.ContinueOnError)
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "glimpse history import: expected one file, a JSON export")
+		return 2
+	}
+	var r io.Reader = os.Stdin
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	c, err := s.Import(context.Background(), r)
+	if err != nil {
+		return fail(stderr, "%s: %v", pos[0], err)
+	}
+	fmt.Fprintf(stdout, "Imported conversation %d: %s\n", c.ID, c.Title)
+	return 0
+}
+
+func historyRemove(s *history.Store, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history rm", flag.ContinueOnError)
+	pos, code, ok := historyParse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(stderr, "glimpse history rm: which conversation? e.g. glimpse history rm 3")
+		return 2
+	}
+	// Check every ID before deleting any, so a typo deletes nothing.
+	ids := make([]int64, 0, len(pos))
+	for _, p := range pos {
+		id, err := historyID(p)
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		ids = append(ids, id)
+	}
+	status := 0
+	for _, id := range ids {
+		err := s.Delete(context.Background(), id)
+		switch {
+		case errors.Is(err, history.ErrNotFound):
+			status = fail(stderr, "%v", err)
+		case err != nil:
+			return fail(stderr, "%v", err)
+		default:
+			fmt.Fprintf(stdout, "Deleted conversation %d\n", id)
+		}
+	}
+	return status
+}
