@@ -74,7 +74,7 @@ var (
 )
 
 // loadFixtures opens both fixture models' golden data once per test binary.
-func loadFixtures(t *testing.T) []*fixture {
+func loadFixtures(t testing.TB) []*fixture {
 	t.Helper()
 	fixturesOnce.Do(func() {
 		pixels, err := safetensors.Open(filepath.Join(fixtures, "images", "pixel_values.safetensors"))
@@ -106,7 +106,7 @@ func loadFixtures(t *testing.T) []*fixture {
 }
 
 // tensor reads a golden tensor.
-func (f *fixture) tensor(t *testing.T, name string) []float32 {
+func (f *fixture) tensor(t testing.TB, name string) []float32 {
 	t.Helper()
 	v, err := f.tensors.Float32(name)
 	if err != nil {
@@ -116,7 +116,7 @@ func (f *fixture) tensor(t *testing.T, name string) []float32 {
 }
 
 // inputs builds case i's model inputs.
-func (f *fixture) inputs(t *testing.T, i int) *Inputs {
+func (f *fixture) inputs(t testing.TB, i int) *Inputs {
 	c := f.golden.Cases[i]
 	return &Inputs{
 		PixelValues:          f.tensor(t, fmt.Sprintf("case%d.pixel_values", i)),
