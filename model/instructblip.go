@@ -358,11 +358,11 @@ func (m *Model) Forward(ctx context.Context, in *Inputs, tr Trace) ([]float32, [
 // hyperparameters.
 func visionQFormerParams(cfg *config.Model) (VisionParams, QFormerParams, error) {
 	v, q := cfg.Vision, cfg.QFormer
-	vact, err := activation(v.HiddenAct)
+	vact, err := ungatedActivation(v.HiddenAct)
 	if err != nil {
 		return VisionParams{}, QFormerParams{}, fmt.Errorf("vision_config: %w", err)
 	}
-	qact, err := activation(q.HiddenAct)
+	qact, err := ungatedActivation(q.HiddenAct)
 	if err != nil {
 		return VisionParams{}, QFormerParams{}, fmt.Errorf("qformer_config: %w", err)
 	}
@@ -400,6 +400,9 @@ func llamaParams(c *config.Llama) (LlamaParams, error) {
 // t5Params turns a T5 text config into hyperparameters.
 func t5Params(c *config.T5) (T5Params, error) {
 	act, err := activation(c.DenseActFn)
+	if !c.IsGatedAct {
+		act, err = ungatedActivation(c.DenseActFn)
+	}
 	if err != nil {
 		return T5Params{}, fmt.Errorf("text_config: %w", err)
 	}

@@ -64,7 +64,17 @@ func activation(name string) (string, error) {
 	return "", fmt.Errorf("unsupported activation function %q in config.json", name)
 }
 
-// activate applies an activation named as activation returns it.
+// ungatedActivation is activation for a plain (not gated) feed-forward,
+// which activate must be able to apply on its own.
+func ungatedActivation(name string) (string, error) {
+	act, err := activation(name)
+	if err == nil && act == "relu" {
+		err = fmt.Errorf("activation function %q is not supported outside a gated feed-forward", name)
+	}
+	return act, err
+}
+
+// activate applies an activation named as ungatedActivation returns it.
 func activate(ctx compute.Context, act string, x compute.Tensor) compute.Tensor {
 	switch act {
 	case "gelu":
@@ -151,18 +161,18 @@ const maskNeg = -1e30
 // transformers' additive form: 0 where attended, maskNeg where masked.
 // It returns nil when nothing is masked, so attention can skip the mask.
 func additiveMask(mask [][]int32) []float32 {
-	any := false
+	masked := false
 	var out []float32
 	for _, row := range mask {
 		for _, m := range row {
 			v := float32(0)
 			if m == 0 {
-				v, any = maskNeg, true
+				v, masked = maskNeg, true
 			}
 			out = append(out, v)
 		}
 	}
-	if !any {
+	if !masked {
 		return nil
 	}
 	return out
