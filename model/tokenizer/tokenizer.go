@@ -361,9 +361,15 @@ type hfConfig struct {
 	addedJSON    map[string]int32
 }
 
+// value reads a config key; null counts as absent (transformers' None).
+func (c *hfConfig) value(key string, into any) bool {
+	v, ok := c.raw[key]
+	return ok && !isNull(v) && json.Unmarshal(v, into) == nil
+}
+
 func (c *hfConfig) str(key string) (string, bool) {
 	var s string
-	if v, ok := c.raw[key]; ok && json.Unmarshal(v, &s) == nil {
+	if c.value(key, &s) {
 		return s, true
 	}
 	return "", false
@@ -371,7 +377,7 @@ func (c *hfConfig) str(key string) (string, bool) {
 
 func (c *hfConfig) boolean(key string, def bool) bool {
 	var b bool
-	if v, ok := c.raw[key]; ok && json.Unmarshal(v, &b) == nil {
+	if c.value(key, &b) {
 		return b
 	}
 	return def
@@ -379,7 +385,7 @@ func (c *hfConfig) boolean(key string, def bool) bool {
 
 func (c *hfConfig) integer(key string, def int) int {
 	var f float64
-	if v, ok := c.raw[key]; ok && json.Unmarshal(v, &f) == nil {
+	if c.value(key, &f) {
 		if f > math.MaxInt32 {
 			return math.MaxInt32
 		}
