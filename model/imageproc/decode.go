@@ -1,0 +1,180 @@
+// Package imageproc turns image files into the pixel values InstructBLIP's
+// vision encoder takes, as transformers' BlipImageProcessor makes them:
+// decode, convert to RGB (PIL's convert("RGB")), resize with PIL's
+// resampling, rescale and normalize.
+//
+// Decoding follows what PIL sees where Go's decoders differ: JPEG chroma is
+// upsampled and converted the libjpeg way (YCbCrToRGB). One deliberate
+// difference from transformers: the EXIF orientation is applied, so phone
+// photos come out upright (transformers ignores it; see docs/images.md).
+package imageproc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// Limits on what Decode accepts, so that a hostile or broken file cannot
+// exhaust memory. MaxPixels is near PIL's decompression-bomb warning level
+// (89,478,485 pixels) and well above a 48-megapixel phone photo.
+var (
+	MaxPixels   = 100_000_000
+	MaxFileSize = int64(512 << 20)
+)
+
+// ErrNotImage is wrapped by errors for data in no supported image format.
+var ErrNotImage = errors.New("not a supported image (PNG, JPEG, GIF, WebP, BMP or TIFF)")
+
+// ErrTooLarge is wrapped by errors for images over MaxPixels or files over
+// MaxFileSize.
+var ErrTooLarge = errors.New("image is too large")
+
+type format struct {
+	name         string
+	magic        func([]byte) bool
+	decode       func(io.Reader) (image.Image, error)
+	decodeConfig func(io.Reader) (image.Config, error)
+}
+
+// formats are tried by their magic bytes; nothing is registered with the
+// image package, so callers get exactly these decoders.
+var formats = []format{
+	{"png", func(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) }, png.Decode, png.DecodeConfig},
+	{"jpeg", func(b []byte) bool { return bytes.HasPrefix(b, []byte{0xff, 0xd8}) }, jpeg.Decode, jpeg.DecodeConfig},
+	{"gif", func(b []byte) bool {
+		return bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a"))
+	}, decodeGIF, gif.DecodeConfig},
+	{"webp", func(b []byte) bool {
+		return len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP"
+	}, webp.Decode, webp.DecodeConfig},
+	{"bmp", func(b []byte) bool { return bytes.HasPrefix(b, []byte("BM")) }, bmp.Decode, bmp.DecodeConfig},
+	{"tiff", func(b []byte) bool {
+		return bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*"))
+	}, tiff.Decode, tiff.DecodeConfig},
+}
+
+// DecodeFile reads and decodes an image file; see Decode.
+func DecodeFile(path string) (*RGB, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	img, name, err := Decode(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return img, name, nil
+}
+
+// Decode reads an encoded image and returns it as upright RGB with the
+// name of its format ("png", "jpeg", …). The size is checked from the
+// header before any pixel memory is allocated. GIFs give their first
+// frame; alpha is dropped without compositing, as PIL's convert("RGB")
+// does; the EXIF orientation is applied.
+func Decode(r io.Reader) (*RGB, string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if int64(len(data)) > MaxFileSize {
+		return nil, "", fmt.Errorf("%w: the file is over %d MiB", ErrTooLarge, MaxFileSize>>20)
+	}
+	return DecodeBytes(data)
+}
+
+// DecodeBytes is Decode on an in-memory file.
+func DecodeBytes(data []byte) (*RGB, string, error) {
+	if len(data) == 0 {
+		return nil, "", fmt.Errorf("%w: the file is empty", ErrNotImage)
+	}
+	var f *format
+	for i := range formats {
+		if formats[i].magic(data) {
+			f = &formats[i]
+			break
+		}
+	}
+	if f == nil {
+		return nil, "", ErrNotImage
+	}
+	cfg, err := f.decodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, f.name, damaged(f.name, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, f.name, fmt.Errorf("the %s image has no pixels (%d×%d)", f.name, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(MaxPixels) {
+		return nil, f.name, fmt.Errorf("%w: %d×%d is over the limit of %d megapixels", ErrTooLarge, cfg.Width, cfg.Height, MaxPixels/1_000_000)
+	}
+	img, err := decodeSafely(f, data)
+	if err != nil {
+		return nil, f.name, damaged(f.name, err)
+	}
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, f.name, fmt.Errorf("the %s image has no pixels (%d×%d)", f.name, b.Dx(), b.Dy())
+	}
+	return Orient(FromImage(img), Orientation(data)), f.name, nil
+}
+
+// decodeSafely runs a decoder, turning a panic inside it (the x/image
+// decoders have had some on crafted input) into an error.
+func decodeSafely(f *format, data []byte) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("decoder failed: %v", p)
+		}
+	}()
+	return f.decode(bytes.NewReader(data))
+}
+
+func damaged(name string, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("the %s file is truncated: %v", name, err)
+	}
+	return fmt.Errorf("the %s file is damaged or unsupported: %v", name, err)
+}
+
+// decodeGIF returns the first frame on the full logical screen, as PIL
+// opens a GIF: areas the frame does not cover take the background colour.
+// Go's decoder makes the transparent palette entry transparent black where
+// PIL keeps the stored colour, so such pixels come out black here.
+func decodeGIF(r io.Reader) (image.Image, error) {
+	g, err := gif.DecodeAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(g.Image) == 0 {
+		return nil, errors.New("gif: no frames")
+	}
+	frame := g.Image[0]
+	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
+	if screen.Empty() || frame.Rect == screen {
+		return frame, nil
+	}
+	canvas := image.NewPaletted(screen, frame.Palette)
+	if int(g.BackgroundIndex) < len(frame.Palette) {
+		for i := range canvas.Pix {
+			canvas.Pix[i] = g.BackgroundIndex
+		}
+	}
+	r2 := frame.Rect.Intersect(screen)
+	for y := r2.Min.Y; y < r2.Max.Y; y++ {
+		for x := r2.Min.X; x < r2.Max.X; x++ {
+			canvas.SetColorIndex(x, y, frame.ColorIndexAt(x, y))
+		}
+	}
+	return canvas, nil
+}
