@@ -1,0 +1,106 @@
+// attention.comp: scaled-dot-product attention, one work group per
+// (batch, head, query) row, with an online softmax over tiles of WG keys so
+// that any number of keys fits in fixed shared memory.
+// Layout: q and out [B, Tq, H*D]; k and v [B, Tk, KVH*D] (GQA: query head h
+// reads key/value head h / (H/KVH)); mask [B, maskTk] added to every query
+// of a batch entry (HAS_MASK); bias [H, Tq, biasTk] or [B, H, Tq, biasTk]
+// (HAS_BIAS, biasBatched 1 for the latter). All F32.
+// Query i uses keys j < keyLen and, when causal is 1, j <= i + causalOff. A
+// query that sees no key, or only -Inf scores, gets zeros (as on the CPU).
+// Work groups: WG invocations; invocation l scores key j0+l of each tile,
+// then accumulates output dimensions l and l+WG (so D <= 2·WG).
+// Bindings: 0 out, 1 q, 2 k, 3 v, 4 mask (HAS_MASK), 5 bias (HAS_BIAS).
+// Uniforms: 0 rowsTotal (B*H*Tq), 1 Tq, 2 Tk (rows of k per batch entry),
+// 3 keyLen, 4 H, 5 KVH, 6 D, 7 scale, 8 causal, 9 causalOff, 10 maskTk,
+// 11 biasTk, 12 biasBatched.
+#define NEED_REDUCE
+#include "common.glsl"
+
+layout(local_size_x = WG) in;
+
+layout(std430, binding = 0) writeonly buffer OBuf { float o[]; };
+layout(std430, binding = 1) readonly buffer QBuf { float q[]; };
+layout(std430, binding = 2) readonly buffer KBuf { float k[]; };
+layout(std430, binding = 3) readonly buffer VBuf { float v[]; };
+#ifdef HAS_MASK
+layout(std430, binding = 4) readonly buffer MBuf { float mask[]; };
+layout(location = 10) uniform int maskTk;
+#endif
+#ifdef HAS_BIAS
+layout(std430, binding = 5) readonly buffer BBuf { float bias[]; };
+layout(location = 11) uniform int biasTk;
+layout(location = 12) uniform int biasBatched;
+#endif
+
+layout(location = 0) uniform int rowsTotal;
+layout(location = 1) uniform int Tq;
+layout(location = 2) uniform int Tk;
+layout(location = 3) uniform int keyLen;
+layout(location = 4) uniform int H;
+layout(location = 5) uniform int KVH;
+layout(location = 6) uniform int D;
+layout(location = 7) uniform float scale;
+layout(location = 8) uniform int causal;
+layout(location = 9) uniform int causalOff;
+
+shared float qs[2 * WG];
+shared float p[WG];
+
+void main() {
+	int g = groupIndex();
+	if (g >= rowsTotal) return; // uniform across the work group
+	int l = lid();
+	int qi = g % Tq;
+	int h = (g / Tq) % H;
+	int b = g / (Tq * H);
+	int kvh = h / (H / KVH);
+	int qBase = ((b * Tq + qi) * H + h) * D;
+	for (int d = l; d < D; d += WG) qs[d] = q[qBase + d];
+	SYNC();
+
+	int nk = keyLen;
+	if (causal == 1) nk = min(nk, qi + causalOff + 1);
+	int kStride = KVH * D;
+	int kvBase = b * Tk * kStride + kvh * D;
+
+	float mrun = NEG_INF; // running maximum
+	float lsum = 0.0;     // running sum of exp(s - mrun)
+	float acc0 = 0.0, acc1 = 0.0;
+	for (int j0 = 0; j0 < nk; j0 += WG) {
+		int j = j0 + l;
+		float s = NEG_INF;
+		if (j < nk) {
+			int kb = kvBase + j * kStride;
+			float dotv = 0.0;
+			for (int d = 0; d < D; d++) dotv += qs[d] * k[kb + d];
+			s = dotv * scale;
+#ifdef HAS_MASK
+			s += mask[b * maskTk + j];
+#endif
+#ifdef HAS_BIAS
+			s += bias[(((biasBatched == 1 ? b : 0) * H + h) * Tq + qi) * biasTk + j];
+#endif
+		}
+		float mnew = max(mrun, wgMax(s));
+		float pj = (s == NEG_INF) ? 0.0 : exp(s - mnew);
+		float alpha = (mrun == NEG_INF) ? 0.0 : exp(mrun - mnew);
+		lsum = lsum * alpha + wgSum(pj);
+		p[l] = pj;
+		SYNC();
+		int tn = min(WG, nk - j0);
+		float s0 = 0.0, s1 = 0.0;
+		int vb = kvBase + j0 * kStride;
+		for (int t = 0; t < tn; t++) {
+			float pt = p[t];
+			if (l < D) s0 += pt * v[vb + t * kStride + l];
+			if (l + WG < D) s1 += pt * v[vb + t * kStride + l + WG];
+		}
+		acc0 = acc0 * alpha + s0;
+		acc1 = acc1 * alpha + s1;
+		mrun = mnew;
+		SYNC();
+	}
+	float inv = lsum > 0.0 ? 1.0 / lsum : 0.0;
+	if (l < D) o[qBase + l] = acc0 * inv;
+	if (l + WG < D) o[qBase + l + WG] = acc1 * inv;
+}

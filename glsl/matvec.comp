@@ -1,0 +1,146 @@
+// matvec.comp: matrix–vector product for Linear with 1..8 rows (decoding):
+// out[m, cOff+n] = Σ_k x[m, k]·w[n, k] (+ bias[cOff+n]) for m < M, with
+// float32 accumulation.
+// Layout: x [M, K] F32; w [N, K] in the weight dtype (WT_*, weights.glsl);
+// out rows have stride ldc. With VEC (K a multiple of EPV, the elements in
+// 16 bytes of weights: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4) every invocation
+// reads whole uvec4/vec4s of weights; otherwise one element at a time.
+// Work groups: one per output row n (2-D grid above 65535), WG invocations
+// striding over K, each keeping M partial sums; the M sums reduce together
+// through shared memory (or subgroupAdd with USE_SUBGROUP).
+// USE_HALF (GL_NV_gpu_shader5) widens F16 pairs with the native f16vec2
+// type instead of unpackHalf2x16; the arithmetic stays float32, so results
+// match the portable variant.
+// Bindings: 0 out, 1 x, 2 w (W_BIND), 3 scales (Q8/Q4), 4 bias (HAS_BIAS).
+// Uniforms: 0 M, 1 N, 2 K, 3 ldc, 4 cOff.
+#define W_BIND 2
+#define WS_BIND 3
+#include "common.glsl"
+
+#define MAXM 8
+
+layout(local_size_x = WG) in;
+
+layout(std430, binding = 0) writeonly buffer OBuf { float o[]; };
+#ifdef HAS_BIAS
+layout(std430, binding = 4) readonly buffer BiasBuf { float bias[]; };
+#endif
+
+layout(location = 0) uniform int M;
+layout(location = 1) uniform int N;
+layout(location = 2) uniform int K;
+layout(location = 3) uniform int ldc;
+layout(location = 4) uniform int cOff;
+
+#ifdef VEC
+layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
+#if defined(WT_F32)
+layout(std430, binding = W_BIND) readonly buffer WBuf { vec4 wv[]; };
+#else
+layout(std430, binding = W_BIND) readonly buffer WBuf { uvec4 wv[]; };
+#endif
+#if defined(WT_Q8) || defined(WT_Q4)
+layout(std430, binding = WS_BIND) readonly buffer WSBuf { float ws[]; };
+#endif
+
+vec4 h4(uint a, uint b) {
+#ifdef USE_HALF
+	return vec4(vec2(unpackFloat2x16(a)), vec2(unpackFloat2x16(b)));
+#else
+	return vec4(unpackHalf2x16(a), unpackHalf2x16(b));
+#endif
+}
+vec4 bf4(uint a, uint b) {
+	return vec4(uintBitsToFloat(a << 16), uintBitsToFloat(a & 0xffff0000u),
+		uintBitsToFloat(b << 16), uintBitsToFloat(b & 0xffff0000u));
+}
+// q8x4 sign-extends the four bytes of a word, low byte first.
+vec4 q8x4(uint u) { return vec4((ivec4(int(u)) << ivec4(24, 16, 8, 0)) >> 24); }
+// q4lo/q4hi widen nibbles 0-3 and 4-7 of a word (stored as q+8).
+vec4 q4lo(uint u) { return vec4((uvec4(u) >> uvec4(0u, 4u, 8u, 12u)) & 15u) - 8.0; }
+vec4 q4hi(uint u) { return vec4((uvec4(u) >> uvec4(16u, 20u, 24u, 28u)) & 15u) - 8.0; }
+#else
+layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
+#include "weights.glsl"
+#endif
+
+shared float red[MAXM * WG];
+
+void main() {
+	int n = groupIndex();
+	if (n >= N) return; // uniform across the work group
+	int l = lid();
+	float acc[MAXM];
+	for (int m = 0; m < MAXM; m++) acc[m] = 0.0;
+#ifdef VEC
+	int nv = K / EPV; // 16-byte vectors per weight row
+	int xv = K / 4;   // vec4s per x row
+	for (int j = l; j < nv; j += WG) {
+		int xb = j * (EPV / 4);
+#if defined(WT_F32)
+		vec4 w = wv[n * nv + j];
+		for (int m = 0; m < M; m++) acc[m] += dot(w, x4[m * xv + xb]);
+#elif defined(WT_F16) || defined(WT_BF16)
+		uvec4 u = wv[n * nv + j];
+#ifdef WT_F16
+		vec4 w0 = h4(u.x, u.y), w1 = h4(u.z, u.w);
+#else
+		vec4 w0 = bf4(u.x, u.y), w1 = bf4(u.z, u.w);
+#endif
+		for (int m = 0; m < M; m++) {
+			int xi = m * xv + xb;
+			acc[m] += dot(w0, x4[xi]) + dot(w1, x4[xi + 1]);
+		}
+#elif defined(WT_Q8)
+		uvec4 u = wv[n * nv + j];
+		float sc = ws[(n * K + j * 16) >> 5];
+		vec4 w0 = q8x4(u.x), w1 = q8x4(u.y), w2 = q8x4(u.z), w3 = q8x4(u.w);
+		for (int m = 0; m < M; m++) {
+			int xi = m * xv + xb;
+			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]));
+		}
+#elif defined(WT_Q4)
+		uvec4 u = wv[n * nv + j];
+		float sc = ws[n * nv + j]; // one 32-element block per uvec4
+		vec4 w0 = q4lo(u.x), w1 = q4hi(u.x), w2 = q4lo(u.y), w3 = q4hi(u.y);
+		vec4 w4 = q4lo(u.z), w5 = q4hi(u.z), w6 = q4lo(u.w), w7 = q4hi(u.w);
+		for (int m = 0; m < M; m++) {
+			int xi = m * xv + xb;
+			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]) +
+				dot(w4, x4[xi + 4]) + dot(w5, x4[xi + 5]) + dot(w6, x4[xi + 6]) + dot(w7, x4[xi + 7]));
+		}
+#endif
+	}
+#else
+	for (int k = l; k < K; k += WG) {
+		float w = wAt(n * K + k);
+		for (int m = 0; m < M; m++) acc[m] += w * x[m * K + k];
+	}
+#endif
+
+#ifdef USE_SUBGROUP
+	for (int m = 0; m < MAXM; m++) {
+		float s = subgroupAdd(acc[m]);
+		if (subgroupElect()) red[m * WG + int(gl_SubgroupID)] = s;
+	}
+	SYNC();
+	if (l < M) {
+		float r = 0.0;
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[l * WG + int(i)];
+#else
+	for (int m = 0; m < M; m++) red[m * WG + l] = acc[m];
+	SYNC();
+	for (int s = WG / 2; s > 0; s >>= 1) {
+		if (l < s)
+			for (int m = 0; m < M; m++) red[m * WG + l] += red[m * WG + l + s];
+		SYNC();
+	}
+	if (l < M) {
+		float r = red[l * WG];
+#endif
+#ifdef HAS_BIAS
+		r += bias[cOff + n];
+#endif
+		o[l * ldc + cOff + n] = r;
+	}
+}
