@@ -81,16 +81,23 @@ func cpuModel() string {
 }
 
 func (b *cpuBackend) Upload(dtype DType, shape []int, data []float32) (Tensor, error) {
-	words, scales, err := Pack(dtype, shape, data)
-	if err != nil {
-		return nil, err
-	}
-	t := &cpuTensor{shape: append([]int(nil), shape...), dtype: dtype, data: &cpuData{scales: scales}}
+	t := &cpuTensor{shape: append([]int(nil), shape...), dtype: dtype, data: &cpuData{}}
 	if dtype == F32 {
-		// Keep F32 as floats: the kernels read them directly.
+		// Keep F32 as floats, which the kernels read directly.
+		n, err := checkPackShape(dtype, shape)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != n {
+			return nil, fmt.Errorf("tensor of shape %v needs %d values, got %d", shape, n, len(data))
+		}
 		t.data.f = append([]float32(nil), data...)
 	} else {
-		t.data.words = words
+		words, scales, err := Pack(dtype, shape, data)
+		if err != nil {
+			return nil, err
+		}
+		t.data.words, t.data.scales = words, scales
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -81,10 +81,10 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 		for j, v := range src {
 			s := sc[j/(BlockSize/4)]
 			d := dst[4*j : 4*j+4]
-			d[0] = float32(int8(v)) * s
-			d[1] = float32(int8(v>>8)) * s
-			d[2] = float32(int8(v>>16)) * s
-			d[3] = float32(int8(v>>24)) * s
+			d[0] = int8Value[uint8(v)] * s
+			d[1] = int8Value[uint8(v>>8)] * s
+			d[2] = int8Value[uint8(v>>16)] * s
+			d[3] = int8Value[v>>24] * s
 		}
 		return dst
 	case w.dt == Q4:
@@ -121,6 +121,15 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 	}
 	panic(fmt.Sprintf("compute: Linear with weight dtype %v", w.dt))
 }
+
+// int8Value maps a stored Q8 byte to its signed value: a table load is
+// cheaper than sign extension and an integer-to-float conversion.
+var int8Value = func() (t [256]float32) {
+	for i := range t {
+		t[i] = float32(int8(uint8(i)))
+	}
+	return t
+}()
 
 // nibbleValue maps a stored Q4 nibble to its signed value.
 var nibbleValue = [16]float32{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}
@@ -196,10 +205,10 @@ func dotQ8(x []float32, w []uint32, scales []float32) float32 {
 		var s0, s1, s2, s3 float32
 		for i, v := range wb {
 			xx := xb[4*i : 4*i+4]
-			s0 += xx[0] * float32(int8(v))
-			s1 += xx[1] * float32(int8(v>>8))
-			s2 += xx[2] * float32(int8(v>>16))
-			s3 += xx[3] * float32(int8(v>>24))
+			s0 += xx[0] * int8Value[uint8(v)]
+			s1 += xx[1] * int8Value[uint8(v>>8)]
+			s2 += xx[2] * int8Value[uint8(v>>16)]
+			s3 += xx[3] * int8Value[v>>24]
 		}
 		total += ((s0 + s1) + (s2 + s3)) * s
 	}

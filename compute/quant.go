@@ -90,45 +90,59 @@ func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float
 		return nil, nil, fmt.Errorf("tensor of shape %v needs %d values, got %d", shape, n, len(data))
 	}
 	words = make([]uint32, PackedWords(dt, n))
+	if dt == Q8 || dt == Q4 {
+		scales = make([]float32, n/BlockSize)
+	}
+	// Checkpoints hold billions of weights: pack word ranges in parallel.
+	// Chunks are whole blocks, so no two goroutines write the same word.
+	blocks := (n + BlockSize - 1) / BlockSize
+	parallelFor(blocks, 1<<12, func(b0, b1 int) {
+		packRange(dt, data[b0*BlockSize:min(b1*BlockSize, n)], b0*BlockSize, words, scales)
+	})
+	return words, scales, nil
+}
+
+// packRange packs data, elements [start, start+len(data)) of a tensor, into
+// words and scales. start is a multiple of BlockSize.
+func packRange(dt DType, data []float32, start int, words []uint32, scales []float32) {
 	switch dt {
 	case F32:
-		for i, v := range data {
-			words[i] = math.Float32bits(v)
+		for j, v := range data {
+			words[start+j] = math.Float32bits(v)
 		}
 	case F16:
-		for i, v := range data {
+		for j, v := range data {
+			i := start + j
 			words[i/2] |= uint32(Float32ToHalf(v)) << (16 * uint(i&1))
 		}
 	case BF16:
-		for i, v := range data {
+		for j, v := range data {
+			i := start + j
 			words[i/2] |= uint32(Float32ToBF16(v)) << (16 * uint(i&1))
 		}
 	case Q8:
-		scales = make([]float32, n/BlockSize)
-		for b := range scales {
+		for b := 0; b < len(data)/BlockSize; b++ {
 			blk := data[b*BlockSize : (b+1)*BlockSize]
 			s := blockScale(blk, q8Max)
-			scales[b] = s
+			scales[start/BlockSize+b] = s
 			for j, v := range blk {
 				q := quantize(v, s, -q8Max, q8Max)
-				i := b*BlockSize + j
+				i := start + b*BlockSize + j
 				words[i/4] |= uint32(uint8(int8(q))) << (8 * uint(i&3))
 			}
 		}
 	case Q4:
-		scales = make([]float32, n/BlockSize)
-		for b := range scales {
+		for b := 0; b < len(data)/BlockSize; b++ {
 			blk := data[b*BlockSize : (b+1)*BlockSize]
 			s := blockScale(blk, q4Max)
-			scales[b] = s
+			scales[start/BlockSize+b] = s
 			for j, v := range blk {
 				q := quantize(v, s, -8, q4Max)
-				i := b*BlockSize + j
+				i := start + b*BlockSize + j
 				words[i/8] |= uint32(q+8) << (4 * uint(i&7))
 			}
 		}
 	}
-	return words, scales, nil
 }
 
 // blockScale returns absmax(blk)/qmax, the Q8/Q4 scale of one block.

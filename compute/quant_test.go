@@ -325,7 +325,8 @@ func TestQuantPackLayout(t *testing.T) {
 // values reproduce the documented formula.
 func TestQuantPackRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	shapes := [][]int{{32}, {1, 64}, {3, 96}, {5, 2, 32}, {33, 256}}
+	// The last shape is large enough that Pack splits it over goroutines.
+	shapes := [][]int{{32}, {1, 64}, {3, 96}, {5, 2, 32}, {33, 256}, {3, 65568}}
 	for _, dt := range []DType{F32, F16, BF16, Q8, Q4} {
 		for _, shape := range shapes {
 			n := NumElements(shape)
