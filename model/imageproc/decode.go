@@ -126,7 +126,21 @@ func DecodeBytes(data []byte) (*RGB, string, error) {
 	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, f.name, fmt.Errorf("the %s image has no pixels (%d×%d)", f.name, b.Dx(), b.Dy())
 	}
-	return Orient(FromImage(img), Orientation(data)), f.name, nil
+	var rgb *RGB
+	switch m := img.(type) {
+	case *image.YCbCr:
+		if f.name == "webp" {
+			rgb = WebPYCbCrToRGB(m)
+		}
+	case *image.NYCbCrA:
+		if f.name == "webp" {
+			rgb = WebPYCbCrToRGB(&m.YCbCr)
+		}
+	}
+	if rgb == nil {
+		rgb = FromImage(img)
+	}
+	return Orient(rgb, Orientation(data)), f.name, nil
 }
 
 // decodeSafely runs a decoder, turning a panic inside it (the x/image
