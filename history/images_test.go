@@ -7,8 +7,11 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/image/bmp"
@@ -107,4 +110,56 @@ func FuzzPrepareImage(f *testing.F) {
 			t.Error("no error and no thumbnail")
 		}
 	})
+}
+
+// TestPrepareImageSurvivesCorruption damages valid files of every format
+// (flipped bytes, truncation) and checks each comes back as an image or an
+// error, never a panic; FuzzPrepareImage explores further under -fuzz.
+func TestPrepareImageSurvivesCorruption(t *testing.T) {
+	src := image.NewNRGBA(image.Rect(0, 0, 40, 30))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 13)
+	}
+	webp, err := os.ReadFile(filepath.Join("testdata", "gopher.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := map[string][]byte{"webp": webp}
+	for name, enc := range map[string]func(*bytes.Buffer) error{
+		"png":  func(b *bytes.Buffer) error { return png.Encode(b, src) },
+		"jpeg": func(b *bytes.Buffer) error { return jpeg.Encode(b, src, nil) },
+		"gif":  func(b *bytes.Buffer) error { return gif.Encode(b, src, nil) },
+		"bmp":  func(b *bytes.Buffer) error { return bmp.Encode(b, src) },
+		"tiff": func(b *bytes.Buffer) error { return tiff.Encode(b, src, &tiff.Options{Compression: tiff.Deflate}) },
+	} {
+		var buf bytes.Buffer
+		if err := enc(&buf); err != nil {
+			t.Fatal(err)
+		}
+		valid[name] = buf.Bytes()
+	}
+	for _, name := range slices.Sorted(maps.Keys(valid)) {
+		data := valid[name]
+		rng := rand.New(rand.NewPCG(3, uint64(len(name)))) // the same damage every run
+		t.Run(name, func(t *testing.T) {
+			decoded := 0
+			for range 200 {
+				bad := bytes.Clone(data)
+				for range 1 + rng.IntN(4) {
+					bad[rng.IntN(len(bad))] = byte(rng.IntN(256))
+				}
+				if rng.IntN(3) == 0 {
+					bad = bad[:rng.IntN(len(bad))]
+				}
+				p, err := prepareImage(Image{Data: bad})
+				if err == nil {
+					decoded++
+					if len(p.thumb) == 0 {
+						t.Fatal("accepted without a thumbnail")
+					}
+				}
+			}
+			t.Logf("%d of 200 damaged %s files still decoded", decoded, name)
+		})
+	}
 }
