@@ -702,7 +702,13 @@ func (m *Manager) installed(repo, commit string, revs []string) (Installed, bool
 	in.Complete, in.Verified = man.Complete, true
 	for _, f := range man.Files {
 		in.Total += f.Size
-		if st, err := stampOf(m.cache.snapshotPath(repo, commit, f.Path)); err == nil && st.Size == f.Size {
+		st, err := stampOf(m.cache.snapshotPath(repo, commit, f.Path))
+		if err != nil || st.Size != f.Size {
+			// A blob that is not linked yet still counts as on disk.
+			st, err = stampOf(m.cache.blobPath(repo, f.Etag))
+			in.Complete = false
+		}
+		if err == nil && st.Size == f.Size {
 			in.Bytes += f.Size
 		} else {
 			in.Complete = false

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"glimpse/downloads"
+	"glimpse/downloads/hubtest"
+)
+
+// When the crash test re-executes this test binary with GLIMPSE_MODELS_CLI
+// set, the process acts as the glimpse command line with those arguments
+// (a JSON list) and exits before any test runs.
+func init() {
+	if args := os.Getenv("GLIMPSE_MODELS_CLI"); args != "" {
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil {
+			panic(err)
+		}
+		os.Exit(run(argv, os.Stdout, os.Stderr))
+	}
+}
+
+const (
+	cliRepo  = "Salesforce/tiny-instructblip-vicuna"
+	cliToken = "hf_CLIsecretTOKEN987"
+)
+
+func fixtureModel(name string) string {
+	return filepath.Join("..", "shared", "fixtures", "models", name)
+}
+
+// cliHub starts a stand-in Hub with the vicuna fixture and points the
+// environment at it and at an empty cache.
+func cliHub(t *testing.T) (*hubtest.Hub, *hubtest.Repo, string) {
+	t.Helper()
+	h := hubtest.New()
+	t.Cleanup(h.Close)
+	h.Token = cliToken
+	repo, err := h.AddDir(cliRepo, fixtureModel("tiny-instructblip-vicuna"),
+		hubtest.NewFile("pytorch_model.bin", bytes.Repeat([]byte{7}, 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	t.Setenv("HF_ENDPOINT", h.URL)
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_TOKEN", cliToken)
+	t.Setenv("HF_HUB_OFFLINE", "")
+	return h, repo, cache
+}
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// sameAsFixture asserts that the snapshot holds the fixture's needed files.
+func sameAsFixture(t *testing.T, dir string, repo *hubtest.Repo) {
+	t.Helper()
+	n := 0
+	for _, f := range repo.Files {
+		if strings.HasPrefix(f.Path, "golden") || strings.HasSuffix(f.Path, ".bin") {
+			if _, err := os.Lstat(filepath.Join(dir, f.Path)); err == nil {
+				t.Errorf("%s was downloaded", f.Path)
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || !bytes.Equal(b, f.Data) {
+			t.Errorf("%s: not the Hub's bytes (%v)", f.Path, err)
+		}
+		n++
+	}
+	if n < 10 {
+		t.Fatalf("only %d files compared", n)
+	}
+}
+
+func TestModelsCommands(t *testing.T) {
+	h, repo, _ := cliHub(t)
+	h.Inject(hubtest.Fault{Kind: hubtest.Status, Where: "cdn", Code: http.StatusInternalServerError, Times: 1})
+	steps := []struct {
+		args     []string
+		wantCode int
+		stdout   string // substring
+		stderr   string // substring
+	}{
+		{[]string{"models"}, 2, "", "Usage: glimpse models"},
+		{[]string{"models", "frobnicate"}, 2, "", "unknown command"},
+		{[]string{"models", "path", cliRepo}, 1, "", "glimpse models pull"},
+		{[]string{"models", "pull", "not-a-model"}, 1, "", "neither a catalogue model"},
+		{[]string{"models", "pull", "--part-size", "131072", "--connections", "3", cliRepo}, 0, "snapshots", "is ready"},
+		{[]string{"models", "list"}, 0, "tiny-instructblip-vicuna", ""},
+		{[]string{"models", "verify", cliRepo}, 0, "ok      config.json", "verified"},
+		{[]string{"models", "path", cliRepo}, 0, "snapshots", ""},
+		{[]string{"models", "rm", cliRepo}, 0, "removed", ""},
+		{[]string{"models", "path", cliRepo}, 1, "", "not in the cache"},
+	}
+	for _, s := range steps {
+		code, out, errs := runCLI(s.args...)
+		if code != s.wantCode || !strings.Contains(out, s.stdout) || !strings.Contains(errs, s.stderr) {
+			t.Errorf("glimpse %s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+				strings.Join(s.args, " "), code, out, errs, s.wantCode, s.stdout, s.stderr)
+		}
+		if strings.Contains(out+errs, cliToken) {
+			t.Errorf("glimpse %s printed the token", strings.Join(s.args, " "))
+		}
+		if len(s.args) > 1 && s.args[1] == "pull" && code == 0 {
+			sameAsFixture(t, strings.TrimSpace(out), repo)
+			if !strings.Contains(errs, "retrying") {
+				t.Errorf("pull did not report the injected 500s: %q", errs)
+			}
+		}
+	}
+}
+
+func TestModelsListJSON(t *testing.T) {
+	cliHub(t)
+	if code, _, errs := runCLI("models", "pull", cliRepo); code != 0 {
+		t.Fatalf("pull: %s", errs)
+	}
+	code, out, errs := runCLI("models", "list", "--json")
+	if code != 0 {
+		t.Fatalf("list --json: exit %d: %s", code, errs)
+	}
+	var entries []listEntry
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("list --json is not JSON: %v\n%s", err, out)
+	}
+	names := map[string]listEntry{}
+	for _, e := range entries {
+		names[e.Name] = e
+	}
+	for _, c := range downloads.Catalogue() {
+		e, ok := names[c.Name]
+		if !ok || !e.Catalogue || len(e.Requirements) != 4 || len(e.Installed) != 0 {
+			t.Errorf("catalogue entry %s: %+v", c.Name, e)
+		}
+	}
+	tiny := names[cliRepo]
+	if tiny.Catalogue || len(tiny.Installed) != 1 || !tiny.Installed[0].Complete || tiny.Installed[0].Bytes == 0 {
+		t.Errorf("installed fixture entry: %+v", tiny)
+	}
+}
+
+func TestModelsPullFailsOnBadData(t *testing.T) {
+	h, _, _ := cliHub(t)
+	const shard = "model-00004-of-00007.safetensors"
+	h.Inject(hubtest.Fault{Kind: hubtest.Corrupt, Where: "cdn", Path: shard, After: 1000})
+	code, _, errs := runCLI("models", "pull", "--part-size", "131072", cliRepo)
+	if code == 0 || !strings.Contains(errs, shard) || !strings.Contains(errs, "failed verification") {
+		t.Fatalf("pull of corrupted data: exit %d, stderr %q; want a failure naming %s", code, errs, shard)
+	}
+	if code, _, _ := runCLI("models", "path", cliRepo); code == 0 {
+		t.Error("path accepts a model whose pull failed")
+	}
+}
+
+// TestPullSurvivesKill kills a real `glimpse models pull` process with
+// SIGKILL at random moments of a throttled download, several times, then
+// lets it finish. The model must verify, and each kill may cost at most one
+// part's bytes fetched again: what the server sent during a run, minus the
+// progress that run left on disk.
+func TestPullSurvivesKill(t *testing.T) {
+	h, repo, cache := cliHub(t)
+	const part = 256 << 10
+	h.BytesPerSecond = 384 << 10 // per connection: about 4 s for the model
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("seed %d", seed)
+	args, _ := json.Marshal([]string{"models", "pull", "--quiet", "--connections", "4", "--part-size", strconv.Itoa(part), cliRepo})
+	start := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "GLIMPSE_MODELS_CLI="+string(args))
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out, &errb
+	}
+	m := downloads.New(downloads.Config{CacheDir: cache, Offline: true})
+	onDisk := func() int64 {
+		list, err := m.Installed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, in := range list {
+			n += in.Bytes
+		}
+		return n
+	}
+	const kills = 5
+	for k := 0; k < kills; k++ {
+		_, servedBefore := h.Served()
+		diskBefore := onDisk()
+		cmd, _, errb := start()
+		// Kill once bytes flow, at a random moment after that.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, n := h.Served(); n > servedBefore || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("run %d ended before the kill (%v): the throttle is too loose\n%s", k, err, errb)
+		}
+		// Let the server notice the dead connections.
+		time.Sleep(150 * time.Millisecond)
+		_, servedAfter := h.Served()
+		diskAfter := onDisk()
+		lost := (servedAfter - servedBefore) - (diskAfter - diskBefore)
+		t.Logf("kill %d: served %d, kept %d, lost %d", k, servedAfter-servedBefore, diskAfter-diskBefore, lost)
+		if lost > part {
+			t.Errorf("kill %d lost %d bytes, more than one part (%d)", k, lost, part)
+		}
+	}
+	h.BytesPerSecond = 0
+	cmd, out, errb := start()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("final pull: %v\n%s", err, errb)
+	}
+	sameAsFixture(t, strings.TrimSpace(out.String()), repo)
+	if code, _, errs := runCLI("models", "verify", cliRepo); code != 0 {
+		t.Errorf("verify after the kills: %s", errs)
+	}
+	var need int64
+	for _, f := range repo.Files {
+		if !strings.HasPrefix(f.Path, "golden") && !strings.HasSuffix(f.Path, ".bin") && !strings.HasPrefix(f.Path, "qformer_tokenizer/") &&
+			f.LFS {
+			need += int64(len(f.Data))
+		}
+	}
+	served, total := h.Served()
+	var small int64
+	for p, n := range served {
+		if !strings.HasSuffix(p, ".safetensors") {
+			small += n
+		}
+	}
+	if total-small > need+kills*part {
+		t.Errorf("served %d bytes of weights for %d: more than a part per kill fetched again", total-small, need)
+	}
+}
