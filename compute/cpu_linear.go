@@ -425,6 +425,10 @@ func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
 // K rows of it stay in cache while every row of a passes over them.
 const gemmNNCols = 256
 
+// gemmNNDepth is the number of rows of b (a multiple of 4) in one slab of
+// gemmNN: 256×256 float32 is 256 KiB, within a core's L2 cache.
+const gemmNNDepth = 256
+
 // gemmNN computes out = a·b for a [M, K] and b [K, N], all row-major, as
 // out[m, cols] += a[m, k]·b[k, cols], four k at a time.
 func gemmNN(a []float32, M, K int, b []float32, N int, out []float32) {
@@ -446,20 +450,26 @@ func gemmNN(a []float32, M, K int, b []float32, N int, out []float32) {
 			m0 := (t / blocks) * rowGrain
 			m1 := min(m0+rowGrain, M)
 			w := c1 - c0
-			for m := m0; m < m1; m++ {
-				o := out[m*N+c0 : m*N+c1]
-				ar := a[m*K : (m+1)*K]
-				k := 0
-				for ; k+4 <= K; k += 4 {
-					axpy4(o, ar[k], ar[k+1], ar[k+2], ar[k+3],
-						b[k*N+c0:k*N+c0+w], b[(k+1)*N+c0:(k+1)*N+c0+w],
-						b[(k+2)*N+c0:(k+2)*N+c0+w], b[(k+3)*N+c0:(k+3)*N+c0+w])
-				}
-				for ; k < K; k++ {
-					s := ar[k]
-					br := b[k*N+c0 : k*N+c0+w]
-					for j := range o {
-						o[j] += s * br[j]
+			// K is walked in slabs so that the gemmNNDepth×w tile of b
+			// stays in cache while every row of the task passes over it;
+			// each output still sums its k terms in ascending order.
+			for k0 := 0; k0 < K; k0 += gemmNNDepth {
+				k1 := min(k0+gemmNNDepth, K)
+				for m := m0; m < m1; m++ {
+					o := out[m*N+c0 : m*N+c1]
+					ar := a[m*K : (m+1)*K]
+					k := k0
+					for ; k+4 <= k1; k += 4 {
+						axpy4(o, ar[k], ar[k+1], ar[k+2], ar[k+3],
+							b[k*N+c0:k*N+c0+w], b[(k+1)*N+c0:(k+1)*N+c0+w],
+							b[(k+2)*N+c0:(k+2)*N+c0+w], b[(k+3)*N+c0:(k+3)*N+c0+w])
+					}
+					for ; k < k1; k++ {
+						s := ar[k]
+						br := b[k*N+c0 : k*N+c0+w]
+						for j := range o {
+							o[j] += s * br[j]
+						}
 					}
 				}
 			}

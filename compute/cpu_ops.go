@@ -234,9 +234,8 @@ func softmaxRow(row []float32) {
 		row[i] = e
 		sum += e
 	}
-	inv := 1 / sum
 	for i := range row {
-		row[i] *= inv
+		row[i] /= sum
 	}
 }
 
@@ -270,8 +269,8 @@ func (c *cpuContext) Softmax(x, mask Tensor) Tensor {
 	return c.newF32(cloneShape(xt.shape), out)
 }
 
-// LogSoftmax of each row: x - max - log(Σ exp(x - max)). A row that is all
-// -Inf stays all -Inf.
+// LogSoftmax of each row: x - (max + log(Σ exp(x - max))), rounded as
+// PyTorch's kernel rounds it. A row that is all -Inf stays all -Inf.
 func (c *cpuContext) LogSoftmax(x Tensor) Tensor {
 	xt, xd := f32("LogSoftmax", x)
 	rows, cols := rowsCols("LogSoftmax", xt.shape)
@@ -292,9 +291,9 @@ func (c *cpuContext) LogSoftmax(x Tensor) Tensor {
 			for _, v := range row {
 				sum += exp32(v - m)
 			}
-			lse := float32(math.Log(float64(sum)))
+			shift := m + float32(math.Log(float64(sum)))
 			for i, v := range row {
-				o[i] = v - m - lse
+				o[i] = v - shift
 			}
 		}
 	})

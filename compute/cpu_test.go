@@ -131,6 +131,7 @@ func TestCPUMatMul(t *testing.T) {
 		{"1x1x1", []int{1, 1}, []int{1, 1}, false, 1, 1, 1, 1, false},
 		{"3x5 by 5x7", []int{3, 5}, []int{5, 7}, false, 3, 5, 7, 1, false},
 		{"wide b crosses column blocks", []int{3, 33}, []int{33, 300}, false, 3, 33, 300, 1, false},
+		{"deep k crosses slabs", []int{5, 301}, []int{301, 9}, false, 5, 301, 9, 1, false},
 		{"transB", []int{4, 17}, []int{9, 17}, true, 4, 17, 9, 1, false},
 		{"batched", []int{2, 3, 33}, []int{2, 33, 5}, false, 3, 33, 5, 2, false},
 		{"batched transB 4-D", []int{2, 3, 5, 8}, []int{2, 3, 257, 8}, true, 5, 8, 257, 6, false},
