@@ -404,7 +404,7 @@ func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
 	shape := cloneShape(at.shape)
 	shape[len(shape)-1] = N
 	out := make([]float32, ba*M*N)
-	for i := 0; i < ba; i++ {
+	one := func(i int) {
 		bi := i
 		if shared {
 			bi = 0
@@ -416,6 +416,19 @@ func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
 			gemmNT(am, M, K, &weightRows{dt: F32, k: K, f: bm}, N, nil, om, N)
 		} else {
 			gemmNN(am, M, K, bm, N, om)
+		}
+	}
+	// Many small products (per-head attention scores) are spread over the
+	// cores one product each; large ones parallelise inside.
+	if ba > 1 && M*N*K < 1<<20 {
+		parallelFor(ba, max(1, (1<<16)/max(1, M*N*K)), func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				one(i)
+			}
+		})
+	} else {
+		for i := 0; i < ba; i++ {
+			one(i)
 		}
 	}
 	return c.newF32(shape, out)

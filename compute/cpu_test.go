@@ -97,11 +97,14 @@ func TestCPUDeterministicAcrossThreads(t *testing.T) {
 	b := ctx.FromFloats([]int{96, 70}, randFloats(rng, 96*70, 1))
 	q := ctx.FromFloats([]int{2, 9, 4 * 8}, randFloats(rng, 2*9*32, 1))
 	kv := ctx.FromFloats([]int{2, 11, 2 * 8}, randFloats(rng, 2*11*16, 1))
+	ba := ctx.FromFloats([]int{64, 33, 40}, randFloats(rng, 64*33*40, 1))
+	bb := ctx.FromFloats([]int{64, 33, 40}, randFloats(rng, 64*33*40, 1))
 	run := func() [][]float32 {
 		return [][]float32{
 			ctx.Read(ctx.Linear(x, w, nil)),
 			ctx.Read(ctx.Linear(x1, w, nil)),
 			ctx.Read(ctx.MatMul(x, b, false)),
+			ctx.Read(ctx.MatMul(ba, bb, true)),
 			ctx.Read(ctx.Attention(q, kv, kv, AttentionOptions{Heads: 4, KVHeads: 2, Scale: 0.3, Causal: true})),
 		}
 	}
