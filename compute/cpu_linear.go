@@ -136,17 +136,18 @@ var nibbleValue = [16]float32{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 
 
 // dotF32 is x·w with four float32 accumulators (len(w) >= len(x)).
 func dotF32(x, w []float32) float32 {
-	w = w[:len(x)]
 	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * w[i]
-		s1 += x[i+1] * w[i+1]
-		s2 += x[i+2] * w[i+2]
-		s3 += x[i+3] * w[i+3]
+	// Written so that the compiler drops every bounds check in the loop.
+	for len(x) >= 4 && len(w) >= 4 {
+		s0 += x[0] * w[0]
+		s1 += x[1] * w[1]
+		s2 += x[2] * w[2]
+		s3 += x[3] * w[3]
+		x, w = x[4:], w[4:]
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * w[i]
+	w = w[:len(x)]
+	for i, v := range x {
+		s0 += v * w[i]
 	}
 	return (s0 + s1) + (s2 + s3)
 }
