@@ -70,11 +70,10 @@ func retryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout || se.Code >= 500
 	}
+	// Anything else is the network's doing (timeouts included); the
+	// caller's own cancellation is checked apart, on its context.
 	var pe permanentError
-	if errors.As(err, &pe) {
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return !errors.As(err, &pe)
 }
 
 // permanentError marks failures that retrying cannot fix (a server that
@@ -217,13 +216,24 @@ func (c *hubClient) apiURL(repo string, parts ...string) string {
 func (c *hubClient) getJSON(ctx context.Context, rawURL string, v any) (http.Header, error) {
 	var hdr http.Header
 	err := c.retry(ctx, "listing "+rawURL, func() (bool, error) {
-		resp, err := c.send(ctx, http.MethodGet, rawURL, nil)
+		// A listing that stops arriving is dropped like a stalled download.
+		rctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(c.cfg.StallTimeout, func() { cancel(errStalled) })
+		defer timer.Stop()
+		resp, err := c.send(rctx, http.MethodGet, rawURL, nil)
 		if err != nil {
+			if context.Cause(rctx) == errStalled {
+				return false, errStalled
+			}
 			return false, err
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		body, err := io.ReadAll(&touchReader{r: io.LimitReader(resp.Body, 64<<20), touch: func() { timer.Reset(c.cfg.StallTimeout) }})
 		if err != nil {
+			if context.Cause(rctx) == errStalled {
+				return false, errStalled
+			}
 			return false, err
 		}
 		if err := json.Unmarshal(body, v); err != nil {
@@ -360,4 +370,18 @@ func checkLinked(h http.Header, f fileEntry) error {
 		return permanentError{fmt.Errorf("%s: the Hub gives its hash as %s but listed %s", f.Path, e, f.Etag)}
 	}
 	return nil
+}
+
+// touchReader calls touch whenever bytes arrive.
+type touchReader struct {
+	r     io.Reader
+	touch func()
+}
+
+func (t *touchReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.touch()
+	}
+	return n, err
 }

@@ -79,7 +79,7 @@ func (m *Manager) Pull(ctx context.Context, name string, opts PullOptions) (*Sna
 		return nil, err
 	}
 	if m.cfg.Offline {
-		return m.local(ctx, ref, true)
+		return m.local(ctx, ref)
 	}
 	hub, err := newHubClient(m.cfg)
 	if err != nil {
@@ -90,7 +90,7 @@ func (m *Manager) Pull(ctx context.Context, name string, opts PullOptions) (*Sna
 		var se *statusError
 		if !errors.As(err, &se) && ctx.Err() == nil {
 			// No network: a complete local copy will do, as transformers has it.
-			if snap, lerr := m.local(ctx, ref, false); lerr == nil {
+			if snap, lerr := m.local(ctx, ref); lerr == nil {
 				hub.logf("the Hub cannot be reached (%v); using the copy in the cache", err)
 				return snap, nil
 			}
@@ -413,9 +413,8 @@ func checkShards(dir string, files []fileEntry) error {
 }
 
 // local finds a model in the cache without the network and checks it,
-// hashing only files that changed since they were last verified (all of
-// them when full is set).
-func (m *Manager) local(ctx context.Context, ref Ref, full bool) (*Snapshot, error) {
+// hashing only files that changed since they were last verified.
+func (m *Manager) local(ctx context.Context, ref Ref) (*Snapshot, error) {
 	commit, err := m.cache.commitFor(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not in the cache %s: %w", ref, m.cache.dir, ErrNotInstalled)
@@ -449,7 +448,7 @@ func (m *Manager) local(ctx context.Context, ref Ref, full bool) (*Snapshot, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s is missing; pull the model again: %w", ref, f.Path, ErrNotInstalled)
 		}
-		if !full && f.Verified != nil && *f.Verified == st {
+		if f.Verified != nil && *f.Verified == st {
 			continue
 		}
 		if err := checkFile(ctx, p, *f, nil); err != nil {
@@ -507,7 +506,7 @@ func (m *Manager) Path(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, err := m.local(ctx, ref, false)
+	s, err := m.local(ctx, ref)
 	if err != nil {
 		return "", err
 	}

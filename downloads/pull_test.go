@@ -262,6 +262,9 @@ func TestFaults(t *testing.T) {
 		{name: "stalled connection", faults: []hubtest.Fault{
 			{Kind: hubtest.Stall, Where: "cdn", Path: shard, After: 40 << 10, Times: 1},
 		}},
+		{name: "stalled listing", faults: []hubtest.Fault{
+			{Kind: hubtest.Stall, Where: "api", Times: 2},
+		}},
 		{name: "429 with Retry-After", faults: []hubtest.Fault{
 			{Kind: hubtest.Status, Where: "resolve", Path: "config.json", Code: 429, Header: http.Header{"Retry-After": {"1"}}, Times: 1},
 		}, check: func(t *testing.T, h *hubtest.Hub) { checkWaited(t, h, "config.json", time.Second) }},

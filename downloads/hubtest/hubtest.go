@@ -70,7 +70,7 @@ const (
 	// Drop closes the connection after Fault.After body bytes.
 	Drop
 	// Stall sends Fault.After body bytes, then nothing until the client
-	// gives up.
+	// gives up; on "api" it sends no answer at all.
 	Stall
 	// IgnoreRange answers ranged requests with 200 and the whole file.
 	IgnoreRange
@@ -406,6 +406,14 @@ func (h *Hub) serveHub(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if rest, ok := strings.CutPrefix(p, "/api/models/"); ok {
 		if h.fail(w, r, "api", "") {
+			return
+		}
+		if h.fault("api", "", Stall) != nil {
+			h.record(r, 0, 0)
+			select {
+			case <-r.Context().Done():
+			case <-h.closed:
+			}
 			return
 		}
 		h.serveAPI(w, r, rest)
