@@ -11,7 +11,9 @@
 // promise that barrier() alone does for compute shaders).
 #define SYNC() memoryBarrierShared(); barrier()
 
-const float NEG_INF = uintBitsToFloat(0xff800000u);
+// A macro, not a const: uintBitsToFloat is not a constant expression in
+// GLSL 4.30 and strict compilers (NVIDIA's, glslang) reject it there.
+#define NEG_INF uintBitsToFloat(0xff800000u)
 
 int lid() { return int(gl_LocalInvocationID.x); }
 
