@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Session is a language model primed with a batch of prompts, stepping sequences forward.
@@ -127,7 +128,25 @@ type Config struct {
 	// Result.Text. It gets the generated tokens only, without the prefix,
 	// the EOS token or fill. Nil means no text.
 	Decode func(ids []int32) string
+	// Partial, when set, reports tokens whose text depends on the tokens
+	// after them: byte-fallback tokens (<0xE2>), which the decoder turns
+	// into text a whole run at a time, valid UTF-8 or one U+FFFD per byte.
+	// Streaming holds a trailing run of them back until it ends. See
+	// ByteFallback.
+	Partial func(id int32) bool
 }
+
+// ByteFallback returns a Config.Partial for a byte-fallback vocabulary:
+// it reports the ids whose token is spelled <0xNN>. token is the
+// tokenizer's id-to-token lookup.
+func ByteFallback(token func(id int32) (string, bool)) func(id int32) bool {
+	return func(id int32) bool {
+		s, ok := token(id)
+		return ok && len(s) == 6 && strings.HasPrefix(s, "<0x") && s[5] == '>' && isHex(s[3]) && isHex(s[4])
+	}
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f' }
 
 // DefaultConfig returns transformers' GenerationConfig defaults: greedy,
 // max_length 20 new tokens, temperature 1, top_k 50, top_p 1,
@@ -148,9 +167,10 @@ func DefaultConfig() Config {
 // Event reports generation progress to the stream callback.
 //
 // Greedy search and sampling send, after each step, one event per sequence
-// still running with the text it gained, possibly none (only text that ends
-// in complete UTF-8: a trailing U+FFFD from an unfinished byte-fallback
-// sequence is held back until it resolves); a sequence's last event is
+// still running with the text it gained, possibly none. Only text that
+// cannot change is sent: a trailing run of byte-fallback tokens (see
+// Config.Partial), a trailing U+FFFD and an incomplete UTF-8 sequence are
+// held back until later tokens settle them; a sequence's last event is
 // marked Final and flushes what was held back. Beam search, whose best hypothesis
 // is only known at the end, sends a progress event per step (Index -1, no
 // text) and then one Final event per returned sequence with its whole text.

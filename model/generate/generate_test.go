@@ -361,6 +361,75 @@ func TestStreamUTF8(t *testing.T) {
 	}
 }
 
+// runDecoder decodes like tokenizers' ByteFallback decoder: text tokens as
+// they are, and each run of byte tokens as its bytes when they form valid
+// UTF-8, else as one U+FFFD per byte. So a byte's text can change when the
+// next byte arrives ("p" then "p\xE7" → "\uFFFD\uFFFD").
+func runDecoder(text map[int32]string, bytes map[int32]byte) func([]int32) string {
+	return func(ids []int32) string {
+		var out strings.Builder
+		var run []byte
+		flush := func() {
+			if utf8.Valid(run) {
+				out.Write(run)
+			} else {
+				out.WriteString(strings.Repeat("\uFFFD", len(run)))
+			}
+			run = run[:0]
+		}
+		for _, id := range ids {
+			if b, ok := bytes[id]; ok {
+				run = append(run, b)
+				continue
+			}
+			flush()
+			out.WriteString(text[id])
+		}
+		flush()
+		return out.String()
+	}
+}
+
+// TestStreamByteFallbackRuns streams through a decoder whose byte runs
+// change text already decoded: with Config.Partial the run is held back
+// until it ends, so "p" is never sent before it turns into U+FFFD.
+func TestStreamByteFallbackRuns(t *testing.T) {
+	text := map[int32]string{1: "a", 2: "b"}
+	bytes := map[int32]byte{10: 'p', 11: 0xE7, 12: 0xC3, 13: 0xA9}
+	names := map[int32]string{0: "</s>", 1: "a", 2: "b", 10: "<0x70>", 11: "<0xE7>", 12: "<0xC3>", 13: "<0xA9>"}
+	script := []int32{1, 10, 11, 2, 12, 13, 2, 0}
+	cfg := greedyConfig(20, 0)
+	cfg.Decode = runDecoder(text, bytes)
+	cfg.Partial = ByteFallback(func(id int32) (string, bool) { s, ok := names[id]; return s, ok })
+	var texts []string
+	s := &fnSession{prompts: [][]int32{{9}}, logits: scripted(1, script, 14)}
+	res := run(t, s, cfg, func(e Event) {
+		if e.Text != "" {
+			texts = append(texts, e.Text)
+		}
+	})
+	want := []string{"a", "\uFFFD\uFFFDb", "éb"}
+	if !slices.Equal(texts, want) || res[0].Text != "a\uFFFD\uFFFDbéb" {
+		t.Errorf("streamed %q (result %q), want %q", texts, res[0].Text, want)
+	}
+}
+
+func TestByteFallback(t *testing.T) {
+	names := []string{"<0x70>", "<0xe7>", "<0x7>", "<0xZZ>", "0x70>", "▁the", "<0x700>"}
+	is := ByteFallback(func(id int32) (string, bool) {
+		if int(id) < len(names) {
+			return names[id], true
+		}
+		return "", false
+	})
+	want := []bool{true, true, false, false, false, false, false, false}
+	for id, w := range want {
+		if got := is(int32(id)); got != w {
+			t.Errorf("id %d: %v, want %v", id, got, w)
+		}
+	}
+}
+
 // TestTextStream covers the streamer's hold-back rules directly, including
 // a decoder that returns raw bytes and one that rewrites sent text.
 func TestTextStream(t *testing.T) {

@@ -106,7 +106,13 @@ func (g *search) streamText(ts *textStream, i int, generated []int32, step, maxS
 	}
 	var text string
 	if g.cfg.Decode != nil {
-		text = ts.next(g.cfg.Decode(g.answer(generated)), final)
+		ids := g.answer(generated)
+		if !final && g.cfg.Partial != nil {
+			for len(ids) > 0 && g.cfg.Partial(ids[len(ids)-1]) {
+				ids = ids[:len(ids)-1]
+			}
+		}
+		text = ts.next(g.cfg.Decode(ids), final)
 	}
 	g.emit(Event{Index: i, Text: text, Step: step, MaxSteps: maxSteps, Final: final})
 }
