@@ -237,3 +237,67 @@ func BenchmarkEncodeLong(b *testing.B) {
 		})
 	}
 }
+
+// TestRandomOracle compares 1,200 random texts with independent
+// implementations (testdata/oracle/README.md says which and how).
+func TestRandomOracle(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "random_oracle.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := map[string]*Tokenizer{}
+	counts := map[string][2]int{}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var c struct {
+			Tokenizer string  `json:"tokenizer"`
+			Text      string  `json:"text"`
+			IDs       []int32 `json:"ids"`
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		tok := toks[c.Tokenizer]
+		if tok == nil {
+			tok = mustLoad(t, filepath.Join(fixtures, "tokenizers", c.Tokenizer))
+			toks[c.Tokenizer] = tok
+		}
+		n := counts[c.Tokenizer]
+		n[1]++
+		got := tok.Encode(c.Text, true).IDs
+		if c.Tokenizer == "t5" {
+			got = tok.Encode(c.Text, false).IDs // sentencepiece adds no </s>
+		}
+		if slices.Equal(got, c.IDs) || (len(got) == 0 && len(c.IDs) == 0) {
+			n[0]++
+		} else {
+			t.Errorf("%s %q: ids %v, oracle %v", c.Tokenizer, c.Text, got, c.IDs)
+		}
+		counts[c.Tokenizer] = n
+	}
+	for name, n := range counts {
+		t.Logf("%s: %d/%d random texts match the oracle", name, n[0], n[1])
+	}
+	if len(counts) != 4 {
+		t.Errorf("oracle covers %d tokenizers, want 4", len(counts))
+	}
+}
+
+// TestPrecompiledGraphemeQuirk pins tokenizers' Precompiled behaviour where
+// it departs from sentencepiece: a grapheme cluster under 6 bytes whose
+// first character has a rule is replaced whole by that rule, so trailing
+// combining marks vanish (sentencepiece keeps them, as <unk> here).
+func TestPrecompiledGraphemeQuirk(t *testing.T) {
+	tok := mustLoad(t, filepath.Join(fixtures, "tokenizers", "t5"))
+	tests := []struct{ in, want string }{
+		{"ﬀ\u0362d", "ffd"},                 // ligature + combining mark: one 5-byte cluster
+		{"Ⅻ\u0301", "XII"},                  // roman numeral + acute
+		{"①\u0301@", "1@"},                  // circled digit + acute
+		{"e\u0301", "\u00e9"},               // the whole cluster has a rule: composed
+		{"ﬁ\u0301\u0301", "fi\u0301\u0301"}, // 7 bytes: char by char, marks kept
+	}
+	for _, tc := range tests {
+		if got := tok.normalizer.normalize(tc.in); got != tc.want {
+			t.Errorf("normalize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
