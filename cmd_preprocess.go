@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"glimpse/model/config"
+	"glimpse/model/imageproc"
+	"glimpse/model/safetensors"
+)
+
+func init() {
+	commands["preprocess"] = command{
+		summary: "write an image's pixel values, as the model sees them, to a safetensors file",
+		run:     runPreprocess,
+	}
+}
+
+func runPreprocess(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "model folder (its processor_config.json or preprocessor_config.json gives size, mean and std)")
+	imagePath := fs.String("image", "", "image file (PNG, JPEG, GIF, WebP, BMP or TIFF)")
+	out := fs.String("out", "", "safetensors file to write; it holds \"pixel_values\", [1,3,H,W] float32")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: glimpse preprocess --model DIR --image FILE --out FILE.safetensors\n\n"+
+			"Decodes the image (EXIF orientation applied), resizes, rescales and normalizes it as\n"+
+			"transformers' InstructBLIP processor does, and writes the result.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *model == "" || *imagePath == "" || *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	m, err := config.Load(*model)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	p, err := config.LoadProcessor(*model, m)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	img, format, err := imageproc.DecodeFile(*imagePath)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	px, err := imageproc.Preprocess(img, p.Image)
+	if err != nil {
+		return fail(stderr, "%s: %v", *imagePath, err)
+	}
+	shape := []int{1, 3, p.Image.Height, p.Image.Width}
+	meta := map[string]string{
+		"image":  filepath.Base(*imagePath),
+		"format": format,
+		"size":   fmt.Sprintf("%dx%d", img.Width, img.Height),
+	}
+	err = safetensors.WriteFile(*out, map[string]safetensors.Tensor{"pixel_values": safetensors.FromFloat32(shape, px)}, meta)
+	if err != nil {
+		return fail(stderr, "writing %s: %v", *out, err)
+	}
+	fmt.Fprintf(stdout, "pixel_values %v from %s (%s, %d×%d upright) written to %s\n", shape, *imagePath, format, img.Width, img.Height, *out)
+	return 0
+}
