@@ -22,6 +22,21 @@ import (
 // Weights keep their packed dtype in memory (two halves or four int8 per
 // word), so memory use is what the GL backend's would be, and the kernels
 // widen them to float32 as they go.
+//
+// Details the API leaves open, as this backend settles them (the GL backend
+// is tested for the same):
+//   - Softmax and Attention give zeros for a row whose scores are all -Inf
+//     (a fully masked query) instead of NaN; LogSoftmax leaves such a row -Inf.
+//   - Rows, Concat, Gather and SetRows take F32 tensors; Copy and Read widen
+//     any dtype to float32; Embedding takes a table of any dtype.
+//   - MatMul accepts a 2-D b with a batched a (one matrix shared by all).
+//   - Argmax and TopK rank NaN below every number; ties go to the lower index.
+//   - Reshape views share storage with their base. Release drops one handle:
+//     releasing a base leaves its views usable, and vice versa. Using a
+//     released handle panics, and Context.Close and Backend.Close release
+//     every handle they made.
+//   - Results do not depend on GOMAXPROCS: each output is summed in the same
+//     order however the work is split.
 
 // NewCPU returns the pure-Go backend. It cannot fail.
 func NewCPU() Backend {
