@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -114,5 +115,42 @@ func TestPrependSchemeAroundSpecialTokens(t *testing.T) {
 		if got := tok.Encode(tc.text, false).Tokens; !slices.Equal(got, tc.want) {
 			t.Errorf("%s %q: %q, want %q", tc.dir, tc.text, got, tc.want)
 		}
+	}
+}
+
+// TestConfigSpecialTokens: tokens named in tokenizer_config.json and
+// special_tokens_map.json (lists or transformers 5's named maps) become
+// special added tokens, cut out of raw text, even when tokenizer.json did
+// not list them; special_tokens_map.json wins for the named roles.
+func TestConfigSpecialTokens(t *testing.T) {
+	dir := t.TempDir()
+	tj := `{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "<x>": 2, "[P]": 3}},
+		"pre_tokenizer": {"type": "WhitespaceSplit"}}`
+	files := map[string]string{
+		"tokenizer.json":          tj,
+		"tokenizer_config.json":   `{"pad_token": "[UNK]", "extra_special_tokens": {"image_token": "<img>"}, "padding_side": "left"}`,
+		"special_tokens_map.json": `{"pad_token": {"content": "[P]", "lstrip": false}, "additional_special_tokens": ["<x>"]}`,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := mustLoad(t, dir)
+	if id, ok := tok.PAD(); !ok || id != 3 {
+		t.Errorf("PAD() = %d, %v; want [P] 3 from special_tokens_map.json", id, ok)
+	}
+	// <img> is new: it gets the next id after the vocabulary.
+	if id, ok := tok.TokenID("<img>"); !ok || id != 4 || !tok.IsSpecial(4) {
+		t.Errorf("<img> = %d, %v; want special 4", id, ok)
+	}
+	if got := tok.Encode("a<x>a<img>", false).IDs; !slices.Equal(got, []int32{1, 2, 1, 4}) {
+		t.Errorf("ids %v, want [1 2 1 4]", got)
+	}
+	if got := tok.Decode([]int32{1, 2, 1, 4, 3}, true); got != "a a" {
+		t.Errorf("decoded skipping special tokens %q, want %q", got, "a a")
+	}
+	if tok.PaddingSide() != "left" {
+		t.Errorf("PaddingSide() = %q", tok.PaddingSide())
 	}
 }

@@ -447,12 +447,25 @@ func readConfig(dir string) (*hfConfig, error) {
 	}
 	for _, k := range []string{"additional_special_tokens", "extra_special_tokens"} {
 		for _, src := range []map[string]json.RawMessage{c.raw, stm} {
+			v, ok := src[k]
+			if !ok {
+				continue
+			}
+			// A list of tokens, or (transformers 5) a map of named ones
+			// such as {"image_token": "<image>"}.
 			var list []json.RawMessage
-			if v, ok := src[k]; ok && json.Unmarshal(v, &list) == nil {
-				for _, item := range list {
-					if s, ok := tokenContent(item); ok && s != nil {
-						c.tokens["additional:"+*s] = s
-					}
+			if json.Unmarshal(v, &list) != nil {
+				var named map[string]json.RawMessage
+				if json.Unmarshal(v, &named) != nil {
+					continue
+				}
+				for _, item := range named {
+					list = append(list, item)
+				}
+			}
+			for _, item := range list {
+				if s, ok := tokenContent(item); ok && s != nil {
+					c.tokens["additional:"+*s] = s
 				}
 			}
 		}
