@@ -15,10 +15,11 @@ import (
 	"fmt"
 	"image"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"os"
+
+	"glimpse/model/imageproc/internal/jpeg"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
