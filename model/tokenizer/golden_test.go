@@ -197,3 +197,31 @@ func TestConfigAccessors(t *testing.T) {
 		})
 	}
 }
+
+// TestLlamaTemplateFromConfig: for LlamaTokenizer, add_bos_token and
+// add_eos_token in tokenizer_config.json decide the special tokens, as
+// transformers' update_post_processor does.
+func TestLlamaTemplateFromConfig(t *testing.T) {
+	for _, tc := range []struct {
+		set  map[string]any
+		want []int32
+	}{
+		{map[string]any{}, []int32{1, 482}},
+		{map[string]any{"add_eos_token": true}, []int32{1, 482, 2}},
+		{map[string]any{"add_bos_token": false, "add_eos_token": true}, []int32{482, 2}},
+		{map[string]any{"bos_token": "</s>"}, []int32{2, 482}},
+	} {
+		dir := t.TempDir()
+		data, err := os.ReadFile(filepath.Join(fixtures, "tokenizers", "llama-legacy", "tokenizer.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		writeConfig(t, "llama-legacy", dir, tc.set)
+		if got := mustLoad(t, dir).Encode("A", true).IDs; !slices.Equal(got, tc.want) {
+			t.Errorf("%v: ids %v, want %v", tc.set, got, tc.want)
+		}
+	}
+}

@@ -90,6 +90,7 @@ func Load(dir string) (*Tokenizer, error) {
 		return nil, err
 	}
 	var t *Tokenizer
+	llamaTemplate := false
 	switch {
 	case exists(filepath.Join(dir, "tokenizer.json")):
 		data, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
@@ -100,6 +101,10 @@ func Load(dir string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer.json"), err)
 		}
+		// transformers' LlamaTokenizer rebuilds the template from
+		// add_bos_token / add_eos_token and the configured tokens
+		// (update_post_processor), whatever tokenizer.json says.
+		llamaTemplate = cfg.className() == "LlamaTokenizer"
 	case exists(filepath.Join(dir, "tokenizer.model")) || exists(filepath.Join(dir, "spiece.model")):
 		name := filepath.Join(dir, "tokenizer.model")
 		if !exists(name) {
@@ -126,6 +131,9 @@ func Load(dir string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoTokenizer)
 	}
 	t.applyConfig(cfg)
+	if llamaTemplate {
+		t.post = spTemplate(t, cfg, spBPE)
+	}
 	t.added.build(t.normalizer)
 	return t, nil
 }
