@@ -301,3 +301,35 @@ func TestPrecompiledGraphemeQuirk(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeStream: the text a stream returns step by step adds up to
+// Decode of all ids, for every fixture case of every tokenizer, with and
+// without special tokens, and no step ends inside a character.
+func TestDecodeStream(t *testing.T) {
+	for name, cases := range loadCases(t) {
+		tok := mustLoad(t, filepath.Join(fixtures, "tokenizers", name))
+		for _, c := range cases {
+			for _, skip := range []bool{false, true} {
+				s := tok.NewDecodeStream(skip)
+				var got strings.Builder
+				for _, id := range c.IDs {
+					piece, err := s.Step(id)
+					if err != nil {
+						t.Fatalf("%s %q: %v", name, c.Text, err)
+					}
+					if strings.HasSuffix(piece, "\uFFFD") {
+						t.Errorf("%s %q: step returned a broken character %q", name, c.Text, piece)
+					}
+					got.WriteString(piece)
+				}
+				want := c.Decoded
+				if skip {
+					want = c.DecodedSkipSpecial
+				}
+				if got.String() != want {
+					t.Errorf("%s %q (skip %v): stream %q, want %q", name, c.Text, skip, got.String(), want)
+				}
+			}
+		}
+	}
+}
