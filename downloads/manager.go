@@ -328,6 +328,7 @@ func (p *puller) fetch(ctx context.Context, i int) error {
 	c := p.m.cache
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
+		p.t.reset(f.Path)
 		p.t.set(f.Path, Downloading, nil)
 		job := &fileJob{c: p.hub, cache: c, repo: p.ref.Repo, commit: p.man.Commit, f: *f,
 			onData: func(n int64, fetched bool) { p.t.add(f.Path, n, fetched) }}
@@ -353,9 +354,7 @@ func (p *puller) fetch(ctx context.Context, i int) error {
 		var ve *VerifyError
 		if errors.As(err, &ve) {
 			c.removeBlobData(p.ref.Repo, f.Etag)
-			p.t.mu.Lock()
-			p.t.files[p.t.index[f.Path]].Bytes = 0
-			p.t.mu.Unlock()
+			p.t.reset(f.Path)
 			p.hub.logf("%v", err)
 			lastErr = err
 			continue

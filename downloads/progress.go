@@ -81,11 +81,24 @@ func (t *tracker) add(path string, n int64, downloaded bool) {
 	t.mu.Lock()
 	t.files[t.index[path]].Bytes += n
 	if downloaded {
-		last := t.samples[len(t.samples)-1]
-		t.samples = append(t.samples, sample{t: time.Now(), bytes: last.bytes + n})
+		// One sample per 50 ms is plenty for a 5 s window.
+		now, last := time.Now(), &t.samples[len(t.samples)-1]
+		if len(t.samples) > 1 && now.Sub(last.t) < 50*time.Millisecond {
+			last.bytes += n
+		} else {
+			t.samples = append(t.samples, sample{t: now, bytes: last.bytes + n})
+		}
 	}
 	t.mu.Unlock()
 	t.emit(false)
+}
+
+// reset forgets a file's bytes, before a download that reports the bytes
+// it finds on disk again, or after bad bytes were deleted.
+func (t *tracker) reset(path string) {
+	t.mu.Lock()
+	t.files[t.index[path]].Bytes = 0
+	t.mu.Unlock()
 }
 
 func (t *tracker) set(path string, s FileState, err error) {

@@ -470,11 +470,17 @@ func TestPauseResume(t *testing.T) {
 	ctl := NewControl()
 	var mu sync.Mutex
 	var sawPaused bool
+	var overCount string
 	done := make(chan error)
 	go func() {
 		_, err := m.Pull(context.Background(), testRepo, PullOptions{Control: ctl, OnProgress: func(p Progress) {
 			mu.Lock()
 			sawPaused = sawPaused || p.Paused
+			for _, f := range p.Files {
+				if f.Bytes > f.Size && overCount == "" {
+					overCount = fmt.Sprintf("%s: %d of %d bytes", f.Path, f.Bytes, f.Size)
+				}
+			}
 			mu.Unlock()
 		}})
 		done <- err
@@ -505,6 +511,9 @@ func TestPauseResume(t *testing.T) {
 	defer mu.Unlock()
 	if !sawPaused {
 		t.Error("no progress report said paused")
+	}
+	if overCount != "" {
+		t.Errorf("progress counted bytes twice after resuming: %s", overCount)
 	}
 }
 
