@@ -1,0 +1,349 @@
+// Package pipeline answers questions about images end to end: it opens a
+// model folder (or an installed model by name) on a compute backend, turns
+// images and prompts into the model's inputs, and generates the answers with
+// transformers' semantics. The command line and the desktop app both go
+// through it, so they give the same answers.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"slices"
+	"time"
+
+	"glimpse/compute"
+	"glimpse/downloads"
+	"glimpse/model"
+	"glimpse/model/config"
+	"glimpse/model/generate"
+	"glimpse/model/processor"
+)
+
+// Options configures Open.
+type Options struct {
+	// Backend is "gl" (the GPU through OpenGL 4.3), "cpu", or "auto" / ""
+	// (gl when it can start, else cpu).
+	Backend string
+	// Precision is the weight precision: "fp32", "fp16", or "auto" / ""
+	// (fp16 on gl, fp32 on cpu).
+	Precision string
+	// Progress, if set, receives loading progress from the loading goroutine.
+	Progress func(model.LoadProgress)
+	// Fallback, if set, is told why an "auto" backend fell back to the CPU.
+	Fallback func(reason error)
+}
+
+// Description says what a Pipeline runs, for status bars and logs.
+type Description struct {
+	Dir         string // the model folder
+	Name        string // the folder's base name or the installed model's name
+	Backend     string // "gl" or "cpu"
+	Device      string // the GPU's name (GL_RENDERER) or the CPU's
+	Precision   string // "fp32" or "fp16"
+	WeightBytes int64  // bytes of checkpoint loaded
+	Decoder     string // "llama" or "t5"
+}
+
+// Pipeline is a loaded model ready to answer. Ask may be called from one
+// goroutine at a time.
+type Pipeline struct {
+	folder  *config.Folder
+	proc    *processor.Processor
+	net     *model.Model
+	backend compute.Backend
+	desc    Description
+}
+
+// ErrBadOption reports an unknown backend or precision name.
+var ErrBadOption = errors.New("unknown option")
+
+// Open resolves modelArg (a folder, or the name of a model installed with
+// the model manager), starts the compute backend and loads the weights.
+// Cancelling ctx stops loading.
+func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) {
+	dir, err := resolve(ctx, modelArg)
+	if err != nil {
+		return nil, err
+	}
+	folder, err := config.LoadFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := processor.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	be, backend, err := startBackend(opt)
+	if err != nil {
+		return nil, err
+	}
+	dtype, precision, err := weightType(opt.Precision, backend)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	var loaded int64
+	lopt := model.LoadOptions{Precision: dtype, Progress: func(p model.LoadProgress) {
+		loaded = p.TotalBytes
+		if opt.Progress != nil {
+			opt.Progress(p)
+		}
+	}}
+	net, err := model.Load(ctx, be, dir, lopt)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	decoder := "t5"
+	if net.Llama != nil {
+		decoder = "llama"
+	}
+	name := modelArg
+	if st, err := os.Stat(modelArg); err == nil && st.IsDir() {
+		name = baseName(dir)
+	}
+	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
+		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
+		WeightBytes: loaded, Decoder: decoder,
+	}}, nil
+}
+
+// resolve turns a model argument into a folder.
+func resolve(ctx context.Context, arg string) (string, error) {
+	if arg == "" {
+		return "", errors.New("no model given: name a model folder or a model installed with `glimpse models pull`")
+	}
+	if st, err := os.Stat(arg); err == nil {
+		if !st.IsDir() {
+			return "", fmt.Errorf("%s is a file; give the model's folder", arg)
+		}
+		return arg, nil
+	}
+	dir, err := downloads.LocalPath(ctx, arg)
+	if err != nil {
+		return "", fmt.Errorf("%s is neither a folder nor an installed model: %v", arg, err)
+	}
+	return dir, nil
+}
+
+func startBackend(opt Options) (compute.Backend, string, error) {
+	switch opt.Backend {
+	case "cpu":
+		return compute.NewCPU(), "cpu", nil
+	case "gl":
+		be, err := compute.NewGL()
+		if err != nil {
+			return nil, "", fmt.Errorf("the GPU (OpenGL 4.3) backend cannot start: %w", err)
+		}
+		return be, "gl", nil
+	case "auto", "":
+		be, err := compute.NewGL()
+		if err != nil {
+			if opt.Fallback != nil {
+				opt.Fallback(err)
+			}
+			return compute.NewCPU(), "cpu", nil
+		}
+		return be, "gl", nil
+	}
+	return nil, "", fmt.Errorf("%w: backend %q (use gl, cpu or auto)", ErrBadOption, opt.Backend)
+}
+
+func weightType(precision, backend string) (compute.DType, string, error) {
+	switch precision {
+	case "fp32":
+		return compute.F32, "fp32", nil
+	case "fp16":
+		return compute.F16, "fp16", nil
+	case "auto", "":
+		if backend == "gl" {
+			return compute.F16, "fp16", nil
+		}
+		return compute.F32, "fp32", nil
+	}
+	return 0, "", fmt.Errorf("%w: precision %q (use fp32, fp16 or auto)", ErrBadOption, precision)
+}
+
+func baseName(dir string) string {
+	for len(dir) > 1 && os.IsPathSeparator(dir[len(dir)-1]) {
+		dir = dir[:len(dir)-1]
+	}
+	for i := len(dir) - 1; i >= 0; i-- {
+		if os.IsPathSeparator(dir[i]) {
+			return dir[i+1:]
+		}
+	}
+	return dir
+}
+
+// Describe says what the pipeline runs.
+func (p *Pipeline) Describe() Description { return p.desc }
+
+// Processor returns the pipeline's input processor (tokenizers and image
+// settings), for callers that show token counts or adjust limits.
+func (p *Pipeline) Processor() *processor.Processor { return p.proc }
+
+// Close frees the model's device memory and the backend.
+func (p *Pipeline) Close() {
+	p.net.Close()
+	p.backend.Close()
+}
+
+// SeedSettings are the generation settings InstructBLIP was published with
+// (LAVIS and the original demo): 5 beams, max_length 256, min_length 1,
+// repetition_penalty 1.5, length_penalty 1, and top_p 0.9 / temperature 1
+// for when sampling is switched on.
+func SeedSettings() generate.Config {
+	c := generate.DefaultConfig()
+	c.NumBeams = 5
+	c.MaxLength = 256
+	c.MinLength = 1
+	c.RepetitionPenalty = 1.5
+	c.LengthPenalty = 1
+	c.TopP = 0.9
+	c.Temperature = 1
+	return c
+}
+
+// Timings measure one Ask.
+type Timings struct {
+	Preprocess time.Duration // images and prompts to inputs
+	Prefill    time.Duration // vision encoder, Q-Former and the prompt
+	Decode     time.Duration // the generation steps after the first
+	Steps      int           // generation steps after the prefill
+}
+
+// Answer is one generated answer.
+type Answer struct {
+	Text         string
+	Sequence     []int32 // transformers' generate() output: prompt (Vicuna) or start token (T5) first
+	PromptTokens int     // language-model prompt tokens, image tokens included
+	NewTokens    int
+	Score        float32 // beam score (beam search) or 0
+	EOS          bool    // ended with an end-of-answer token, not at the length limit
+}
+
+// Result is what Ask returns: one answer per image (per prompt), or
+// NumReturnSequences per image with beam search, in order.
+type Result struct {
+	Answers  []Answer
+	Warnings []string // e.g. a prompt truncated to fit the model
+	Timings  Timings
+}
+
+// Ask answers prompts[i] about images[i] (a batch, left-padded as
+// transformers does). cfg's model-dependent fields (EOS, PadID, Suppress,
+// Decode, Partial) are filled from the model; stream receives generate's
+// events. Cancelling ctx stops within one step.
+func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config, stream func(generate.Event)) (*Result, error) {
+	start := time.Now()
+	in, err := p.proc.Process(images, prompts)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Warnings: in.Warnings}
+	res.Timings.Preprocess = time.Since(start)
+	sess, err := p.net.NewSession(&model.Inputs{PixelValues: in.PixelValues, InputIDs: in.InputIDs,
+		AttentionMask: in.AttentionMask, QFormerInputIDs: in.QFormerInputIDs, QFormerAttentionMask: in.QFormerAttentionMask})
+	if err != nil {
+		return nil, err
+	}
+	timed := &timedSession{Session: sess}
+	out, err := generate.Generate(ctx, timed, p.prefix(in), p.Configure(cfg), stream)
+	res.Timings.Prefill, res.Timings.Decode, res.Timings.Steps = timed.prefill, timed.steps, timed.nsteps
+	if err != nil {
+		return res, err
+	}
+	for _, r := range out {
+		res.Answers = append(res.Answers, Answer{Text: r.Text, Sequence: r.Sequence,
+			PromptTokens: len(in.InputIDs[0]), NewTokens: r.NewTokens, Score: r.Score, EOS: r.EOS})
+	}
+	return res, nil
+}
+
+// Configure fills in what generation takes from the model: EOS from the
+// tokenizer (Vicuna's configs name the wrong id), the pad id, the tokens
+// never to generate, and the decoder for the text.
+func (p *Pipeline) Configure(c generate.Config) generate.Config {
+	tok := p.proc.Tokenizer
+	gen := p.folder.Generation
+	c.EOS = nil
+	if eos, ok := tok.EOS(); ok {
+		c.EOS = []int32{eos}
+	} else if id, ok := gen.EOSTokenID.First(); ok {
+		c.EOS = []int32{int32(id)}
+	}
+	switch pad, ok := gen.PadTokenID.First(); {
+	case ok:
+		c.PadID = int32(pad)
+	default:
+		if id, ok := tok.PAD(); ok {
+			c.PadID = id
+		} else if len(c.EOS) > 0 {
+			c.PadID = c.EOS[0]
+		}
+	}
+	c.Suppress = p.suppressed(c.EOS)
+	c.Decode = func(ids []int32) string { return tok.Decode(ids, true) }
+	c.Partial = generate.ByteFallback(tok.IDToToken)
+	return c
+}
+
+// suppressed lists the ids a Vicuna answer must never contain: the
+// `<image>` placeholder, the padding token (unless it ends answers), and the
+// rows of the padded output layer that the tokenizer has no token for.
+// Flan-T5's <extra_id_*> tokens are real vocabulary and stay allowed, and
+// its outputs are left as transformers produces them.
+func (p *Pipeline) suppressed(eos []int32) []int32 {
+	if p.net.Llama == nil {
+		return nil
+	}
+	tok := p.proc.Tokenizer
+	ids := []int32{p.proc.ImageTokenID}
+	if pad, ok := tok.PAD(); ok && !slices.Contains(eos, pad) {
+		ids = append(ids, pad)
+	}
+	for id := tok.VocabSize(); id < p.net.VocabSize(); id++ {
+		ids = append(ids, int32(id))
+	}
+	return ids
+}
+
+// prefix is what generate() starts from: the prompt ids for Vicuna, the
+// decoder start token for Flan-T5.
+func (p *Pipeline) prefix(in *processor.Inputs) [][]int32 {
+	if p.net.Llama != nil {
+		return in.InputIDs
+	}
+	start := int32(p.net.Config.Text.T5.DecoderStartTokenID)
+	if s, ok := p.folder.Generation.DecoderStartTokenID.First(); ok {
+		start = int32(s)
+	}
+	out := make([][]int32, len(in.InputIDs))
+	for i := range out {
+		out[i] = []int32{start}
+	}
+	return out
+}
+
+// timedSession measures the prefill and the steps of a generation.
+type timedSession struct {
+	generate.Session
+	prefill, steps time.Duration
+	nsteps         int
+}
+
+func (s *timedSession) Prefill(ctx context.Context) ([][]float32, error) {
+	start := time.Now()
+	defer func() { s.prefill += time.Since(start) }()
+	return s.Session.Prefill(ctx)
+}
+
+func (s *timedSession) Step(ctx context.Context, tokens []int32) ([][]float32, error) {
+	start := time.Now()
+	defer func() { s.steps += time.Since(start); s.nsteps++ }()
+	return s.Session.Step(ctx, tokens)
+}

@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"glimpse/model"
+	"glimpse/model/generate"
+	"glimpse/model/imageproc"
+)
+
+const fixtures = "../../../shared/fixtures"
+
+type goldenFile struct {
+	Cases []struct {
+		Image, Prompt string
+		Generate      map[string]struct {
+			Sequence []int32
+			Text     string
+		}
+	}
+}
+
+func readGolden(t *testing.T, name string) goldenFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, "models", name, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldenFile
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestAskMatchesTransformers runs the whole pipeline, folder to text, on both
+// tiny models with the greedy and the seed's beam settings.
+func TestAskMatchesTransformers(t *testing.T) {
+	settings := map[string]func() generate.Config{
+		"greedy": func() generate.Config {
+			c := generate.DefaultConfig()
+			c.NumBeams, c.MaxNewTokens = 1, 24
+			return c
+		},
+		"beam5_seed_settings": func() generate.Config {
+			c := SeedSettings()
+			c.MaxLength = 48
+			return c
+		},
+	}
+	for _, name := range []string{"tiny-instructblip-vicuna", "tiny-instructblip-flan-t5"} {
+		t.Run(name, func(t *testing.T) {
+			var progressed bool
+			p, err := Open(context.Background(), filepath.Join(fixtures, "models", name),
+				Options{Backend: "cpu", Progress: func(model.LoadProgress) { progressed = true }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if !progressed {
+				t.Error("no loading progress reported")
+			}
+			d := p.Describe()
+			if d.Backend != "cpu" || d.Precision != "fp32" || d.Name != name || d.WeightBytes <= 0 {
+				t.Errorf("Describe() = %+v", d)
+			}
+			g := readGolden(t, name)
+			c := g.Cases[0]
+			img, _, err := imageproc.DecodeFile(filepath.Join(fixtures, "images", c.Image))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for setting, cfg := range settings {
+				want := c.Generate[setting]
+				var streamed strings.Builder
+				res, err := p.Ask(context.Background(), []image.Image{img}, []string{c.Prompt}, cfg(),
+					func(e generate.Event) {
+						if e.Index == 0 {
+							streamed.WriteString(e.Text)
+						}
+					})
+				if err != nil {
+					t.Fatalf("%s: %v", setting, err)
+				}
+				a := res.Answers[0]
+				if !slices.Equal(a.Sequence, want.Sequence) {
+					t.Errorf("%s: sequence\n got %v\nwant %v", setting, a.Sequence, want.Sequence)
+				}
+				if !strings.HasSuffix(want.Text, a.Text) || a.Text == "" {
+					t.Errorf("%s: text %q, want the answer part of %q", setting, a.Text, want.Text)
+				}
+				if setting == "greedy" && streamed.String() != a.Text {
+					t.Errorf("%s: streamed %q, answer %q", setting, streamed.String(), a.Text)
+				}
+				if res.Timings.Prefill <= 0 {
+					t.Errorf("%s: no prefill time measured", setting)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tiny := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
+	tests := []struct {
+		name, model string
+		opt         Options
+		want        string
+	}{
+		{"no model", "", Options{}, "no model given"},
+		{"a file", filepath.Join(tiny, "config.json"), Options{}, "is a file"},
+		{"bad backend", tiny, Options{Backend: "tpu"}, "backend \"tpu\""},
+		{"bad precision", tiny, Options{Backend: "cpu", Precision: "fp8"}, "precision \"fp8\""},
+		{"empty folder", t.TempDir(), Options{Backend: "cpu"}, "lacks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Open(context.Background(), tt.model, tt.opt)
+			if err == nil {
+				p.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Open(context.Background(), tiny, Options{Backend: "tpu"}); !errors.Is(err, ErrBadOption) {
+		t.Errorf("bad backend error %v is not ErrBadOption", err)
+	}
+}
