@@ -162,34 +162,4 @@ func damaged(name string, err error) error {
 	return fmt.Errorf("the %s file is damaged or unsupported: %v", name, err)
 }
 
-// decodeGIF returns the first frame on the full logical screen, as PIL
-// opens a GIF: areas the frame does not cover take the background colour.
-// Go's decoder makes the transparent palette entry transparent black where
-// PIL keeps the stored colour, so such pixels come out black here.
-func decodeGIF(r io.Reader) (image.Image, error) {
-	g, err := gif.DecodeAll(r)
-	if err != nil {
-		return nil, err
-	}
-	if len(g.Image) == 0 {
-		return nil, errors.New("gif: no frames")
-	}
-	frame := g.Image[0]
-	screen := image.Rect(0, 0, g.Config.Width, g.Config.Height)
-	if screen.Empty() || frame.Rect == screen {
-		return frame, nil
-	}
-	canvas := image.NewPaletted(screen, frame.Palette)
-	if int(g.BackgroundIndex) < len(frame.Palette) {
-		for i := range canvas.Pix {
-			canvas.Pix[i] = g.BackgroundIndex
-		}
-	}
-	r2 := frame.Rect.Intersect(screen)
-	for y := r2.Min.Y; y < r2.Max.Y; y++ {
-		for x := r2.Min.X; x < r2.Max.X; x++ {
-			canvas.SetColorIndex(x, y, frame.ColorIndexAt(x, y))
-		}
-	}
-	return canvas, nil
-}
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -481,6 +481,38 @@ func TestOtherFormats(t *testing.T) {
 	}
 }
 
+// TestGIFTransparentEntryKeepsItsColour checks that a pixel using the
+// transparent palette index shows the colour stored in the palette, as
+// PIL's convert("RGB") does, not Go's transparent black.
+func TestGIFTransparentEntryKeepsItsColour(t *testing.T) {
+	pal := color.Palette{color.RGBA{255, 0, 0, 255}, color.RGBA{}, color.RGBA{0, 0, 255, 255}, color.RGBA{1, 1, 1, 255}}
+	p := image.NewPaletted(image.Rect(0, 0, 3, 1), pal)
+	p.Pix = []uint8{0, 1, 2}
+	var b bytes.Buffer
+	if err := gif.Encode(&b, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	if data[10]&0x80 == 0 {
+		t.Fatal("expected a global colour table")
+	}
+	// Go's encoder writes the transparent entry as black; store a colour
+	// there, as other encoders do.
+	copy(data[13+3:], []byte{200, 100, 50})
+	img, _, err := DecodeBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint8{255, 0, 0, 200, 100, 50, 0, 0, 255}; !bytes.Equal(img.Pix, want) {
+		t.Errorf("pixels %v, want %v", img.Pix, want)
+	}
+	for _, bad := range [][]byte{data[:12], data[:20], append(append([]byte{}, data[:13+12]...), 0x21)} {
+		if _, _, ok := gifTransparentColour(bad); ok {
+			t.Errorf("found a transparent colour in %d truncated bytes", len(bad))
+		}
+	}
+}
+
 // TestGIFFirstFrameOnScreen checks that a first frame smaller than the
 // logical screen is placed on it, as PIL shows it.
 func TestGIFFirstFrameOnScreen(t *testing.T) {
