@@ -97,7 +97,9 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 }
 
 // Raw returns the tensor's bytes without copying: the slice points into the
-// read-only mapping, must not be written to, and is valid until Close.
+// read-only mapping, must not be written to, and is valid until Close. (As
+// with any mapping, a file truncated by another program while mapped makes
+// reads of the lost pages fault.)
 func (f *File) Raw(name string) ([]byte, error) {
 	if f.data == nil && f.mapped == nil {
 		return nil, fmt.Errorf("%s: file is closed", f.path)

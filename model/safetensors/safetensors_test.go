@@ -350,3 +350,35 @@ func BenchmarkFloat32BF16(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentReads reads one set from many goroutines, as the loader
+// may; run with -race to check File and Set need no locking.
+func TestConcurrentReads(t *testing.T) {
+	s, err := OpenDir(filepath.Join(fixtureModels, "tiny-instructblip-vicuna"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	names := s.Names()
+	done := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := g; i < len(names); i += 4 {
+				if _, err := s.Float32(names[i]); err != nil {
+					done <- err
+					return
+				}
+				if _, ok := s.Info(names[i]); !ok {
+					done <- errors.New("missing " + names[i])
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
