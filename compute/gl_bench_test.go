@@ -1,0 +1,106 @@
+package compute
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks of the GL kernels at the real model shapes, the twins of the
+// CPU ones in cpu_bench_test.go. Run with
+//
+//	go test -run '^$' -bench GL -benchtime 3x ./compute/
+//
+// Every iteration reads its result back (Read), so the time covers the GPU's
+// work and not only the queueing of it. The one-time shader compilation
+// happens in a warm-up call before the timer starts.
+
+// BenchmarkGLLinearVec is one decoding step's matrix–vector product at
+// Vicuna-7B's MLP up projection: x [1, 4096] by w [11008, 4096], in GB/s of
+// weights read (packed words plus Q8/Q4 block scales).
+func BenchmarkGLLinearVec(b *testing.B) {
+	const n, k = 11008, 4096
+	be := testGL(b)
+	data := benchWeights(n, k)
+	x := randFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
+	for _, dt := range []DType{F32, F16, BF16, Q8, Q4} {
+		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
+			w, err := be.Upload(dt, []int{n, k}, data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Release()
+			ctx := be.NewContext()
+			defer ctx.Close()
+			xt := ctx.FromFloats([]int{1, k}, x)
+			step := func() {
+				y := ctx.Linear(xt, w, nil)
+				ctx.Read(y)
+				y.Release()
+			}
+			step()
+			b.ResetTimer()
+			for range b.N {
+				step()
+			}
+			b.ReportMetric(weightBytes(dt, n, k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
+
+// BenchmarkGLLinearMat is ViT-g's MLP product as the model runs it: Linear
+// of 257 tokens × 1408 with a [6144, 1408] weight, in GFLOP/s (2·M·K·N).
+func BenchmarkGLLinearMat(b *testing.B) {
+	const m, k, n = 257, 1408, 6144
+	be := testGL(b)
+	data := benchWeights(n, k)
+	x := randFloats(rand.New(rand.NewPCG(4, 4)), m*k, 1)
+	for _, dt := range []DType{F32, F16} {
+		b.Run(fmt.Sprintf("ViTg_257x1408x6144/%v", dt), func(b *testing.B) {
+			w, err := be.Upload(dt, []int{n, k}, data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Release()
+			ctx := be.NewContext()
+			defer ctx.Close()
+			xt := ctx.FromFloats([]int{m, k}, x)
+			step := func() {
+				y := ctx.Linear(xt, w, nil)
+				ctx.Read(y)
+				y.Release()
+			}
+			step()
+			b.ResetTimer()
+			for range b.N {
+				step()
+			}
+			b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkGLMatMul multiplies F32 activations at the same ViT-g shape,
+// 257 × 1408 by 1408 × 6144 (MatMul without transB).
+func BenchmarkGLMatMul(b *testing.B) {
+	const m, k, n = 257, 1408, 6144
+	be := testGL(b)
+	rng := rand.New(rand.NewPCG(3, 3))
+	ctx := be.NewContext()
+	defer ctx.Close()
+	a := ctx.FromFloats([]int{m, k}, randFloats(rng, m*k, 1))
+	bm := ctx.FromFloats([]int{k, n}, randFloats(rng, k*n, 1))
+	b.Run("ViTg_257x1408x6144", func(b *testing.B) {
+		step := func() {
+			y := ctx.MatMul(a, bm, false)
+			ctx.Read(y)
+			y.Release()
+		}
+		step()
+		b.ResetTimer()
+		for range b.N {
+			step()
+		}
+		b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
