@@ -146,6 +146,7 @@ func (j *fileJob) run(ctx context.Context) error {
 		return nil // another process finished it while we waited for the lock
 	}
 	partial := j.cache.partialPath(j.repo, j.f.Etag)
+	j.adoptHFPartial(partial)
 	j.data, err = os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -197,6 +198,34 @@ func (j *fileJob) run(ctx context.Context) error {
 	}
 	os.Remove(j.cache.statePath(j.repo, j.f.Etag))
 	return nil
+}
+
+// adoptHFPartial continues a download huggingface_hub left unfinished:
+// its ETAG.incomplete holds a prefix of the file (it downloads in one
+// stream). We hold the lock huggingface_hub takes, so it is not writing it.
+func (j *fileJob) adoptHFPartial(partial string) {
+	hf := j.cache.blobPath(j.repo, j.f.Etag) + ".incomplete"
+	if _, err := os.Stat(partial); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	fi, err := os.Stat(hf)
+	if err != nil || fi.Size() == 0 || fi.Size() > j.f.Size {
+		return
+	}
+	st := newPartState(j.f, j.c.cfg.PartSize)
+	for i := range st.Parts {
+		p := &st.Parts[i]
+		p.Done = min(max(fi.Size()-p.Start, 0), p.End-p.Start)
+	}
+	b, _ := json.Marshal(st)
+	if writeFileAtomic(j.cache.statePath(j.repo, j.f.Etag), b) != nil {
+		return
+	}
+	if err := os.Rename(hf, partial); err != nil {
+		os.Remove(j.cache.statePath(j.repo, j.f.Etag))
+		return
+	}
+	j.c.logf("%s: continuing the %s that huggingface_hub left partly downloaded", j.f.Path, formatBytes(fi.Size()))
 }
 
 // lock takes the blob's lock, waiting while another process holds it.

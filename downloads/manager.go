@@ -692,7 +692,7 @@ func (m *Manager) installed(repo, commit string, revs []string) (Installed, bool
 		if serr != nil || len(files) == 0 {
 			return in, false
 		}
-		if _, err := selectFiles(treeEntries(files)); err != nil {
+		if _, err := selectFiles(treeEntries(files)); err != nil || !isInstructBLIP(in.Dir) {
 			return in, false
 		}
 		man = &manifest{Files: files, Complete: checkShards(in.Dir, files) == nil}
@@ -721,6 +721,19 @@ func (m *Manager) installed(repo, commit string, revs []string) (Installed, bool
 		}
 	}
 	return in, true
+}
+
+// isInstructBLIP says whether a snapshot's config.json is an InstructBLIP
+// model, to keep other models transformers downloaded out of the list.
+func isInstructBLIP(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return false
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	return json.Unmarshal(b, &c) == nil && c.ModelType == "instructblip"
 }
 
 // Remove deletes a model's snapshot and the blobs no other snapshot uses,

@@ -546,11 +546,24 @@ func TestReusesTransformersDownloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And a shard huggingface_hub stopped downloading after 300 kB.
+	const half = "model-00002-of-00007.safetensors"
+	halfData := fileOf(half)
+	if err := os.WriteFile(c.blobPath(testRepo, shaOf(repo, half))+".incomplete", halfData[:300_000], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var l logs
 	if _, err := New(testConfig(h, dir, &l)).Pull(context.Background(), testRepo, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	checkSnapshot(t, dir, repo)
+	served, _ := h.Served()
+	if want := int64(len(halfData) - 300_000); served[half] != want {
+		t.Errorf("served %d bytes of %s; huggingface_hub had left all but %d", served[half], half, want)
+	}
+	if !strings.Contains(l.String(), "huggingface_hub left partly downloaded") {
+		t.Errorf("partial huggingface_hub download not adopted; log:\n%s", l.String())
+	}
 	for _, r := range h.Requests() {
 		for p := range reused {
 			if strings.HasSuffix(r.Path, "/"+p) || (strings.HasPrefix(r.Host, "localhost") && p == "model-00001-of-00007.safetensors" && strings.HasSuffix(r.Path, shaOf(repo, p))) {
