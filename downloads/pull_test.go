@@ -749,3 +749,31 @@ func TestGatedRepoWithoutToken(t *testing.T) {
 		t.Fatalf("err = %v, want advice about HF_TOKEN", err)
 	}
 }
+
+// BenchmarkPull measures a whole pull of the tiny model from the stand-in
+// Hub over loopback: listing, parallel parts, state saves and hashing.
+func BenchmarkPull(b *testing.B) {
+	h := hubtest.New()
+	defer h.Close()
+	repo, err := h.AddDir(testRepo, fixtureDir("tiny-instructblip-vicuna"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, f := range wantFiles(repo) {
+		size += int64(len(f.Data))
+	}
+	for _, part := range []int64{partSize, DefaultPartSize} {
+		b.Run(fmt.Sprintf("part=%dKiB", part>>10), func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				var l logs
+				cfg := testConfig(h, b.TempDir(), &l)
+				cfg.Token, cfg.PartSize = "", part
+				if _, err := New(cfg).Pull(context.Background(), testRepo, PullOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
