@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -804,5 +805,43 @@ func TestCPURelease(t *testing.T) {
 	mustPanic(t, "NewContext after Backend.Close", func() { be.NewContext() }, "closed")
 	if info := NewCPU().Info(); info.Name != "cpu" || info.Device == "" || info.Version == "" {
 		t.Fatalf("Info = %+v", info)
+	}
+}
+
+// TestCPUConcurrentContexts runs contexts of one backend from several
+// goroutines at once, sharing an uploaded weight while uploading more (run
+// with -race to check the sharing).
+func TestCPUConcurrentContexts(t *testing.T) {
+	be, _ := newCPUTest(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	wd := randFloats(rng, 64*96, 1)
+	w := upload(t, be, Q4, []int{64, 96}, wd)
+	x := randFloats(rng, 5*96, 1)
+	ref := be.NewContext()
+	want := ref.Read(ref.Linear(ref.FromFloats([]int{5, 96}, x), w, nil))
+	ref.Close()
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			ctx := be.NewContext()
+			defer ctx.Close()
+			if _, err := be.Upload(BF16, []int{8, 2}, make([]float32, 16)); err != nil {
+				errs <- err
+				return
+			}
+			for range 20 {
+				got := ctx.Read(ctx.Linear(ctx.FromFloats([]int{5, 96}, x), w, nil))
+				if !slices.Equal(got, want) {
+					errs <- fmt.Errorf("goroutine %d: Linear differs from the single-threaded result", g)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
