@@ -377,6 +377,7 @@ func TestCPUAttention(t *testing.T) {
 		{name: "causal", b: 2, tq: 9, tk: 9, h: 2, d: 4, scale: 0.5, causal: true},
 		{name: "causal decode offset", b: 3, tq: 1, tk: 10, h: 4, d: 8, scale: 0.35, causal: true},
 		{name: "causal chunk offset", b: 1, tq: 4, tk: 11, h: 2, d: 4, scale: 0.5, causal: true},
+		{name: "causal, more queries than keys: the first see none", b: 1, tq: 4, tk: 2, h: 1, d: 8, scale: 1, causal: true},
 		{name: "key length", b: 2, tq: 3, tk: 16, h: 2, d: 4, scale: 0.5, causal: true, keyLen: 7},
 		{name: "key length, no causal, mask of Tk", b: 2, tq: 3, tk: 16, h: 2, d: 4, scale: 0.5, keyLen: 9, mask: true},
 		{name: "key length, mask of KeyLen", b: 2, tq: 2, tk: 16, h: 2, d: 4, scale: 0.5, keyLen: 9, mask: true, maskLen: 9},
