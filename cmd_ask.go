@@ -216,15 +216,13 @@ func (l *loadedModel) baseConfig(c generate.Config) generate.Config {
 	return c
 }
 
-// suppressed lists the ids the Vicuna answer must never contain: the
-// `<image>` placeholder, the padding token (unless it ends answers), and the
-// rows of the padded output layer that the tokenizer has no token for.
-// Flan-T5's <extra_id_*> tokens are real vocabulary and stay allowed, and
-// its outputs are left as transformers produces them.
+// suppressed lists the ids an answer must never contain: the `<image>`
+// placeholder, the padding token (unless it ends answers), and the rows of
+// a padded output layer that the tokenizer has no token for (Vicuna's
+// 32064 rows for 32002 tokens). transformers would let the model pick
+// them; they are never text. Flan-T5's <extra_id_*> tokens are real
+// vocabulary and stay allowed.
 func (l *loadedModel) suppressed(eos []int32) []int32 {
-	if l.net.Llama == nil {
-		return nil
-	}
 	tok := l.proc.Tokenizer
 	ids := []int32{l.proc.ImageTokenID}
 	if pad, ok := tok.PAD(); ok && !containsID(eos, pad) {

@@ -207,3 +207,62 @@ func TestAskLongPrompt(t *testing.T) {
 		t.Errorf("prompt_tokens %d new_tokens %d, want 512 and 2", res.PromptTokens, res.NewTokens)
 	}
 }
+
+// askJSON runs `glimpse ask --json` and returns the result line.
+func askJSON(t *testing.T, args ...string) (askResult, string) {
+	t.Helper()
+	code, out, errs := runAskCmd(append(args, "--json", "--backend", "cpu")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	var res askResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	return res, strings.Join(lines[:len(lines)-1], "\n")
+}
+
+// TestAskNeverGeneratesImageToken uses the golden Flan-T5 setting in which
+// transformers' beam search emits the `<image>` token (id 1100): the
+// command suppresses it, so its answer has none.
+func TestAskNeverGeneratesImageToken(t *testing.T) {
+	name := "tiny-instructblip-flan-t5"
+	g := loadAskGolden(t, name)
+	c := g.Cases[1]
+	run := c.Generate["beam5_seed_settings"]
+	if !slices.Contains(run.Sequence, 1100) {
+		t.Fatal("the golden sequence no longer contains the image token; pick another case")
+	}
+	res, _ := askJSON(t, append([]string{"--model", filepath.Join(askFixtures, "models", name),
+		"--image", filepath.Join(askFixtures, "images", c.Image), "--prompt", c.Prompt}, kwargFlags(t, run.Kwargs)...)...)
+	for i, id := range res.Sequence[1:] {
+		if id == 1100 || id == 0 {
+			t.Errorf("answer token %d is %d, a suppressed id: %v", i, id, res.Sequence)
+		}
+	}
+}
+
+// TestAskSampling checks that sampling streams its answer and that a seed
+// reproduces it.
+func TestAskSampling(t *testing.T) {
+	args := []string{"--model", filepath.Join(askFixtures, "models", "tiny-instructblip-vicuna"),
+		"--image", filepath.Join(askFixtures, "images", "gray.jpg"), "--prompt", "Describe the image in detail.",
+		"--do-sample", "--num-beams", "1", "--top-k", "20", "--top-p", "0.95", "--temperature", "0.8", "--max-new-tokens", "12"}
+	a, streamed := askJSON(t, append(args, "--seed", "3")...)
+	b, _ := askJSON(t, append(args, "--seed", "3")...)
+	if !slices.Equal(a.Sequence, b.Sequence) {
+		t.Errorf("seed 3 gave %v, then %v", a.Sequence, b.Sequence)
+	}
+	if streamed != a.Text || a.NewTokens != 12 {
+		t.Errorf("streamed %q, text %q, %d new tokens", streamed, a.Text, a.NewTokens)
+	}
+	differs := false
+	for seed := 4; seed < 8 && !differs; seed++ {
+		c, _ := askJSON(t, append(args, "--seed", fmt.Sprint(seed))...)
+		differs = !slices.Equal(c.Sequence, a.Sequence)
+	}
+	if !differs {
+		t.Error("four other seeds all gave seed 3's answer")
+	}
+}
