@@ -395,3 +395,31 @@ func TestLoadFolderNamesMissingFiles(t *testing.T) {
 		t.Errorf("Load of an empty folder: %v", err)
 	}
 }
+
+// FuzzParse feeds arbitrary config.json contents to Parse and the other
+// parsers: errors are expected, panics are not, and an accepted config
+// must satisfy the invariants the networks divide by.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(vicuna7B))
+	f.Add([]byte(flanT5XL))
+	f.Add(withText(`{"model_type":"llama","num_key_value_heads":-4,"head_dim":-2}`))
+	f.Add(withText(`{"model_type":"t5","feed_forward_proj":"gated-","num_heads":0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseGeneration(b)
+		ParseImageProcessor(b)
+		m, err := Parse(b)
+		if err != nil {
+			return
+		}
+		v, q := m.Vision, m.QFormer
+		if v.HiddenSize%v.NumAttentionHeads != 0 || q.HiddenSize%q.NumAttentionHeads != 0 || v.NumPatches() <= 0 {
+			t.Fatalf("accepted inconsistent sizes: %+v %+v", v, q)
+		}
+		if l := m.Text.Llama; l != nil && (l.HeadDim <= 0 || l.NumKeyValueHeads <= 0 || l.NumAttentionHeads%l.NumKeyValueHeads != 0) {
+			t.Fatalf("accepted LLaMA %+v", *l)
+		}
+		if x := m.Text.T5; x != nil && (x.NumHeads <= 0 || x.DKV <= 0 || x.DenseActFn == "") {
+			t.Fatalf("accepted T5 %+v", *x)
+		}
+	})
+}
