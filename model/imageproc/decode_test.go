@@ -72,6 +72,7 @@ func TestDecodersMatchReferenceDecoders(t *testing.T) {
 		{"progressive.jpg", 0, 0},
 		{"restart.jpg", 0, 0},
 		{"gray.jpg", 0, 0},
+		{"rgb.jpg", 0, 0}, // components coded as R, G, B: no colour conversion
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -478,6 +479,21 @@ func TestOtherFormats(t *testing.T) {
 				t.Errorf("format %q, pixels %v; want %q %v", format, img.Pix, name, want)
 			}
 		})
+	}
+}
+
+// TestCMYKJPEG decodes an Adobe CMYK JPEG (written by ImageMagick from
+// testdata/n45.png): the colours must come back close to the original.
+func TestCMYKJPEG(t *testing.T) {
+	got, _, err := DecodeFile(filepath.Join("testdata", "cmyk.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readPNGRGB(t, filepath.Join("testdata", "n45.png"))
+	maxAbs, mean := diffRGB(got, want)
+	t.Logf("CMYK JPEG vs original: max %d, mean %.2f levels", maxAbs, mean)
+	if mean > 4 {
+		t.Errorf("CMYK JPEG colours are off by %.2f levels on average", mean)
 	}
 }
 
