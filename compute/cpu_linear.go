@@ -134,22 +134,27 @@ var int8Value = func() (t [256]float32) {
 // nibbleValue maps a stored Q4 nibble to its signed value.
 var nibbleValue = [16]float32{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}
 
-// dotF32 is x·w with four float32 accumulators (len(w) >= len(x)).
+// dotF32 is x·w (len(w) >= len(x)) with eight float32 accumulators, enough
+// independent additions to keep the floating-point units busy.
 func dotF32(x, w []float32) float32 {
-	var s0, s1, s2, s3 float32
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	// Written so that the compiler drops every bounds check in the loop.
-	for len(x) >= 4 && len(w) >= 4 {
+	for len(x) >= 8 && len(w) >= 8 {
 		s0 += x[0] * w[0]
 		s1 += x[1] * w[1]
 		s2 += x[2] * w[2]
 		s3 += x[3] * w[3]
-		x, w = x[4:], w[4:]
+		s4 += x[4] * w[4]
+		s5 += x[5] * w[5]
+		s6 += x[6] * w[6]
+		s7 += x[7] * w[7]
+		x, w = x[8:], w[8:]
 	}
 	w = w[:len(x)]
 	for i, v := range x {
 		s0 += v * w[i]
 	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 // dotF16 is x·w for halves packed two per word (len(x) == 2*len(w)).
