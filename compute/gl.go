@@ -39,8 +39,12 @@ type glOptions struct {
 
 // NewGL starts the OpenGL 4.3 compute backend. Where no such context can be
 // made the error wraps ErrUnavailable and names the reason.
+//
+// Faster kernel variants are picked from the driver's extensions; setting
+// the environment variable GLIMPSE_GL_PORTABLE=1 keeps to the portable
+// kernels (to compare results, or to work around a driver bug).
 func NewGL() (Backend, error) {
-	return newGL(glOptions{})
+	return newGL(glOptions{noVariants: os.Getenv("GLIMPSE_GL_PORTABLE") != ""})
 }
 
 type glBackend struct {
@@ -50,13 +54,12 @@ type glBackend struct {
 	failure atomic.Pointer[string] // first panic on the GL thread
 	opts    glOptions
 
+	qmu     sync.Mutex
+	pending []func() // closures not yet handed to the GL thread
+
 	info        Info
 	maxBlock    int64 // bytes one buffer (shader storage block) may hold
 	uploadBlock int64 // the limit uploads split at (maxBlock but in tests)
-
-	// Uploaded tensors, freed by Close.
-	mu       sync.Mutex
-	uploaded map[*glStorage]struct{}
 
 	// Everything below is touched only on the GL thread.
 	plat       platformContext
@@ -133,7 +136,6 @@ func newGL(opts glOptions) (Backend, error) {
 		work:     make(chan func(), 512),
 		exited:   make(chan struct{}),
 		opts:     opts,
-		uploaded: map[*glStorage]struct{}{},
 		programs: map[string]uint32{},
 		pool:     map[int][]*glBuffer{},
 		live:     map[*glBuffer]struct{}{},
@@ -182,22 +184,54 @@ func (b *glBackend) runOne(f func()) {
 	}
 }
 
-// submit queues f on the GL thread without waiting.
+// submit queues f on the GL thread without waiting. Closures collect in a
+// batch that goes to the GL thread as one channel message when it is full
+// or when someone waits (call): a channel hand-off to a locked thread costs
+// microseconds, more than queueing a small kernel.
 func (b *glBackend) submit(f func()) {
+	b.qmu.Lock()
+	defer b.qmu.Unlock()
 	if b.closed.Load() {
 		panic("compute: GL backend used after Close")
 	}
-	b.work <- f
+	b.pending = append(b.pending, f)
+	if len(b.pending) >= submitBatch {
+		b.flushLocked()
+	}
 }
 
-// call runs f on the GL thread and waits for it. A panic on the GL thread
-// (in f or in earlier queued work) panics here, in the caller's goroutine.
+// submitBatch is how many queued closures travel to the GL thread together.
+const submitBatch = 32
+
+func (b *glBackend) flushLocked() {
+	if len(b.pending) == 0 {
+		return
+	}
+	batch := b.pending
+	b.pending = make([]func(), 0, submitBatch)
+	b.work <- func() {
+		for _, f := range batch {
+			b.runOne(f)
+		}
+	}
+}
+
+// call runs f on the GL thread after everything queued before it and waits
+// for it. A panic on the GL thread (in f or in earlier queued work) panics
+// here, in the caller's goroutine.
 func (b *glBackend) call(f func()) {
 	done := make(chan struct{})
-	b.submit(func() {
+	b.qmu.Lock()
+	if b.closed.Load() {
+		b.qmu.Unlock()
+		panic("compute: GL backend used after Close")
+	}
+	b.pending = append(b.pending, func() {
 		defer close(done)
 		f()
 	})
+	b.flushLocked()
+	b.qmu.Unlock()
 	<-done
 	if p := b.failure.Load(); p != nil {
 		panic("compute: GL backend: " + *p)
@@ -323,11 +357,13 @@ func (b *glBackend) Info() Info {
 
 // Close frees every buffer and program and ends the GL thread.
 func (b *glBackend) Close() error {
+	b.qmu.Lock()
 	if b.closed.Load() {
+		b.qmu.Unlock()
 		return nil
 	}
 	done := make(chan struct{})
-	b.submit(func() {
+	b.pending = append(b.pending, func() {
 		defer close(done)
 		for buf := range b.live {
 			gl.DeleteBuffers(1, &buf.id)
@@ -338,9 +374,11 @@ func (b *glBackend) Close() error {
 		b.live, b.pool, b.programs = nil, nil, nil
 		b.plat.destroy()
 	})
-	<-done
+	b.flushLocked()
 	b.closed.Store(true)
 	close(b.work)
+	b.qmu.Unlock()
+	<-done
 	<-b.exited
 	return nil
 }
@@ -406,15 +444,12 @@ func (b *glBackend) freeStorage(st *glStorage) {
 	if st.freed.Swap(true) {
 		return
 	}
-	if !st.pooled {
-		b.mu.Lock()
-		delete(b.uploaded, st)
-		b.mu.Unlock()
-	}
+	b.qmu.Lock()
+	defer b.qmu.Unlock()
 	if b.closed.Load() {
-		return
+		return // Close freed every buffer
 	}
-	b.submit(func() {
+	b.pending = append(b.pending, func() {
 		for _, c := range st.chunks {
 			b.free(c.data, st.pooled)
 			b.free(c.scales, st.pooled)
@@ -723,9 +758,6 @@ func (b *glBackend) Upload(dtype DType, shape []int, data []float32) (Tensor, er
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	b.uploaded[t.st] = struct{}{}
-	b.mu.Unlock()
 	return t, nil
 }
 

@@ -104,3 +104,28 @@ func BenchmarkGLMatMul(b *testing.B) {
 		b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
 }
+
+// BenchmarkGLOpOverhead is the cost of queueing one small operation (an
+// Add of 64 values) on the GL thread, measured over chains of 100 with one
+// Read at the end: what a decoding step pays per kernel beyond its work.
+func BenchmarkGLOpOverhead(b *testing.B) {
+	be := testGL(b)
+	ctx := be.NewContext()
+	defer ctx.Close()
+	x := ctx.FromFloats([]int{64}, make([]float32, 64))
+	chain := func() {
+		c := be.NewContext()
+		y := x
+		for range 100 {
+			y = c.Add(y, x)
+		}
+		c.Read(y)
+		c.Close()
+	}
+	chain()
+	b.ResetTimer()
+	for range b.N {
+		chain()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(100*b.N), "µs/op")
+}
