@@ -225,3 +225,24 @@ func TestLlamaTemplateFromConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanUpTokenizationSpaces: with clean_up_tokenization_spaces the
+// decoded text goes through transformers' clean_up_tokenization.
+func TestCleanUpTokenizationSpaces(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(fixtures, "tokenizers", "bert-uncased", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, "bert-uncased", dir, map[string]any{"clean_up_tokenization_spaces": true})
+	tok := mustLoad(t, dir)
+	const text = "It's 3:45pm — the café's crème brûlée costs €12.50!"
+	// Without cleanup (the fixture): "it ' s 3 : 45pm — the cafe ' s creme brulee costs €12. 50!"
+	want := "it's 3 : 45pm — the cafe's creme brulee costs €12. 50!"
+	if got := tok.Decode(tok.Encode(text, true).IDs, true); got != want {
+		t.Errorf("decoded %q, want %q", got, want)
+	}
+}
