@@ -154,3 +154,35 @@ func TestConfigSpecialTokens(t *testing.T) {
 		t.Errorf("PaddingSide() = %q", tok.PaddingSide())
 	}
 }
+
+// TestAddedTokensFromConfigFiles: added_tokens.json and
+// added_tokens_decoder entries missing from tokenizer.json are added (as an
+// older repo that lists <image> only in added_tokens.json needs).
+func TestAddedTokensFromConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(fixtures, "tokenizers", "llama-legacy", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, "llama-legacy", dir, map[string]any{"added_tokens_decoder": map[string]any{
+		"1002": map[string]any{"content": "<video>", "special": true, "normalized": false},
+		"1":    map[string]any{"content": "<s>", "special": true, "normalized": false},
+	}})
+	writeJSON(t, filepath.Join(dir, "added_tokens.json"), map[string]int{"<image>": 1001, "[PAD]": 1000})
+	tok := mustLoad(t, dir)
+	if got := tok.Encode("a<image>b<video>", false).Tokens; !slices.Equal(got, []string{"▁a", "<image>", "▁b", "<video>"}) {
+		t.Errorf("tokens %q", got)
+	}
+	if id, _ := tok.TokenID("<image>"); id != 1001 || tok.IsSpecial(1001) {
+		t.Errorf("<image> = %d (special %v), want the plain added token 1001", id, tok.IsSpecial(1001))
+	}
+	if !tok.IsSpecial(1002) {
+		t.Error("<video> is not special")
+	}
+	if got := tok.VocabSize(); got != 1003 {
+		t.Errorf("VocabSize() = %d, want 1003", got)
+	}
+}

@@ -281,8 +281,9 @@ func spTemplate(t *Tokenizer, cfg *hfConfig, modelType int) *template {
 	return tp
 }
 
-// addConfigTokens adds tokenizer_config.json's added_tokens_decoder and
-// added_tokens.json entries.
+// addConfigTokens adds the entries of tokenizer_config.json's
+// added_tokens_decoder and of added_tokens.json that the tokenizer does not
+// have yet.
 func addConfigTokens(t *Tokenizer, cfg *hfConfig) {
 	ids := make([]int32, 0, len(cfg.addedDecoder))
 	for id := range cfg.addedDecoder {
@@ -290,7 +291,9 @@ func addConfigTokens(t *Tokenizer, cfg *hfConfig) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		t.added.add(cfg.addedDecoder[id], id)
+		if a := cfg.addedDecoder[id]; !t.hasAdded(a.content) {
+			t.added.add(a, id)
+		}
 	}
 	names := make([]string, 0, len(cfg.addedJSON))
 	for tok := range cfg.addedJSON {
@@ -298,7 +301,7 @@ func addConfigTokens(t *Tokenizer, cfg *hfConfig) {
 	}
 	sort.Slice(names, func(i, j int) bool { return cfg.addedJSON[names[i]] < cfg.addedJSON[names[j]] })
 	for _, tok := range names {
-		if _, ok := t.added.byContent[tok]; ok {
+		if t.hasAdded(tok) {
 			continue
 		}
 		special := false
@@ -362,4 +365,9 @@ func spMerges(pieces []spPiece, vocab map[string]int32) [][2]string {
 		out[i] = [2]string{c.l, c.r}
 	}
 	return out
+}
+
+func (t *Tokenizer) hasAdded(content string) bool {
+	_, ok := t.added.byContent[content]
+	return ok
 }

@@ -105,6 +105,7 @@ func Load(dir string) (*Tokenizer, error) {
 		// add_bos_token / add_eos_token and the configured tokens
 		// (update_post_processor), whatever tokenizer.json says.
 		llamaTemplate = cfg.className() == "LlamaTokenizer"
+		addConfigTokens(t, cfg)
 	case exists(filepath.Join(dir, "tokenizer.model")) || exists(filepath.Join(dir, "spiece.model")):
 		name := filepath.Join(dir, "tokenizer.model")
 		if !exists(name) {
