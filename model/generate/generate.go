@@ -43,10 +43,11 @@ type EarlyStopping int
 
 const (
 	// EarlyStopHeuristic is early_stopping=False (transformers' default): a
-	// batch row stops when no running beam, scored at its current length, can
-	// beat the worst of the num_beams finished hypotheses.
+	// batch row is done once it holds num_beams finished hypotheses and its
+	// best running beam, scored at its current length, cannot beat the
+	// worst of them.
 	EarlyStopHeuristic EarlyStopping = iota
-	// EarlyStopAll is early_stopping=True: a batch row stops as soon as it
+	// EarlyStopAll is early_stopping=True: a batch row is done as soon as it
 	// holds num_beams finished hypotheses.
 	EarlyStopAll
 	// EarlyStopNever is early_stopping="never": like the heuristic, but with a

@@ -144,10 +144,7 @@ func temperature(t float32) processor {
 func topK(k, keep int) processor {
 	k = max(k, keep)
 	return func(_ []int32, scores []float32) {
-		kk := min(k, len(scores))
-		sorted := slices.Clone(scores)
-		slices.SortFunc(sorted, func(a, b float32) int { return cmp.Compare(b, a) })
-		kth := sorted[kk-1]
+		kth := kthLargest(scores, min(k, len(scores)))
 		for i, s := range scores {
 			if s < kth {
 				scores[i] = negInf
@@ -156,34 +153,86 @@ func topK(k, keep int) processor {
 	}
 }
 
+// kthLargest returns the k-th largest value (k >= 1), keeping the k largest
+// seen so far in a min-heap: O(n log k) instead of sorting.
+func kthLargest(x []float32, k int) float32 {
+	h := make([]float32, 0, k)
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			if r := l + 1; r < len(h) && h[r] < h[l] {
+				l = r
+			}
+			if !(h[l] < h[i]) {
+				return
+			}
+			h[i], h[l] = h[l], h[i]
+			i = l
+		}
+	}
+	for _, v := range x {
+		switch {
+		case len(h) < k:
+			h = append(h, v)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !(h[i] < h[p]) {
+					break
+				}
+				h[i], h[p] = h[p], h[i]
+				i = p
+			}
+		case v > h[0]:
+			h[0] = v
+			down(0)
+		}
+	}
+	return h[0]
+}
+
 // topP is TopPLogitsWarper: sort ascending, take the float32 cumulative
 // softmax, and drop the tokens whose cumulative probability is at most
-// 1-top_p, always keeping the `keep` most likely.
+// 1-top_p, always keeping the `keep` most likely. Tokens already at -inf
+// (top-k's leftovers) have probability 0, sort first and stay dropped, so
+// only the others are sorted.
 func topP(p float64, keep int) processor {
 	threshold := float32(1 - p)
+	type scored struct {
+		v  float32
+		id int32
+	}
 	return func(_ []int32, scores []float32) {
-		order := make([]int, len(scores))
-		for i := range order {
-			order[i] = i
+		var order []scored
+		for i, v := range scores {
+			if math.IsInf(float64(v), -1) {
+				continue
+			}
+			order = append(order, scored{v, int32(i)})
 		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
+		// Ascending by score, then by id, so that ties sort the same way
+		// every time.
+		slices.SortFunc(order, func(a, b scored) int {
+			if c := cmp.Compare(a.v, b.v); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
 		sorted := make([]float32, len(order))
 		for i, o := range order {
-			sorted[i] = scores[o]
+			sorted[i] = o.v
 		}
 		probs := softmax32(sorted)
 		var cum float32
-		drop := make([]bool, len(order))
+		// The keep most likely tokens stay; they are the top of order (any
+		// -inf among transformers' top keep were -inf already).
+		protect := len(order) - keep
 		for i, pr := range probs {
 			cum += pr
-			drop[i] = cum <= threshold
-		}
-		for i := max(len(drop)-keep, 0); i < len(drop); i++ {
-			drop[i] = false
-		}
-		for i, o := range order {
-			if drop[i] {
-				scores[o] = negInf
+			if cum <= threshold && i < protect {
+				scores[order[i].id] = negInf
 			}
 		}
 	}

@@ -115,6 +115,17 @@ func TestProcessors(t *testing.T) {
 			scores: ln(0.5, 0.15, 0.3, 0.05), want: []float32{float32(math.Log(0.5)), inf(), float32(math.Log(0.3)), inf()},
 		},
 		{
+			// Tokens already at -inf (after top-k) count among
+			// transformers' top min_tokens_to_keep only if the finite
+			// ones run out: here all finite tokens stay.
+			name: "top-p keep beyond finite tokens", p: topP(0.01, 3),
+			scores: []float32{inf(), 1, inf(), 2}, want: []float32{inf(), 1, inf(), 2},
+		},
+		{
+			name: "top-p ignores -inf tokens", p: topP(0.8, 1),
+			scores: append(ln(0.5, 0.15, 0.3, 0.05), inf()), want: []float32{float32(math.Log(0.5)), inf(), float32(math.Log(0.3)), inf(), inf()},
+		},
+		{
 			name: "top-p 1 keeps all", p: topP(1, 1),
 			scores: ln(0.5, 0.5), want: ln(0.5, 0.5),
 		},
@@ -239,5 +250,25 @@ func TestLogSoftmax(t *testing.T) {
 	}
 	if !math.IsInf(float64(got[3]), -1) {
 		t.Errorf("log_softmax(-inf) = %v", got[3])
+	}
+}
+
+// TestKthLargest compares the heap selection with sorting on random data
+// with many ties.
+func TestKthLargest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 200 {
+		n := 1 + rng.IntN(60)
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.IntN(10)) // ties on purpose
+		}
+		sorted := slices.Clone(x)
+		slices.Sort(sorted)
+		for k := 1; k <= n; k++ {
+			if got, want := kthLargest(x, k), sorted[n-k]; got != want {
+				t.Fatalf("kthLargest(%v, %d) = %v, want %v", x, k, got, want)
+			}
+		}
 	}
 }
