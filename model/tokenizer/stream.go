@@ -8,8 +8,8 @@ import (
 // DecodeStream turns ids into text one id at a time, for showing generated
 // text as it arrives. It is tokenizers' DecodeStream: each step decodes a
 // short window of recent ids and returns only the new text, holding text
-// back while it ends in an incomplete UTF-8 sequence (U+FFFD), so byte-
-// fallback characters split over several ids come out whole and decoders
+// back while it ends in an incomplete UTF-8 sequence (U+FFFD), so
+// byte-fallback characters split over several ids come out whole and decoders
 // that look at neighbouring tokens (Strip, Metaspace, WordPiece) give the
 // same text as decoding everything at once.
 type DecodeStream struct {
