@@ -6,15 +6,14 @@ import (
 	"testing"
 
 	"glimpse/compute"
+	"glimpse/model/generate"
 )
 
 // TestInputErrors checks that inputs that do not fit the model are
 // refused with ErrInput instead of reaching the kernels.
 func TestInputErrors(t *testing.T) {
 	f := loadFixtures(t)[0]
-	be := compute.NewCPU()
-	defer be.Close()
-	m := loadModel(t, be, f, compute.F32)
+	m := sharedModel(t, "cpu", f, compute.F32)
 	tests := []struct {
 		name string
 		edit func(in *Inputs)
@@ -56,9 +55,7 @@ func TestInputErrors(t *testing.T) {
 func TestSessionMisuse(t *testing.T) {
 	for _, f := range loadFixtures(t) {
 		t.Run(f.name, func(t *testing.T) {
-			be := compute.NewCPU()
-			defer be.Close()
-			m := loadModel(t, be, f, compute.F32)
+			m := sharedModel(t, "cpu", f, compute.F32)
 			ctx := context.Background()
 			s, err := m.NewSession(f.inputs(t, 0))
 			if err != nil {
@@ -103,3 +100,6 @@ func TestSessionMisuse(t *testing.T) {
 		})
 	}
 }
+
+// Session is what the generation loop drives.
+var _ generate.Session = (*Session)(nil)
