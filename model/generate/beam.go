@@ -5,7 +5,10 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // beamRow is one batch row's beam search state, the per-row slice of the
@@ -76,17 +79,24 @@ func (g *search) beamSearch(ctx context.Context, s Session, logits [][]float32) 
 	acc := make([]float32, nb*V)
 	reorder := make([]int32, g.batch*nb)
 	tokens := make([]int32, g.batch*nb)
+	lps := make([][]float32, g.batch*nb)
 	for {
+		// b. log-softmax and the processors on log-probabilities, each
+		// sequence on its own (in parallel: at a 32k vocabulary this is
+		// most of the search's time).
+		forEachRow(len(lps), V, func(i int) {
+			l := logSoftmax32(logits[i])
+			for _, p := range g.procs {
+				p(rows[i/nb].running[i%nb], l)
+			}
+			lps[i] = l
+		})
 		allHit := true
 		for b := range rows {
 			r := &rows[b]
-			// b. log-softmax, the processors on log-probabilities, plus the
-			// running beam scores, flattened over num_beams × vocab.
+			// Plus the running beam scores, flattened over num_beams × vocab.
 			for j := range nb {
-				l := logSoftmax32(logits[b*nb+j])
-				for _, p := range g.procs {
-					p(r.running[j], l)
-				}
+				l := lps[b*nb+j]
 				base := r.runningScore[j]
 				row := acc[j*V : (j+1)*V]
 				for v, x := range l {
@@ -271,6 +281,28 @@ func (g *search) beamResults(rows []beamRow) []Result {
 		g.emit(Event{Index: i, Text: results[i].Text, Step: results[i].NewTokens, MaxSteps: g.maxLen - g.prefixLen, Final: true})
 	}
 	return results
+}
+
+// forEachRow runs fn(0..n-1), spread over the CPUs when the rows are long
+// enough to be worth it. fn must only touch row i's data.
+func forEachRow(n, width int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers < 2 || n*width < 1<<16 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // topKIndices returns the indices of the k largest values, largest first;
