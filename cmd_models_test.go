@@ -176,7 +176,7 @@ func TestModelsPullFailsOnBadData(t *testing.T) {
 func TestPullSurvivesKill(t *testing.T) {
 	h, repo, cache := cliHub(t)
 	const part = 256 << 10
-	h.BytesPerSecond = 384 << 10 // per connection: about 4 s for the model
+	h.Throttle(384 << 10) // per connection: about 4 s for the model
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
@@ -234,7 +234,7 @@ func TestPullSurvivesKill(t *testing.T) {
 			t.Errorf("kill %d lost %d bytes, more than one part (%d)", k, lost, part)
 		}
 	}
-	h.BytesPerSecond = 0
+	h.Throttle(0)
 	cmd, out, errb := start()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("final pull: %v\n%s", err, errb)

@@ -366,13 +366,19 @@ func (p *puller) fetch(ctx context.Context, i int) error {
 		if err != nil {
 			return err
 		}
-		f.Verified = &st
 		if err := c.link(p.ref.Repo, p.man.Commit, *f); err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
+		// Record the verification at once, so that a pull killed later
+		// does not hash this file again when it resumes.
 		p.mu.Lock()
+		f.Verified = &st
 		p.done[f.Path] = true
+		err = c.writeManifest(p.man)
 		p.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		p.t.set(f.Path, Done, nil)
 		return nil
 	}

@@ -58,6 +58,7 @@ type tracker struct {
 	samples  []sample
 	lastEmit time.Time
 	paused   bool
+	emitMu   sync.Mutex
 }
 
 type sample struct {
@@ -158,6 +159,9 @@ func (t *tracker) emit(force bool) {
 	}
 	t.lastEmit = time.Now()
 	t.mu.Unlock()
+	// Reports go out one at a time, as PullOptions promises.
+	t.emitMu.Lock()
+	defer t.emitMu.Unlock()
 	t.fn(t.snapshot())
 }
 

@@ -75,13 +75,16 @@ func (l *logs) String() string {
 
 func testConfig(h *hubtest.Hub, cacheDir string, l *logs) Config {
 	return Config{
-		Endpoint:     h.URL,
-		Token:        testToken,
-		CacheDir:     cacheDir,
-		RootCAs:      h.CertPool(),
-		Connections:  4,
-		PartSize:     partSize,
-		StallTimeout: 300 * time.Millisecond,
+		Endpoint:    h.URL,
+		Token:       testToken,
+		CacheDir:    cacheDir,
+		RootCAs:     h.CertPool(),
+		Connections: 4,
+		PartSize:    partSize,
+		// Long enough that a loaded CI machine never trips it by accident
+		// (a dropped connection's unread bytes would count as served twice);
+		// the stall tests shorten it.
+		StallTimeout: 3 * time.Second,
 		Retries:      4,
 		RetryBase:    5 * time.Millisecond,
 		MaxRetryWait: 3 * time.Second,
@@ -254,6 +257,7 @@ func TestFaults(t *testing.T) {
 		setup   func(*hubtest.Repo)
 		wantErr string // substring; empty for success
 		check   func(t *testing.T, h *hubtest.Hub)
+		stall   time.Duration // StallTimeout, when not the default
 	}{
 		{name: "connections dropped mid-file", faults: []hubtest.Fault{
 			{Kind: hubtest.Drop, Where: "cdn", Path: shard, After: 200 << 10, Times: 2},
@@ -261,10 +265,10 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "stalled connection", faults: []hubtest.Fault{
 			{Kind: hubtest.Stall, Where: "cdn", Path: shard, After: 40 << 10, Times: 1},
-		}},
+		}, stall: 300 * time.Millisecond},
 		{name: "stalled listing", faults: []hubtest.Fault{
 			{Kind: hubtest.Stall, Where: "api", Times: 2},
-		}},
+		}, stall: 300 * time.Millisecond},
 		{name: "429 with Retry-After", faults: []hubtest.Fault{
 			{Kind: hubtest.Status, Where: "resolve", Path: "config.json", Code: 429, Header: http.Header{"Retry-After": {"1"}}, Times: 1},
 		}, check: func(t *testing.T, h *hubtest.Hub) { checkWaited(t, h, "config.json", time.Second) }},
@@ -344,7 +348,11 @@ func TestFaults(t *testing.T) {
 			root := t.TempDir()
 			dir := filepath.Join(root, "hub")
 			var l logs
-			_, err := New(testConfig(h, dir, &l)).Pull(context.Background(), testRepo, PullOptions{})
+			cfg := testConfig(h, dir, &l)
+			if tc.stall > 0 {
+				cfg.StallTimeout = tc.stall
+			}
+			_, err := New(cfg).Pull(context.Background(), testRepo, PullOptions{})
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("pull failed: %v\nlog:\n%s", err, l.String())
@@ -430,7 +438,7 @@ func checkWaited(t *testing.T, h *hubtest.Hub, p string, wait time.Duration) {
 
 func TestResumeAfterCancelFetchesOnlyMissingBytes(t *testing.T) {
 	h, repo := newHub(t)
-	h.BytesPerSecond = 1 << 20
+	h.Throttle(1 << 20)
 	dir := t.TempDir()
 	var l logs
 	m := New(testConfig(h, dir, &l))
@@ -444,7 +452,7 @@ func TestResumeAfterCancelFetchesOnlyMissingBytes(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled pull: err = %v", err)
 	}
-	h.BytesPerSecond = 0
+	h.Throttle(0)
 	if _, err := m.Pull(context.Background(), testRepo, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +471,7 @@ func TestResumeAfterCancelFetchesOnlyMissingBytes(t *testing.T) {
 
 func TestPauseResume(t *testing.T) {
 	h, repo := newHub(t)
-	h.BytesPerSecond = 2 << 20
+	h.Throttle(2 << 20)
 	dir := t.TempDir()
 	var l logs
 	m := New(testConfig(h, dir, &l))
@@ -642,7 +650,7 @@ func TestDiskSpace(t *testing.T) {
 			need += int64(len(f.Data))
 		}
 		if _, served := h.Served(); served-servedBefore > need-2<<20+partSize {
-			t.Errorf("after freeing space the pull fetched %d bytes; %d were on disk already", served-servedBefore, 2<<20)
+			t.Errorf("after freeing space the pull fetched %d bytes; %d were on disk already\nlog:\n%s", served-servedBefore, 2<<20, l.String())
 		}
 	})
 }

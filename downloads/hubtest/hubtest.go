@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,13 +119,12 @@ type Hub struct {
 	Token string
 	// PageSize is the number of tree entries per page.
 	PageSize int
-	// BytesPerSecond throttles each file body, when positive.
-	BytesPerSecond int64
 
 	hub, cdn  *httptest.Server
 	pool      *x509.CertPool
 	closed    chan struct{}
 	closeOnce sync.Once
+	throttle  atomic.Int64
 
 	mu       sync.Mutex
 	repos    map[string]*Repo
@@ -164,6 +164,10 @@ func start(useTLS bool) *Hub {
 	h.CDNURL = strings.Replace(h.cdn.URL, "127.0.0.1", "localhost", 1)
 	return h
 }
+
+// Throttle limits each file body to bytesPerSecond (0: no limit). It may
+// be changed while requests run.
+func (h *Hub) Throttle(bytesPerSecond int64) { h.throttle.Store(bytesPerSecond) }
 
 // CertPool trusts the TLS stand-in's certificate (nil for plain HTTP).
 func (h *Hub) CertPool() *x509.CertPool { return h.pool }
@@ -641,9 +645,9 @@ func (h *Hub) serveBody(w http.ResponseWriter, r *http.Request, where string, f 
 			}
 			panic(http.ErrAbortHandler) // drops the connection mid-body
 		}
-		if h.BytesPerSecond > 0 {
+		if bps := h.throttle.Load(); bps > 0 {
 			select {
-			case <-time.After(time.Duration(k) * time.Second / time.Duration(h.BytesPerSecond)):
+			case <-time.After(time.Duration(k) * time.Second / time.Duration(bps)):
 			case <-r.Context().Done():
 				return
 			}
