@@ -347,3 +347,16 @@ func (s *timedSession) Step(ctx context.Context, tokens []int32) ([][]float32, e
 	defer func() { s.steps += time.Since(start); s.nsteps++ }()
 	return s.Session.Step(ctx, tokens)
 }
+
+// CaptionPrompt is InstructBLIP's short-caption instruction, used for alt
+// text by `glimpse caption` and the app's caption mode.
+const CaptionPrompt = "A short image caption:"
+
+// CaptionSettings are the seed's beam-search settings with a short answer:
+// alt text, not a description.
+func CaptionSettings() generate.Config {
+	c := SeedSettings()
+	c.MaxLength = 0
+	c.MaxNewTokens = 30
+	return c
+}

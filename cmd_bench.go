@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"glimpse/model/generate"
+	"glimpse/model/pipeline"
+)
+
+func init() {
+	commands["bench"] = command{
+		summary: "measure a model's speed: time to first token, decoding and beam search",
+		run:     runBench,
+	}
+}
+
+// benchResult is what `glimpse bench` measures, in the units of the
+// transformers reference table in docs/PERFORMANCE.md.
+type benchResult struct {
+	Model          string  `json:"model"`
+	Backend        string  `json:"backend"`
+	Device         string  `json:"device"`
+	Precision      string  `json:"precision"`
+	PromptTokens   int     `json:"prompt_tokens"`
+	LoadMS         float64 `json:"load_ms"`
+	FirstTokenMS   float64 `json:"first_token_ms"`
+	GreedyTokensPS float64 `json:"greedy_tokens_per_s"`
+	BeamStepsPS    float64 `json:"beam_steps_per_s"`
+	Beams          int     `json:"beams"`
+	Tokens         int     `json:"tokens"`
+	PeakRSSMiB     float64 `json:"peak_rss_mib,omitempty"`
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelArg := fs.String("model", "", "model folder, or the name of an installed model")
+	imagePath := fs.String("image", "", "image file (default: a generated gradient)")
+	prompt := fs.String("prompt", "What is unusual about this image?", "the question")
+	tokens := fs.Int("tokens", 32, "tokens to generate in the decoding measurements (EOS is held off until then)")
+	beams := fs.Int("beams", 5, "beam width of the beam-search measurement (0: skip it)")
+	runs := fs.Int("runs", 3, "runs of each measurement; the best is reported")
+	backend := fs.String("backend", "auto", "gl, cpu or auto")
+	precision := fs.String("precision", "auto", "fp32, fp16 or auto")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: glimpse bench --model DIR|NAME [flags]\n\n"+
+			"Measures time to first token (image encoding and prompt), greedy decoding\n"+
+			"speed and beam-search speed, the way docs/PERFORMANCE.md reports them.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *modelArg == "" || *tokens < 1 || *runs < 1 || *beams < 0 {
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	img := image.Image(gradient(224, 224))
+	if *imagePath != "" {
+		var err error
+		if img, err = decodeImage(*imagePath); err != nil {
+			return fail(stderr, "%v", err)
+		}
+	}
+	start := time.Now()
+	p, err := pipeline.Open(ctx, *modelArg, pipeline.Options{Backend: *backend, Precision: *precision,
+		Fallback: func(err error) { fmt.Fprintf(stderr, "glimpse: no usable GPU (%v); measuring the CPU\n", err) }})
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	defer p.Close()
+	d := p.Describe()
+	r := benchResult{Model: d.Name, Backend: d.Backend, Device: d.Device, Precision: d.Precision,
+		LoadMS: ms(time.Since(start)), Tokens: *tokens, Beams: *beams}
+
+	// measure runs cfg `runs` times and keeps the fastest run.
+	measure := func(cfg generate.Config) (*pipeline.Result, error) {
+		var best *pipeline.Result
+		for i := 0; i < *runs; i++ {
+			res, err := p.Ask(ctx, []image.Image{img}, []string{*prompt}, cfg, nil)
+			if err != nil {
+				return nil, err
+			}
+			if best == nil || res.Timings.Prefill+res.Timings.Decode < best.Timings.Prefill+best.Timings.Decode {
+				best = res
+			}
+		}
+		return best, nil
+	}
+	fixed := func(beams int) generate.Config {
+		c := generate.DefaultConfig()
+		c.NumBeams, c.MaxNewTokens, c.MinNewTokens = beams, *tokens, *tokens
+		return c
+	}
+	first, err := measure(fixed(1))
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	t := first.Timings
+	r.PromptTokens = first.Answers[0].PromptTokens
+	r.FirstTokenMS = ms(t.Preprocess + t.Prefill)
+	if t.Steps > 0 && t.Decode > 0 {
+		r.GreedyTokensPS = float64(t.Steps) / t.Decode.Seconds()
+	}
+	if *beams > 0 {
+		beam, err := measure(fixed(*beams))
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		if bt := beam.Timings; bt.Steps > 0 && bt.Decode > 0 {
+			r.BeamStepsPS = float64(bt.Steps) / bt.Decode.Seconds()
+		}
+	}
+	r.PeakRSSMiB = peakRSSMiB()
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r); err != nil {
+			return fail(stderr, "%v", err)
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "model            %s (%s, %s on %s)\n", r.Model, r.Precision, r.Backend, r.Device)
+	fmt.Fprintf(stdout, "prompt           %d tokens (image tokens included)\n", r.PromptTokens)
+	fmt.Fprintf(stdout, "load             %.0f ms\n", r.LoadMS)
+	fmt.Fprintf(stdout, "first token      %.1f ms (image, Q-Former and prompt)\n", r.FirstTokenMS)
+	fmt.Fprintf(stdout, "greedy decode    %.1f tokens/s (%d tokens)\n", r.GreedyTokensPS, r.Tokens)
+	if *beams > 0 {
+		fmt.Fprintf(stdout, "beam search      %.1f steps/s (%d beams)\n", r.BeamStepsPS, r.Beams)
+	}
+	if r.PeakRSSMiB > 0 {
+		fmt.Fprintf(stdout, "peak memory      %.0f MiB (process, host side)\n", r.PeakRSSMiB)
+	}
+	return 0
+}
+
+// gradient is a deterministic stand-in photo for timing: the speed of the
+// networks does not depend on what the image shows.
+func gradient(w, h int) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := m.PixOffset(x, y)
+			m.Pix[i], m.Pix[i+1], m.Pix[i+2], m.Pix[i+3] = uint8(x), uint8(y), uint8(x^y), 255
+		}
+	}
+	return m
+}
+
+// peakRSSMiB reads the process's peak resident memory (Linux); 0 elsewhere.
+func peakRSSMiB() float64 {
+	if runtime.GOOS != "linux" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
