@@ -1,3 +1,10 @@
+// Package model runs InstructBLIP on the compute engine: the EVA vision
+// encoder (vision.go), the Q-Former (qformer.go), the language projection and
+// the whole model (instructblip.go), and the two language models it comes
+// with, LLaMA/Vicuna (llama.go) and Flan-T5 (t5.go). Weights are read from a
+// Hugging Face folder by one generic loader (load.go) that fills the structs'
+// tagged fields; sessions (session.go) run a batch of prompts forward for the
+// generation loop in model/generate.
 package model
 
 import (
@@ -257,13 +264,14 @@ func (m *Model) embedPrompt(ctx compute.Context, in *Inputs, tr Trace) prompt {
 	}
 	d := m.Config.Text.HiddenSize()
 	var table compute.Tensor
+	var name string // the embedding module, for tracing
 	if m.Llama != nil {
-		table = m.Llama.Embed
+		table, name = m.Llama.Embed, "language_model.model.embed_tokens"
 	} else {
-		table = m.T5.Shared
+		table, name = m.T5.Shared, "language_model.shared"
 	}
 	embeds := ctx.Embedding(table, flat) // [B*T, d]
-	tr.emit(ctx, "language_model.model.embed_tokens", ctx.Reshape(embeds, b, t, d))
+	tr.emit(ctx, name, ctx.Reshape(embeds, b, t, d))
 
 	if !m.Config.HasImageTokenIndex {
 		text := ctx.Reshape(embeds, b, t, d)

@@ -1,10 +1,3 @@
-// Package model runs InstructBLIP on the compute engine: the EVA vision
-// encoder (vision.go), the Q-Former (qformer.go), the language projection and
-// the whole model (instructblip.go), and the two language models it comes
-// with, LLaMA/Vicuna (llama.go) and Flan-T5 (t5.go). Weights are read from a
-// Hugging Face folder by one generic loader (load.go) that fills the structs'
-// tagged fields; sessions (session.go) run a batch of prompts forward for the
-// generation loop in model/generate.
 package model
 
 import (
