@@ -345,8 +345,11 @@ func openBatchState(path string) (*os.File, error) {
 func captionEach(ctx context.Context, ask askFunc, imgs []image.Image, prompt string, cfg generate.Config) (captions []string, errs []error, err error) {
 	errs = make([]error, len(imgs))
 	captions, err = captionImages(ctx, ask, imgs, prompt, cfg)
-	if err == nil || ctx.Err() != nil {
-		return captions, errs, ctx.Err()
+	if err == nil {
+		return captions, errs, nil // kept even when stopped meanwhile
+	}
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
 	}
 	if len(imgs) == 1 {
 		errs[0] = err
