@@ -527,9 +527,9 @@ func TestBatchErrors(t *testing.T) {
 	}
 }
 
-// TestFindImages checks which files a batch takes: images by extension in
+// TestBatchFindImages checks which files a batch takes: images by extension in
 // any case, sub-folders only when recursive, never hidden files or folders.
-func TestFindImages(t *testing.T) {
+func TestBatchFindImages(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{"a.PNG", "b.jpeg", "c.txt", ".hidden.png", "d.webp.txt", "s/e.tif", ".git/f.png", "s/t/g.BMP", "h.gif"} {
 		p := filepath.Join(dir, filepath.FromSlash(n))
