@@ -200,15 +200,14 @@ func (l *loadedModel) baseConfig(c generate.Config) generate.Config {
 	} else if id, ok := l.folder.Generation.EOSTokenID.First(); ok {
 		c.EOS = []int32{int32(id)}
 	}
-	switch pad, ok := l.folder.Generation.PadTokenID.First(); {
-	case ok:
+	// The pad id generate() uses: the generation config's, else the
+	// tokenizer's, else EOS (as transformers falls back).
+	if pad, ok := l.folder.Generation.PadTokenID.First(); ok {
 		c.PadID = int32(pad)
-	default:
-		if p, ok := tok.PAD(); ok {
-			c.PadID = p
-		} else if len(c.EOS) > 0 {
-			c.PadID = c.EOS[0]
-		}
+	} else if p, ok := tok.PAD(); ok {
+		c.PadID = p
+	} else if len(c.EOS) > 0 {
+		c.PadID = c.EOS[0]
 	}
 	c.Suppress = l.suppressed(c.EOS)
 	c.Decode = func(ids []int32) string { return tok.Decode(ids, true) }
