@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -43,8 +44,9 @@ type batchView struct {
 	report      *widget.Label
 	box         fyne.CanvasObject
 
-	cancel context.CancelFunc // of the running batch; nil when none
-	run    int
+	cancel  context.CancelFunc // of the running batch; nil when none
+	run     int
+	pending sync.WaitGroup // the batch goroutine, for tests to wait on
 
 	// onDone, when set (tests), is called on the UI goroutine when a batch
 	// ends.
@@ -175,7 +177,9 @@ func (b *batchView) start() {
 	b.progress.SetText("Looking for images in " + filepath.Base(b.folder) + "…")
 	b.report.SetText("")
 	b.sync()
+	b.pending.Add(1)
 	go func() {
+		defer b.pending.Done()
 		rep, err := runBatch(ctx, opt, b.v.env.Ask, func(p BatchProgress) {
 			fyne.Do(func() {
 				if run == b.run {
@@ -311,7 +315,7 @@ func (b *batchView) sync() {
 	set(b.recursive, !running)
 	set(b.redo, !running)
 	set(b.format, !running)
-	if b.v.stopBtn != nil {
+	if b.v.batch != nil {
 		b.v.syncButtons()
 	}
 }

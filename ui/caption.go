@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode"
 
 	"fyne.io/fyne/v2"
@@ -119,6 +120,8 @@ type captionView struct {
 	path    string             // the image shown
 	text    string             // its caption, "" while none
 
+	// pending counts the caption goroutines, so tests can wait for them.
+	pending sync.WaitGroup
 	// onCaptioned, when set (tests), is called on the UI goroutine after
 	// each image is captioned or fails.
 	onCaptioned func(path, caption string, err error)
@@ -254,7 +257,9 @@ func (v *captionView) next() {
 	v.caption.setText("")
 	v.setStatus("Captioning "+filepath.Base(path)+"…", false)
 	v.syncButtons()
+	v.pending.Add(1)
 	go func() {
+		defer v.pending.Done()
 		caption, preview, err := v.makeCaption(ctx, path)
 		fyne.Do(func() {
 			if run != v.running {
@@ -582,3 +587,14 @@ func (c *captionImage) AccessibilityLabel() string {
 
 // AccessibilityRole implements fyne.Accessible: an image is read as its text.
 func (c *captionImage) AccessibilityRole() fyne.AccessibleRole { return fyne.AccessibleRoleText }
+
+// Caption mode's own widgets speak to screen readers, and the caption takes
+// the keyboard.
+var (
+	_ fyne.Accessible   = (*captionView)(nil)
+	_ fyne.Accessible   = (*captionText)(nil)
+	_ fyne.Accessible   = (*captionImage)(nil)
+	_ fyne.Focusable    = (*captionText)(nil)
+	_ fyne.Shortcutable = (*captionText)(nil)
+	_ fyne.Tappable     = (*captionText)(nil)
+)

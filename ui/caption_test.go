@@ -1,0 +1,347 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"glimpse/model/generate"
+	"glimpse/model/pipeline"
+)
+
+// captionEvent is one image captioned (or failed) by the view.
+type captionEvent struct {
+	path, caption string
+	err           error
+}
+
+// newTestCaptionView builds caption mode in a headless test window, backed
+// by the tiny fixture model, and returns the channel its captions arrive on.
+func newTestCaptionView(t *testing.T, ask askFunc) (*captionView, fyne.Window, chan captionEvent) {
+	t.Helper()
+	test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	if ask == nil {
+		ask = captionAsk(t, nil)
+	}
+	v := newCaptionView(CaptionEnv{Window: w, Ask: ask}).(*captionView)
+	events := make(chan captionEvent, 8)
+	v.onCaptioned = func(path, caption string, err error) { events <- captionEvent{path, caption, err} }
+	w.SetContent(v)
+	w.Resize(fyne.NewSize(1000, 760))
+	// Reading aloud in these tests uses espeak-ng only, whatever else the
+	// machine has.
+	v.speech.look = func(name string) (string, error) {
+		if name == "espeak-ng" {
+			return exec.LookPath(name)
+		}
+		return "", os.ErrNotExist
+	}
+	t.Cleanup(func() {
+		v.stop()
+		v.pending.Wait()
+		v.batch.pending.Wait()
+	})
+	return v, w, events
+}
+
+// waitCaption waits for the view's next caption.
+func waitCaption(t *testing.T, events chan captionEvent) captionEvent {
+	t.Helper()
+	select {
+	case e := <-events:
+		return e
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no caption after 2 minutes")
+	}
+	return captionEvent{}
+}
+
+// TestCaptionDropShowsCaption drops fixture images on caption mode: each
+// gets the caption the pipeline itself makes with caption mode's prompt and
+// settings, shown large, as the image's screen-reader label, and focused.
+func TestCaptionDropShowsCaption(t *testing.T) {
+	images := filepath.Join(captionFixtures, "images")
+	tests := []string{"shapes.png", "gray.jpg", "palette.png"}
+	v, w, events := newTestCaptionView(t, nil)
+	for _, name := range tests {
+		t.Run(name, func(t *testing.T) {
+			want := expectedCaptions(t, images, []string{name}, 1)[name]
+			path := filepath.Join(images, name)
+			v.dropPaths([]string{path})
+			e := waitCaption(t, events)
+			if e.err != nil || e.path != path || e.caption != want {
+				t.Fatalf("captioned %s: %q, %v; want %q", e.path, e.caption, e.err, want)
+			}
+			if got := v.caption.Text(); got != want {
+				t.Errorf("caption shown %q, want %q", got, want)
+			}
+			if v.caption.label.SizeName != theme.SizeNameHeadingText || v.caption.label.Wrapping != fyne.TextWrapWord {
+				t.Error("the caption is not in large, wrapping text")
+			}
+			if got := v.picture.AccessibilityLabel(); got != "Image: "+want {
+				t.Errorf("image's accessibility label %q, want the caption", got)
+			}
+			if got := v.caption.AccessibilityLabel(); got != want {
+				t.Errorf("caption's accessibility label %q", got)
+			}
+			if got := v.AccessibilityLabel(); got != "Caption of "+name+": "+want {
+				t.Errorf("view's accessibility label %q", got)
+			}
+			if v.picture.img.Image == nil {
+				t.Error("the image is not shown")
+			}
+			if w.Canvas().Focused() != v.caption {
+				t.Errorf("focus is on %T, want the caption (so C copies at once)", w.Canvas().Focused())
+			}
+			if v.copyBtn.Disabled() || v.speakBtn.Disabled() || !v.stopBtn.Disabled() {
+				t.Error("after a caption, Copy and Read aloud should be enabled and Stop disabled")
+			}
+		})
+	}
+}
+
+// TestCaptionCopy copies the caption with C, Ctrl+C and the Copy button.
+func TestCaptionCopy(t *testing.T) {
+	images := filepath.Join(captionFixtures, "images")
+	v, w, events := newTestCaptionView(t, nil)
+	want := expectedCaptions(t, images, []string{"noise.jpg"}, 1)["noise.jpg"]
+	v.dropPaths([]string{filepath.Join(images, "noise.jpg")})
+	waitCaption(t, events)
+	clip := fyne.CurrentApp().Clipboard()
+	tests := []struct {
+		name string
+		copy func()
+	}{
+		{"C key", func() { test.Type(v.caption, "c") }},
+		{"upper-case C", func() { test.Type(v.caption, "C") }},
+		{"Ctrl+C", func() { v.caption.TypedShortcut(&fyne.ShortcutCopy{Clipboard: clip}) }},
+		{"Copy button", func() { test.Tap(v.copyBtn) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clip.SetContent("something else")
+			w.Canvas().Focus(v.caption)
+			tc.copy()
+			if got := clip.Content(); got != want {
+				t.Errorf("clipboard %q, want the caption %q", got, want)
+			}
+			if !strings.Contains(v.status.Text, "Copied") {
+				t.Errorf("status %q does not say it was copied", v.status.Text)
+			}
+		})
+	}
+}
+
+// TestCaptionUnreadable drops files that are not images: the window says
+// so, and the next good image is still captioned.
+func TestCaptionUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "notes.png")
+	if err := os.WriteFile(bad, []byte("not a picture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(captionFixtures, "images", "tiny.png")
+	want := expectedCaptions(t, filepath.Dir(good), []string{"tiny.png"}, 1)["tiny.png"]
+	v, _, events := newTestCaptionView(t, nil)
+	tests := []struct{ path, msg string }{
+		{bad, "notes.png is not an image Glimpse can read"},
+		{filepath.Join(dir, "gone.jpg"), "does not exist"},
+	}
+	for _, tc := range tests {
+		v.dropPaths([]string{tc.path})
+		e := waitCaption(t, events)
+		if e.err == nil || !strings.Contains(e.err.Error(), tc.msg) {
+			t.Errorf("%s: err %v, want %q", tc.path, e.err, tc.msg)
+		}
+		if !strings.Contains(v.status.Text, tc.msg) || v.status.Importance != widget.DangerImportance {
+			t.Errorf("%s: status %q (importance %v), want the error shown", tc.path, v.status.Text, v.status.Importance)
+		}
+		if v.caption.Text() != "" || !v.copyBtn.Disabled() {
+			t.Errorf("%s: a caption is shown (%q) or copyable", tc.path, v.caption.Text())
+		}
+	}
+	// Several files dropped at once are captioned in turn; a bad one does
+	// not stop the others.
+	v.dropPaths([]string{bad, good})
+	if e := waitCaption(t, events); e.err == nil {
+		t.Errorf("the bad file got caption %q", e.caption)
+	}
+	if e := waitCaption(t, events); e.err != nil || e.caption != want || v.caption.Text() != want {
+		t.Errorf("the good file after it: %q, %v; want %q", e.caption, e.err, want)
+	}
+}
+
+// TestCaptionStop stops a caption with Esc while the model works on it: the
+// view says it stopped and shows no caption, and the next drop works.
+func TestCaptionStop(t *testing.T) {
+	real := captionAsk(t, nil)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	ask := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
+		select {
+		case started <- struct{}{}:
+			// The first Ask holds until the test has pressed Esc, as a
+			// long generation on a big model would.
+			<-release
+		default:
+		}
+		return real(ctx, images, prompts, cfg)
+	}
+	v, w, events := newTestCaptionView(t, ask)
+	path := filepath.Join(captionFixtures, "images", "shapes.png")
+	v.dropPaths([]string{path})
+	<-started
+	if v.stopBtn.Disabled() {
+		t.Error("Stop is disabled while captioning")
+	}
+	w.Canvas().Focus(v.caption)
+	v.caption.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	close(release)
+	v.pending.Wait()
+	select {
+	case e := <-events:
+		t.Errorf("a stopped caption was still shown: %+v", e)
+	default:
+	}
+	if v.status.Text != "Stopped." || v.caption.Text() != "" || !v.stopBtn.Disabled() {
+		t.Errorf("after Esc: status %q, caption %q, stop enabled %v", v.status.Text, v.caption.Text(), !v.stopBtn.Disabled())
+	}
+	v.dropPaths([]string{path})
+	if e := waitCaption(t, events); e.err != nil || e.caption == "" {
+		t.Errorf("after a stop, the next caption failed: %+v", e)
+	}
+}
+
+// TestCaptionReadAloud reads the caption with R through the real espeak-ng,
+// and shows what to install when there is no speech program.
+func TestCaptionReadAloud(t *testing.T) {
+	v, _, events := newTestCaptionView(t, nil)
+	v.dropPaths([]string{filepath.Join(captionFixtures, "images", "alpha.png")})
+	waitCaption(t, events)
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		t.Fatal("espeak-ng is not installed: run make deps (or apt install espeak-ng)")
+	}
+	test.Type(v.caption, "r")
+	if v.status.Importance == widget.DangerImportance {
+		t.Errorf("R with espeak-ng installed: %s", v.status.Text)
+	}
+	test.Type(v.caption, "s")
+	if v.speech.Speaking() {
+		t.Error("S did not stop reading aloud")
+	}
+
+	v.speech.look = installed() // a system with no speech program
+	test.Tap(v.speakBtn)
+	if !strings.Contains(v.status.Text, "install espeak-ng") || v.status.Importance != widget.DangerImportance {
+		t.Errorf("without a speech program the status says %q", v.status.Text)
+	}
+}
+
+// TestCaptionKeyboard checks that caption mode's controls are reachable
+// with Tab, the caption shows where the focus is, and every letter key is
+// listed for the help dialog.
+func TestCaptionKeyboard(t *testing.T) {
+	v, w, _ := newTestCaptionView(t, nil)
+	c := w.Canvas()
+	reached := map[fyne.Focusable]bool{}
+	for range 40 {
+		test.FocusNext(c)
+		if f := c.Focused(); f != nil {
+			reached[f] = true
+		}
+	}
+	for name, f := range map[string]fyne.Focusable{
+		"caption": v.caption, "auto-read check": v.autoSpeak, "choose folder": v.batch.chooseBtn,
+		"start batch": v.batch.startBtn, "recursive": v.batch.recursive,
+	} {
+		if !reached[f] {
+			t.Errorf("Tab never reaches the %s", name)
+		}
+	}
+	radios := 0
+	for f := range reached {
+		if fmt.Sprintf("%T", f) == "*widget.radioItem" {
+			radios++
+		}
+	}
+	if radios != len(batchFormats) {
+		t.Errorf("Tab reaches %d of the %d output choices", radios, len(batchFormats))
+	}
+	c.Focus(v.caption)
+	if v.caption.ring.StrokeColor != theme.Color(theme.ColorNameFocus) {
+		t.Error("the focused caption has no focus ring")
+	}
+	c.Focus(v.batch.startBtn)
+	if v.caption.ring.StrokeColor == theme.Color(theme.ColorNameFocus) {
+		t.Error("the focus ring stays after the focus left")
+	}
+	// A is the auto-read toggle and is remembered.
+	test.Type(v.caption, "a")
+	if !v.autoSpeak.Checked || !fyne.CurrentApp().Preferences().Bool(prefSpeakAuto) {
+		t.Error("A did not switch reading aloud on (or it was not saved)")
+	}
+	listed := strings.ToLower(func() string {
+		var b strings.Builder
+		for _, s := range captionShortcuts {
+			b.WriteString(s.Keys + "\n")
+		}
+		return b.String()
+	}())
+	for r := range v.captionKeys() {
+		if !strings.Contains(listed, string(r)) {
+			t.Errorf("key %c is not in captionShortcuts", unicode.ToUpper(r))
+		}
+	}
+}
+
+// TestCaptionBatchView captions a dropped folder from the view, to CSV, and
+// checks the progress and the file.
+func TestCaptionBatchView(t *testing.T) {
+	dir := t.TempDir()
+	rels := copyFixtureImages(t, dir, nil)
+	want := expectedCaptions(t, dir, rels, batchImagesPerAsk)
+	v, w, _ := newTestCaptionView(t, nil)
+	done := make(chan error, 1)
+	var rep *BatchReport
+	v.batch.onDone = func(r *BatchReport, err error) { rep = r; done <- err }
+	v.dropPaths([]string{dir})
+	if v.batch.folder != dir || v.batch.folderLabel.Text != dir || w.Canvas().Focused() != v.batch.startBtn {
+		t.Fatalf("dropping a folder chose %q (focus on %T)", v.batch.folder, w.Canvas().Focused())
+	}
+	v.batch.setFormat(BatchCSV)
+	test.Tap(v.batch.startBtn)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the batch did not finish in 2 minutes")
+	}
+	if v.batch.bar.Value != 1 || !strings.HasPrefix(v.batch.progress.Text, "6 of 6 images") {
+		t.Errorf("progress %v %q, want all 6 done", v.batch.bar.Value, v.batch.progress.Text)
+	}
+	if !strings.Contains(v.batch.report.Text, "Done: 6 images captioned") || !strings.Contains(v.batch.report.Text, "captions.csv") {
+		t.Errorf("report %q", v.batch.report.Text)
+	}
+	diffCaptions(t, "CSV", readCaptionCSV(t, rep.Output), want)
+	if v.batch.startBtn.Disabled() || !v.batch.stopBtn.Disabled() {
+		t.Error("after the batch, Start should be enabled and Stop disabled")
+	}
+	if got := fyne.CurrentApp().Preferences().String(prefBatchFormat); got != BatchCSV {
+		t.Errorf("the chosen format was not remembered: %q", got)
+	}
+}
