@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"glimpse/model/generate"
+	"glimpse/model/pipeline"
 )
 
 func init() {
@@ -26,21 +27,9 @@ func init() {
 	}
 }
 
-// captionPrompt is InstructBLIP's captioning instruction.
-const captionPrompt = "A short image caption:"
-
 // imageExts are the files a folder argument contributes.
 var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true,
 	".bmp": true, ".tif": true, ".tiff": true}
-
-// captionSettings are the seed's settings with a short answer: alt text, not
-// a description.
-func captionSettings() generate.Config {
-	c := seedSettings()
-	c.MaxLength = 0
-	c.MaxNewTokens = 30
-	return c
-}
 
 // captionRecord is one line of `glimpse caption --json`.
 type captionRecord struct {
@@ -128,11 +117,11 @@ func runCaption(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("caption", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelArg := fs.String("model", "", "model folder, or the name of a model installed with `glimpse models pull`")
-	prompt := fs.String("prompt", captionPrompt, "the captioning instruction")
+	prompt := fs.String("prompt", pipeline.CaptionPrompt, "the captioning instruction")
 	batchSize := fs.Int("batch-size", 8, "images captioned together (more is faster on a GPU, and needs more memory)")
 	asJSON := fs.Bool("json", false, `write one {"path", "caption"} JSON object per line`)
 	asCSV := fs.Bool("csv", false, "write CSV with a path,caption header")
-	gf := addGenFlags(fs, captionSettings())
+	gf := addGenFlags(fs, pipeline.CaptionSettings())
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: glimpse caption --model DIR [flags] FILE|FOLDER...\n\n"+
 			"Writes a short caption for each image, for alt text. Folders contribute their\n"+
@@ -161,12 +150,12 @@ func runCaption(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lm, err := openModel(ctx, *modelArg, *gf.backend, *gf.precision, stderr)
+	p, err := openPipeline(ctx, *modelArg, *gf.backend, *gf.precision, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	defer lm.Close()
-	cfg := lm.baseConfig(gf.config(captionSettings()))
+	defer p.Close()
+	cfg := gf.config(pipeline.CaptionSettings())
 	out := newCaptionWriter(format, stdout)
 	tty := isTerminal(stderr)
 	failed, done := 0, 0
@@ -186,7 +175,7 @@ func runCaption(args []string, stdout, stderr io.Writer) int {
 		if len(paths) == 0 {
 			continue
 		}
-		captions, err := captionBatch(ctx, lm, cfg, images, *prompt, stderr)
+		captions, err := captionBatch(ctx, p, cfg, images, *prompt, stderr)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintln(stderr, "glimpse: stopped")
@@ -214,29 +203,21 @@ func runCaption(args []string, stdout, stderr io.Writer) int {
 }
 
 // captionBatch captions one batch of images with the same prompt.
-func captionBatch(ctx context.Context, lm *loadedModel, cfg generate.Config, images []image.Image, prompt string, stderr io.Writer) ([]string, error) {
+func captionBatch(ctx context.Context, p *pipeline.Pipeline, cfg generate.Config, images []image.Image, prompt string, stderr io.Writer) ([]string, error) {
 	prompts := make([]string, len(images))
 	for i := range prompts {
 		prompts[i] = prompt
 	}
-	in, err := lm.proc.Process(images, prompts)
+	res, err := p.Ask(ctx, images, prompts, cfg, nil)
+	if res != nil && len(res.Warnings) > 0 {
+		fmt.Fprintf(stderr, "glimpse: warning: %s\n", res.Warnings[0])
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Warnings) > 0 {
-		fmt.Fprintf(stderr, "glimpse: warning: %s\n", in.Warnings[0])
-	}
-	sess, err := lm.net.NewSession(modelInputs(in))
-	if err != nil {
-		return nil, err
-	}
-	res, err := generate.Generate(ctx, sess, lm.prefix(in), cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	captions := make([]string, len(res))
-	for i, r := range res {
-		captions[i] = strings.TrimSpace(r.Text)
+	captions := make([]string, len(res.Answers))
+	for i, a := range res.Answers {
+		captions[i] = strings.TrimSpace(a.Text)
 	}
 	return captions, nil
 }

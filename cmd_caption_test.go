@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"glimpse/model/pipeline"
 )
 
 func runCaptionCmd(args ...string) (int, string, string) {
@@ -25,7 +27,7 @@ func TestCaptionGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := loadAskGolden(t, name)
 			c := g.Cases[2]
-			if c.Prompt != captionPrompt {
+			if c.Prompt != pipeline.CaptionPrompt {
 				t.Fatalf("golden case 2 prompt %q is not the caption prompt", c.Prompt)
 			}
 			want := c.Generate["beam5_seed_settings"].Text

@@ -292,15 +292,13 @@ func (p *Pipeline) Configure(c generate.Config) generate.Config {
 	return c
 }
 
-// suppressed lists the ids a Vicuna answer must never contain: the
-// `<image>` placeholder, the padding token (unless it ends answers), and the
-// rows of the padded output layer that the tokenizer has no token for.
-// Flan-T5's <extra_id_*> tokens are real vocabulary and stay allowed, and
-// its outputs are left as transformers produces them.
+// suppressed lists the ids an answer must never contain: the `<image>`
+// placeholder, the padding token (unless it ends answers), and the rows of a
+// padded output layer that the tokenizer has no token for. transformers
+// itself can emit them (the tiny Flan-T5 fixture does, in one beam search);
+// Glimpse's users never should see them. Flan-T5's <extra_id_*> tokens are
+// real vocabulary and stay allowed.
 func (p *Pipeline) suppressed(eos []int32) []int32 {
-	if p.net.Llama == nil {
-		return nil
-	}
 	tok := p.proc.Tokenizer
 	ids := []int32{p.proc.ImageTokenID}
 	if pad, ok := tok.PAD(); ok && !slices.Contains(eos, pad) {
