@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"glimpse/history"
 	"glimpse/model"
 	"glimpse/model/generate"
 	"glimpse/model/imageproc"
@@ -137,6 +139,7 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	imagePath := fs.String("image", "", "image file (PNG, JPEG, GIF, WebP, BMP, TIFF)")
 	prompt := fs.String("prompt", "", "the question or instruction")
 	asJSON := fs.Bool("json", false, `after the answer, write {"sequence", "text", "prompt_tokens", "new_tokens", "timings"} as the last line`)
+	save := fs.Bool("save", false, "record the image, question, answer and settings as a new conversation in the history")
 	gf := addGenFlags(fs, pipeline.SeedSettings())
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: glimpse ask --model DIR --image FILE --prompt TEXT [flags]\n\n"+
@@ -208,6 +211,11 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 		io.WriteString(stdout, r.Text)
 	}
 	fmt.Fprintln(stdout)
+	if *save {
+		if err := saveExchange(ctx, *imagePath, *prompt, cfg, p.Describe(), res); err != nil {
+			return fail(stderr, "the answer was not saved to the history: %v", err)
+		}
+	}
 	if *asJSON {
 		d, t := p.Describe(), res.Timings
 		timings := map[string]any{
@@ -230,4 +238,37 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// saveExchange records an answered question as a new conversation.
+func saveExchange(ctx context.Context, imagePath, prompt string, cfg generate.Config, d pipeline.Description, res *pipeline.Result) error {
+	data, err := os.ReadFile(imagePath)
+	if err != nil {
+		return err
+	}
+	settings := cfg.Settings()
+	settings["backend"], settings["precision"], settings["device"] = d.Backend, d.Precision, d.Device
+	js, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	store, err := history.OpenDefault()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	a := res.Answers[0]
+	_, err = store.SaveExchange(ctx, history.Exchange{
+		Prompt:   prompt,
+		Images:   []history.Image{{Name: filepath.Base(imagePath), Data: data}},
+		Answer:   a.Text,
+		Model:    d.Name,
+		Revision: d.Revision,
+		Settings: js,
+		// The pipeline times the image encoder together with the prompt.
+		Timings:      history.Timings{Prefill: res.Timings.Preprocess + res.Timings.Prefill, Decode: res.Timings.Decode},
+		PromptTokens: a.PromptTokens,
+		OutputTokens: a.NewTokens,
+	})
+	return err
 }

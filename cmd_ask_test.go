@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -264,5 +265,39 @@ func TestAskSampling(t *testing.T) {
 	}
 	if !differs {
 		t.Error("four other seeds all gave seed 3's answer")
+	}
+}
+
+// TestAskSave records an exchange with --save and finds it through
+// `glimpse history`, as a user of both commands would.
+func TestAskSave(t *testing.T) {
+	t.Setenv("GLIMPSE_HOME", t.TempDir())
+	g := loadAskGolden(t, "tiny-instructblip-vicuna")
+	c := g.Cases[0]
+	code, out, errs := runAskCmd("--model", filepath.Join(askFixtures, "models", "tiny-instructblip-vicuna"),
+		"--image", filepath.Join(askFixtures, "images", c.Image), "--prompt", c.Prompt,
+		"--backend", "cpu", "--num-beams", "1", "--max-new-tokens", "24", "--save")
+	if code != 0 {
+		t.Fatalf("ask --save: exit %d: %s", code, errs)
+	}
+	answer := strings.TrimSpace(out)
+	var lst, lerr bytes.Buffer
+	if code := run([]string{"history", "list", "--json"}, &lst, &lerr); code != 0 {
+		t.Fatalf("history list: %s", lerr.String())
+	}
+	var convs []struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(lst.Bytes(), &convs); err != nil || len(convs) != 1 {
+		t.Fatalf("history list --json = %s (%v), want one conversation", lst.String(), err)
+	}
+	var show, serr bytes.Buffer
+	if code := run([]string{"history", "show", strconv.FormatInt(convs[0].ID, 10)}, &show, &serr); code != 0 {
+		t.Fatalf("history show: %s", serr.String())
+	}
+	for _, want := range []string{c.Prompt, answer, c.Image} {
+		if !strings.Contains(show.String(), want) {
+			t.Errorf("history show lacks %q:\n%s", want, show.String())
+		}
 	}
 }

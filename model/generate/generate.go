@@ -408,3 +408,18 @@ func isIdentity(idx []int32, n int) bool {
 	}
 	return true
 }
+
+// Settings returns the user-chosen settings under transformers' names
+// (max_length, num_beams, …), for records such as the conversation history;
+// the model-dependent fields (EOS, PadID, Suppress, Decode) are left out.
+func (c Config) Settings() map[string]any {
+	return map[string]any{
+		"max_length": c.MaxLength, "max_new_tokens": c.MaxNewTokens,
+		"min_length": c.MinLength, "min_new_tokens": c.MinNewTokens,
+		"num_beams": c.NumBeams, "do_sample": c.DoSample,
+		"temperature": c.Temperature, "top_k": c.TopK, "top_p": c.TopP,
+		"repetition_penalty": c.RepetitionPenalty, "length_penalty": c.LengthPenalty,
+		"early_stopping": c.EarlyStopping.String(), "num_return_sequences": c.NumReturnSequences,
+		"no_repeat_ngram_size": c.NoRepeatNgramSize, "seed": c.Seed,
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"glimpse/compute"
@@ -45,6 +47,9 @@ type Description struct {
 	Precision   string // "fp32" or "fp16"
 	WeightBytes int64  // bytes of checkpoint loaded
 	Decoder     string // "llama" or "t5"
+	// Revision is the Hub commit when the folder is a snapshot in the
+	// Hugging Face cache (…/snapshots/COMMIT), else empty.
+	Revision string
 }
 
 // Pipeline is a loaded model ready to answer. Ask may be called from one
@@ -103,11 +108,11 @@ func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) 
 	}
 	name := modelArg
 	if st, err := os.Stat(modelArg); err == nil && st.IsDir() {
-		name = baseName(dir)
+		name = filepath.Base(filepath.Clean(dir))
 	}
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
-		WeightBytes: loaded, Decoder: decoder,
+		WeightBytes: loaded, Decoder: decoder, Revision: snapshotCommit(dir),
 	}}, nil
 }
 
@@ -167,16 +172,23 @@ func weightType(precision, backend string) (compute.DType, string, error) {
 	return 0, "", fmt.Errorf("%w: precision %q (use fp32, fp16 or auto)", ErrBadOption, precision)
 }
 
-func baseName(dir string) string {
-	for len(dir) > 1 && os.IsPathSeparator(dir[len(dir)-1]) {
-		dir = dir[:len(dir)-1]
+// snapshotCommit returns COMMIT for a folder …/snapshots/COMMIT of the
+// Hugging Face cache layout (40 hex digits), or "".
+func snapshotCommit(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
 	}
-	for i := len(dir) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(dir[i]) {
-			return dir[i+1:]
+	commit := filepath.Base(abs)
+	if filepath.Base(filepath.Dir(abs)) != "snapshots" || len(commit) != 40 {
+		return ""
+	}
+	for _, c := range commit {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return ""
 		}
 	}
-	return dir
+	return commit
 }
 
 // Describe says what the pipeline runs.

@@ -137,3 +137,19 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("bad backend error %v is not ErrBadOption", err)
 	}
 }
+
+func TestSnapshotCommit(t *testing.T) {
+	const c = "92cb457daed1ceefd6fd7f53294ee42085575cdc"
+	tests := []struct{ dir, want string }{
+		{"/home/u/.cache/huggingface/hub/models--Salesforce--instructblip-vicuna-7b/snapshots/" + c, c},
+		{"/home/u/.cache/huggingface/hub/models--Salesforce--instructblip-vicuna-7b/snapshots/" + c + "/", c},
+		{"/models/vicuna/" + c, ""},
+		{"/x/snapshots/main", ""},
+		{"/x/snapshots/" + strings.ToUpper(c), ""},
+	}
+	for _, tt := range tests {
+		if got := snapshotCommit(tt.dir); got != tt.want {
+			t.Errorf("snapshotCommit(%q) = %q, want %q", tt.dir, got, tt.want)
+		}
+	}
+}
