@@ -351,6 +351,9 @@ func captionEach(ctx context.Context, ask askFunc, imgs []image.Image, prompt st
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
+	if errors.Is(err, context.Canceled) {
+		return nil, nil, err // the app stopped the model's work (Esc elsewhere)
+	}
 	if len(imgs) == 1 {
 		errs[0] = err
 		return []string{""}, errs, nil

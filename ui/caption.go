@@ -317,7 +317,7 @@ func (v *captionView) finish(path, caption string, preview image.Image, err erro
 	if v.onCaptioned != nil {
 		v.onCaptioned(path, v.text, err)
 	}
-	if err == nil || !errors.Is(err, context.Canceled) {
+	if !errors.Is(err, context.Canceled) {
 		v.next()
 	}
 }
@@ -393,13 +393,17 @@ func (v *captionView) speakCaption() {
 		return
 	}
 	err := v.speech.Speak(v.text, func(err error) {
-		if err != nil {
-			fyne.Do(func() { v.setStatus(err.Error(), true) })
-		}
+		fyne.Do(func() {
+			if err != nil {
+				v.setStatus(err.Error(), true)
+			}
+			v.syncButtons()
+		})
 	})
 	if err != nil {
 		v.setStatus(err.Error(), true)
 	}
+	v.syncButtons()
 }
 
 // showError shows err in the status line.

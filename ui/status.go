@@ -1,0 +1,170 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"glimpse/downloads"
+	"glimpse/model"
+	"glimpse/model/pipeline"
+)
+
+// modelLoadProgress is the loading progress the pipeline reports.
+type modelLoadProgress = model.LoadProgress
+
+// statusBar shows, along the bottom of the window, the loaded model (name,
+// precision, backend and device), a loading progress bar, memory use, and
+// short notices.
+type statusBar struct {
+	a       *App
+	desc    pipeline.Description // what is loaded; zero before the first answer
+	engine  *widget.Label
+	bar     *widget.ProgressBar
+	memory  *widget.Label
+	notice  *widget.Label
+	box     fyne.CanvasObject
+	stopped chan struct{}
+	flashN  int
+}
+
+func newStatusBar(a *App) *statusBar {
+	s := &statusBar{a: a, engine: widget.NewLabel(""), bar: widget.NewProgressBar(), memory: widget.NewLabel(""),
+		notice: widget.NewLabel("")}
+	s.bar.Hide()
+	s.notice.Truncation = fyne.TextTruncateEllipsis
+	s.box = container.NewBorder(nil, nil, s.engine, s.memory, container.NewStack(s.bar, s.notice))
+	s.refresh()
+	return s
+}
+
+func (s *statusBar) object() fyne.CanvasObject { return s.box }
+
+// start updates the memory figure every two seconds until stop.
+func (s *statusBar) start() {
+	s.stopped = make(chan struct{})
+	s.updateMemory()
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopped:
+				return
+			case <-t.C:
+				s.a.do(s.updateMemory)
+			}
+		}
+	}()
+}
+
+func (s *statusBar) stop() {
+	if s.stopped != nil {
+		close(s.stopped)
+		s.stopped = nil
+	}
+}
+
+// updateMemory shows the process's resident memory and the model's weights.
+func (s *statusBar) updateMemory() {
+	text := "Memory " + downloads.FormatBytes(processMemory())
+	if s.desc.WeightBytes > 0 {
+		text += " · weights " + downloads.FormatBytes(s.desc.WeightBytes)
+	}
+	s.memory.SetText(text)
+}
+
+// refresh shows the engine: the loaded model, or the one that will load.
+func (s *statusBar) refresh() {
+	if s.desc.Name != "" {
+		s.engine.SetText(engineText(s.desc))
+		return
+	}
+	c := s.a.engineChoice()
+	if c.Model == "" {
+		s.engine.SetText("No model: open Models (Ctrl+M)")
+		return
+	}
+	s.engine.SetText(fmt.Sprintf("%s (loads with the first question; %s, %s)", displayName(c.Model), c.Backend, c.Precision))
+}
+
+// engineText says what runs, e.g. "instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100".
+func engineText(d pipeline.Description) string {
+	where := "CPU"
+	if d.Backend == "gl" {
+		where = "GPU"
+	}
+	if d.Device != "" {
+		where += ": " + d.Device
+	}
+	return fmt.Sprintf("%s · %s · %s", d.Name, d.Precision, where)
+}
+
+// displayName shortens a model folder to its name.
+func displayName(m string) string {
+	m = strings.TrimRight(m, `/\`)
+	if i := strings.LastIndexAny(m, `/\`); i >= 0 && !strings.Contains(m[:i], "models--") {
+		return m[i+1:]
+	}
+	return m
+}
+
+// loading shows the loading progress bar.
+func (s *statusBar) loading(p model.LoadProgress) {
+	s.notice.Hide()
+	s.bar.Show()
+	s.bar.SetValue(float64(p.Bytes) / float64(max(p.TotalBytes, 1)))
+	s.engine.SetText("Loading " + displayName(s.a.engineChoice().Model) + "…")
+}
+
+// loaded shows what the worker has loaded.
+func (s *statusBar) loaded(d pipeline.Description) {
+	s.desc = d
+	s.bar.Hide()
+	s.notice.Show()
+	s.refresh()
+	s.updateMemory()
+}
+
+// loadDone hides the bar after a load that failed or was stopped.
+func (s *statusBar) loadDone() {
+	s.bar.Hide()
+	s.notice.Show()
+	s.refresh()
+}
+
+// flash shows a notice for a few seconds.
+func (s *statusBar) flash(msg string) {
+	s.flashN++
+	n := s.flashN
+	s.notice.SetText(msg)
+	time.AfterFunc(6*time.Second, func() {
+		s.a.do(func() {
+			if s.flashN == n {
+				s.notice.SetText("")
+			}
+		})
+	})
+}
+
+// processMemory is the process's resident set size where the system tells it
+// (/proc/self/statm on Linux), else the memory the Go runtime holds.
+func processMemory() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return pages * int64(os.Getpagesize())
+			}
+		}
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.Sys)
+}

@@ -1,0 +1,175 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"image"
+	"sync"
+
+	"glimpse/model"
+	"glimpse/model/generate"
+	"glimpse/model/pipeline"
+)
+
+// engine is what the worker needs of a loaded model; *pipeline.Pipeline is one.
+type engine interface {
+	Describe() pipeline.Description
+	Ask(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config, stream func(generate.Event)) (*pipeline.Result, error)
+	Close()
+}
+
+// openPipeline loads a model; tests and the app both use the real pipeline.
+func openPipeline(ctx context.Context, modelArg string, opt pipeline.Options) (engine, error) {
+	p, err := pipeline.Open(ctx, modelArg, opt)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// EngineChoice names a model and how to run it; the worker reloads when it
+// changes.
+type EngineChoice struct {
+	Model     string // installed model name or folder
+	Backend   string // auto, gl or cpu
+	Precision string // auto, fp32 or fp16
+}
+
+// AskRequest is one question for the worker. Every callback runs on the UI
+// goroutine (through fyne.Do), so it may touch widgets.
+type AskRequest struct {
+	Engine  EngineChoice
+	Images  []image.Image
+	Prompts []string
+	Config  generate.Config
+	// OnLoading reports loading progress when the model has to be loaded
+	// first; OnLoaded says what was loaded.
+	OnLoading func(model.LoadProgress)
+	OnLoaded  func(pipeline.Description)
+	// OnEvent receives generate's events: streamed text or beam progress.
+	OnEvent func(generate.Event)
+	// OnDone gets the result, or the error (context.Canceled when stopped).
+	OnDone func(*pipeline.Result, error)
+}
+
+// worker owns the loaded model on its own goroutine, so loading and
+// generating never block the window. Jobs run one at a time, in order;
+// Stop cancels the one running.
+type worker struct {
+	do   func(func()) // hands a function to the UI goroutine
+	open func(ctx context.Context, modelArg string, opt pipeline.Options) (engine, error)
+	jobs chan AskRequest
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // of the running job; nil when idle
+	busy   bool
+	closed bool
+	done   chan struct{}
+
+	// Owned by the worker goroutine.
+	eng    engine
+	choice EngineChoice
+}
+
+func newWorker(do func(func())) *worker {
+	w := &worker{do: do, open: openPipeline, jobs: make(chan AskRequest, 16), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Ask queues a question. It returns at once.
+func (w *worker) Ask(r AskRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.jobs <- r
+}
+
+// Stop cancels the running job (loading or generating); it reports
+// context.Canceled to its OnDone.
+func (w *worker) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// Busy says whether a job is running.
+func (w *worker) Busy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.busy
+}
+
+// Close stops the running job, waits for the worker to end and frees the model.
+func (w *worker) Close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	if w.cancel != nil {
+		w.cancel()
+	}
+	close(w.jobs)
+	w.mu.Unlock()
+	<-w.done
+}
+
+func (w *worker) loop() {
+	defer close(w.done)
+	defer func() {
+		if w.eng != nil {
+			w.eng.Close()
+		}
+	}()
+	for r := range w.jobs {
+		ctx, cancel := context.WithCancel(context.Background())
+		w.mu.Lock()
+		w.cancel, w.busy = cancel, true
+		w.mu.Unlock()
+		res, err := w.run(ctx, r)
+		w.mu.Lock()
+		w.cancel, w.busy = nil, false
+		w.mu.Unlock()
+		cancel()
+		if r.OnDone != nil {
+			w.do(func() { r.OnDone(res, err) })
+		}
+	}
+}
+
+// run loads the requested model if another (or none) is loaded, then asks.
+func (w *worker) run(ctx context.Context, r AskRequest) (*pipeline.Result, error) {
+	if r.Engine.Model == "" {
+		return nil, errors.New("no model is chosen: open Models (Ctrl+M), download one and make it active")
+	}
+	if w.eng == nil || w.choice != r.Engine {
+		if w.eng != nil {
+			w.eng.Close()
+			w.eng = nil
+		}
+		opt := pipeline.Options{Backend: r.Engine.Backend, Precision: r.Engine.Precision}
+		if r.OnLoading != nil {
+			opt.Progress = func(p model.LoadProgress) { w.do(func() { r.OnLoading(p) }) }
+		}
+		eng, err := w.open(ctx, r.Engine.Model, opt)
+		if err != nil {
+			return nil, err
+		}
+		w.eng, w.choice = eng, r.Engine
+	}
+	if r.OnLoaded != nil {
+		d := w.eng.Describe()
+		w.do(func() { r.OnLoaded(d) })
+	}
+	var stream func(generate.Event)
+	if r.OnEvent != nil {
+		stream = func(e generate.Event) { w.do(func() { r.OnEvent(e) }) }
+	}
+	return w.eng.Ask(ctx, r.Images, r.Prompts, r.Config, stream)
+}
