@@ -14,8 +14,8 @@ import (
 type appEntry struct {
 	widget.Entry
 	app         *App
-	label       string             // what a screen reader announces
-	onPastePath func(string) bool  // a pasted path; true when taken
+	label       string            // what a screen reader announces
+	onPastePath func(string) bool // a pasted path; true when taken
 	onKey       func(fyne.KeyName) bool
 }
 
@@ -198,8 +198,8 @@ func (s *imageSlot) Tapped(*fyne.PointEvent) {
 	}
 }
 
-func (s *imageSlot) FocusGained() { s.focused = true; s.Refresh() }
-func (s *imageSlot) FocusLost()   { s.focused = false; s.Refresh() }
+func (s *imageSlot) FocusGained()   { s.focused = true; s.Refresh() }
+func (s *imageSlot) FocusLost()     { s.focused = false; s.Refresh() }
 func (s *imageSlot) TypedRune(rune) {}
 
 // TypedKey: Enter/Space open, Delete/Backspace clear.
