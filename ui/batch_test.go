@@ -577,3 +577,31 @@ func TestBatchProgressText(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchStoppedByApp has the app stop the model's work (Esc pressed
+// while another tab shows): the Ask ends with context.Canceled although the
+// batch's own context goes on. The batch stops as if stopped itself, keeps
+// what was captioned, and reports no image as failed.
+func TestBatchStoppedByApp(t *testing.T) {
+	dir := t.TempDir()
+	rels := copyFixtureImages(t, dir, nil)
+	real := captionAsk(t, nil)
+	calls := 0
+	ask := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
+		calls++
+		if calls == 2 {
+			return nil, context.Canceled
+		}
+		return real(ctx, images, prompts, cfg)
+	}
+	rep, err := runBatch(context.Background(), BatchOptions{Folder: dir, Format: BatchJSON, BatchSize: 2,
+		Prompt: captionPrompt, Config: captionConfig()}, ask, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if rep.Captioned != 2 || rep.Failed != 0 || calls != 2 {
+		t.Errorf("report %+v after %d asks, want 2 captioned, none failed, 2 asks", rep.BatchProgress, calls)
+	}
+	want := expectedCaptions(t, dir, rels[:2], 2)
+	diffCaptions(t, "JSON", readCaptionJSON(t, rep.Output), want)
+}
