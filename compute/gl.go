@@ -96,10 +96,13 @@ type glChunk struct {
 	row0, rows   int // rows along dimension 0
 }
 
-// glStorage is the memory a tensor and its views share.
+// glStorage is the memory a tensor and its views share. It is freed when
+// the last handle on it is released, as the CPU backend's storage is
+// garbage-collected when its last handle goes.
 type glStorage struct {
 	chunks []glChunk
-	pooled bool // return buffers to the pool (context tensors)
+	pooled bool         // return buffers to the pool (context tensors)
+	refs   atomic.Int32 // live handles
 	freed  atomic.Bool
 }
 
@@ -109,7 +112,6 @@ type glTensor struct {
 	st       *glStorage
 	shape    []int
 	dtype    DType
-	view     bool // made by Reshape: releasing it frees nothing
 	released bool
 }
 
@@ -119,16 +121,21 @@ func (t *glTensor) String() string {
 	return fmt.Sprintf("gl %v%v", t.dtype, t.shape)
 }
 
-// Release frees the tensor's buffers now (a view's only when its owner goes).
+// Release drops this handle; the buffers go when no handle is left.
 func (t *glTensor) Release() {
 	if t.released {
 		return
 	}
 	t.released = true
-	if t.view {
-		return
+	if t.st.refs.Add(-1) == 0 {
+		t.b.freeStorage(t.st)
 	}
-	t.b.freeStorage(t.st)
+}
+
+// newHandle makes the first handle on st.
+func (b *glBackend) newHandle(st *glStorage, dt DType, shape []int) *glTensor {
+	st.refs.Store(1)
+	return &glTensor{b: b, st: st, shape: append([]int(nil), shape...), dtype: dt}
 }
 
 func newGL(opts glOptions) (Backend, error) {
@@ -810,8 +817,7 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 		})
 		st.chunks = append(st.chunks, c)
 		if glErr != gl.NO_ERROR {
-			t := &glTensor{b: b, st: st}
-			t.Release()
+			b.freeStorage(st)
 			if glErr == gl.OUT_OF_MEMORY {
 				return nil, fmt.Errorf("upload %v%v: out of GPU memory", dt, shape)
 			}
@@ -821,7 +827,7 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 			break
 		}
 	}
-	return &glTensor{b: b, st: st, shape: append([]int(nil), shape...), dtype: dt}, nil
+	return b.newHandle(st, dt, shape), nil
 }
 
 // NewContext returns a context whose tensors return to the buffer pool.

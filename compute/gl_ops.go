@@ -14,7 +14,7 @@ import (
 // made; the closures it queues only allocate, bind and dispatch.
 type glContext struct {
 	b      *glBackend
-	owned  []*glStorage
+	made   []*glTensor // every handle this context returned
 	closed bool
 }
 
@@ -31,10 +31,10 @@ func (c *glContext) Close() {
 		return
 	}
 	c.closed = true
-	for _, st := range c.owned {
-		c.b.freeStorage(st)
+	for _, t := range c.made {
+		t.Release()
 	}
-	c.owned = nil
+	c.made = nil
 }
 
 // tensor checks that t is a live tensor of this backend.
@@ -50,6 +50,7 @@ func (c *glContext) tensor(op string, t Tensor) *glTensor {
 		panic(fmt.Sprintf("compute: %s of %v from another GL backend", op, gt))
 	}
 	if gt.released || gt.st.freed.Load() {
+		// freed without a release: the backend was closed
 		panic(fmt.Sprintf("compute: %s of released tensor %v", op, gt))
 	}
 	return gt
@@ -83,9 +84,9 @@ func (c *glContext) newF32(op string, shape []int) (*glTensor, *glSlot) {
 		rows = shape[0]
 	}
 	s := &glSlot{bytes: 4 * n}
-	st := &glStorage{pooled: true, chunks: []glChunk{{data: s, rows: rows}}}
-	c.owned = append(c.owned, st)
-	return &glTensor{b: c.b, st: st, shape: append([]int(nil), shape...), dtype: F32}, s
+	t := c.b.newHandle(&glStorage{pooled: true, chunks: []glChunk{{data: s, rows: rows}}}, F32, shape)
+	c.made = append(c.made, t)
+	return t, s
 }
 
 // exec allocates the fresh slots and runs the kernels, in order, on the GL
@@ -195,7 +196,10 @@ func (c *glContext) Reshape(t Tensor, shape ...int) Tensor {
 	if (gt.dtype == Q8 || gt.dtype == Q4) && (len(shape) == 0 || shape[len(shape)-1]%BlockSize != 0) {
 		panic(fmt.Sprintf("compute: Reshape %v to %v: quantized rows must be a multiple of %d", gt, shape, BlockSize))
 	}
-	return &glTensor{b: c.b, st: gt.st, shape: append([]int(nil), shape...), dtype: gt.dtype, view: true}
+	gt.st.refs.Add(1)
+	v := &glTensor{b: c.b, st: gt.st, shape: append([]int(nil), shape...), dtype: gt.dtype}
+	c.made = append(c.made, v)
+	return v
 }
 
 // span is a run of elements of a tensor for buffer copies.
@@ -226,9 +230,9 @@ func (c *glContext) newLike(op string, dt DType, shape []int) (*glTensor, []*glS
 		ch.scales = &glSlot{bytes: 4 * (n / BlockSize)}
 		fresh = append(fresh, ch.scales)
 	}
-	st := &glStorage{pooled: true, chunks: []glChunk{ch}}
-	c.owned = append(c.owned, st)
-	return &glTensor{b: c.b, st: st, shape: append([]int(nil), shape...), dtype: dt}, fresh
+	t := c.b.newHandle(&glStorage{pooled: true, chunks: []glChunk{ch}}, dt, shape)
+	c.made = append(c.made, t)
+	return t, fresh
 }
 
 // elemsPerWord is how many elements of dt share a 32-bit word.

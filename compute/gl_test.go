@@ -844,3 +844,25 @@ func TestGLPoolAndRelease(t *testing.T) {
 	}
 	mustPanic(t, "bad shapes", func() { c2.Add(c2.Zeros(3, 4), c2.Zeros(5)) }, "[3 4]", "[5]")
 }
+
+// TestGLViewLifetime checks that storage lives while any handle on it does,
+// as on the CPU backend: a view outlives its owner's Release and the close
+// of the context that made the owner.
+func TestGLViewLifetime(t *testing.T) {
+	b := testGL(t)
+	a, c := b.NewContext(), b.NewContext()
+	defer c.Close()
+	x := a.FromFloats([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	v := c.Reshape(x, 3, 2)
+	w := a.Reshape(x, 6)
+	x.Release()
+	exact(t, "view after its owner's Release", c.Read(v), []float32{1, 2, 3, 4, 5, 6})
+	a.Close() // drops w, the last handle a made
+	mustPanic(t, "a closed context's view", func() { c.Read(w) }, "released")
+	exact(t, "view after the owner's context closed", c.Read(c.Scale(v, 2)), []float32{2, 4, 6, 8, 10, 12})
+	st := v.(*glTensor).st
+	v.Release()
+	if !st.freed.Load() {
+		t.Fatal("storage not freed after its last handle was released")
+	}
+}
