@@ -72,10 +72,13 @@ func testApp(t *testing.T, prefs func(p fyne.Preferences)) (*App, uiQueue) {
 func pump(t *testing.T, q uiQueue, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.After(timeout)
+	tick := time.NewTicker(20 * time.Millisecond) // conditions on time, not only on UI work
+	defer tick.Stop()
 	for !cond() {
 		select {
 		case f := <-q:
 			f()
+		case <-tick.C:
 		case <-deadline:
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}

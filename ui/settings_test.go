@@ -1,0 +1,86 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+)
+
+// TestSettingsDefaults holds the seed's generation settings.
+func TestSettingsDefaults(t *testing.T) {
+	d := DefaultSettings()
+	c := d.Generation()
+	if c.NumBeams != 5 || c.MaxLength != 256 || c.MinLength != 1 || c.RepetitionPenalty != 1.5 ||
+		c.LengthPenalty != 1 || c.TopP != 0.9 || c.Temperature != 1 || c.DoSample {
+		t.Errorf("defaults %+v", c)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults invalid: %v", err)
+	}
+}
+
+// TestSettingsRoundTrip stores every field and reads it back.
+func TestSettingsRoundTrip(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := Settings{NumBeams: 3, MaxLength: 100, MaxNewTokens: 40, MinLength: 2, RepetitionPenalty: 1.2,
+		LengthPenalty: 0.5, DoSample: true, Temperature: 0.7, TopP: 0.8, TopK: 30, Seed: 1<<63 + 5,
+		Model: "instructblip-vicuna-7b", Backend: "gl", Precision: "fp16", Theme: ThemeHighContrast,
+		TextScale: 1.5, DataFolder: "/data/glimpse", HFToken: "hf_x", HFEndpoint: "https://mirror.example"}
+	s.Save(a.Preferences())
+	if got := LoadSettings(a.Preferences()); got != s {
+		t.Errorf("read back %+v\nwant %+v", got, s)
+	}
+	if got := LoadSettings(test.NewTempApp(t).Preferences()); got != DefaultSettings() {
+		t.Errorf("fresh preferences give %+v", got)
+	}
+}
+
+// TestSettingsValidate names what is out of range.
+func TestSettingsValidate(t *testing.T) {
+	cases := []struct {
+		change func(*Settings)
+		want   string
+	}{
+		{func(s *Settings) { s.NumBeams = 0 }, "beams"},
+		{func(s *Settings) { s.TopP = 1.5 }, "top-p"},
+		{func(s *Settings) { s.Temperature = 0 }, "temperature"},
+		{func(s *Settings) { s.RepetitionPenalty = -1 }, "repetition penalty"},
+		{func(s *Settings) { s.MaxLength, s.MaxNewTokens = 0, 0 }, "max length"},
+		{func(s *Settings) { s.TextScale = 5 }, "text size"},
+		{func(s *Settings) { s.Backend = "cuda" }, "backend"},
+		{func(s *Settings) { s.MaxLength, s.MaxNewTokens = 0, 10 }, ""},
+	}
+	for _, c := range cases {
+		s := DefaultSettings()
+		c.change(&s)
+		err := s.Validate()
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", s, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want one about %s", err, c.want)
+		}
+	}
+}
+
+// TestSettingsForm refuses what is not a number, naming the field.
+func TestSettingsForm(t *testing.T) {
+	a, _ := testApp(t, withTinyModel)
+	v := a.setView
+	v.topK.SetText("many")
+	v.hfEndpoint.SetText("ftp://x")
+	v.apply()
+	if !v.errLabel.Visible() || !strings.Contains(v.errLabel.Text, "Top-k") || !strings.Contains(v.errLabel.Text, "endpoint") {
+		t.Errorf("error %q", v.errLabel.Text)
+	}
+	v.restore()
+	v.hfEndpoint.SetText("")
+	v.apply()
+	if v.errLabel.Visible() {
+		t.Errorf("defaults refused: %s", v.errLabel.Text)
+	}
+}
