@@ -111,7 +111,7 @@ func TestSidebar(t *testing.T) {
 // TestSafeFileName keeps export names valid everywhere.
 func TestSafeFileName(t *testing.T) {
 	for in, want := range map[string]string{
-		"What is this?":   "What is this_",
+		"What is this?":    "What is this_",
 		`a/b\c:d*e"f<g>h|`: "a_b_c_d_e_f_g_h_",
 		"  ":               "conversation",
 		"..":               "conversation",
