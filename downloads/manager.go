@@ -754,7 +754,9 @@ func (m *Manager) Remove(name string) error {
 		return fmt.Errorf("%s is not in the cache %s: %w", ref, m.cache.dir, ErrNotInstalled)
 	}
 	repoDir := m.cache.repoDir(ref.Repo)
-	if _, err := os.Stat(repoDir); err != nil {
+	_, serr := os.Stat(m.cache.snapshotDir(ref.Repo, commit))
+	_, merr := os.Stat(m.cache.manifestPath(ref.Repo, commit))
+	if serr != nil && merr != nil {
 		return fmt.Errorf("%s is not in the cache %s: %w", ref, m.cache.dir, ErrNotInstalled)
 	}
 	mine := map[string]bool{}

@@ -785,3 +785,44 @@ func BenchmarkPull(b *testing.B) {
 		})
 	}
 }
+
+func TestRemoveKeepsBlobsOfOtherRevisions(t *testing.T) {
+	h, old := newHub(t)
+	dir := t.TempDir()
+	var l logs
+	m := New(testConfig(h, dir, &l))
+	if _, err := m.Pull(context.Background(), testRepo, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A new commit changes config.json only; main moves to it.
+	var files []*hubtest.File
+	for _, f := range old.Files {
+		if f.Path == "config.json" {
+			files = append(files, hubtest.NewFile(f.Path, append(append([]byte(nil), f.Data...), ' ')))
+		} else {
+			files = append(files, f)
+		}
+	}
+	cur := h.AddRepo(testRepo, files...)
+	if _, err := m.Pull(context.Background(), testRepo, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := m.Installed(); len(list) != 2 {
+		t.Fatalf("Installed lists %d snapshots, want 2: %+v", len(list), list)
+	}
+	if err := m.Remove(testRepo + "@" + old.Commit); err != nil {
+		t.Fatal(err)
+	}
+	c := cache{dir: dir}
+	if _, err := os.Stat(c.snapshotDir(testRepo, old.Commit)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("old snapshot still there: %v", err)
+	}
+	oldConfig := c.blobPath(testRepo, wantFiles(old)["config.json"].GitSHA1)
+	if _, err := os.Stat(oldConfig); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old config.json blob, used by no other snapshot, is still there")
+	}
+	if p, err := m.Path(context.Background(), testRepo); err != nil || p != c.snapshotDir(testRepo, cur.Commit) {
+		t.Errorf("Path after removing the old revision = %q, %v", p, err)
+	}
+	checkSnapshot(t, dir, cur)
+}
