@@ -5,7 +5,7 @@
 // NEED_REDUCE is defined) and a work group of WG invocations, WG a power of
 // two. With USE_SUBGROUP (GL_KHR_shader_subgroup_arithmetic) they reduce
 // inside each subgroup first and combine the subgroup results through shared
-// memory; otherwise they use a shared-memory tree.
+// memory; otherwise they go through shared memory in two levels.
 
 // SYNC orders shared-memory writes before the barrier (GLSL 4.30 does not
 // promise that barrier() alone does for compute shaders).
@@ -48,15 +48,24 @@ float wgMax(float v) {
 	return r;
 }
 #else
+// Two levels instead of a log2(WG)-step tree: 16 invocations each sum a
+// strided sixteenth, then every invocation sums those 16 partial sums. Three
+// barriers per reduction whatever WG is; on llvmpipe, where a barrier
+// switches every SIMD lane group of the work group, that is most of the
+// cost of small kernels.
+shared float red16[16];
 float wgSum(float v) {
 	int l = lid();
 	redf[l] = v;
 	SYNC();
-	for (int s = WG / 2; s > 0; s >>= 1) {
-		if (l < s) redf[l] += redf[l + s];
-		SYNC();
+	if (l < 16) {
+		float s = 0.0;
+		for (int i = l; i < WG; i += 16) s += redf[i];
+		red16[l] = s;
 	}
-	float r = redf[0];
+	SYNC();
+	float r = 0.0;
+	for (int i = 0; i < 16; i++) r += red16[i];
 	SYNC();
 	return r;
 }
@@ -64,11 +73,14 @@ float wgMax(float v) {
 	int l = lid();
 	redf[l] = v;
 	SYNC();
-	for (int s = WG / 2; s > 0; s >>= 1) {
-		if (l < s) redf[l] = max(redf[l], redf[l + s]);
-		SYNC();
+	if (l < 16) {
+		float s = NEG_INF;
+		for (int i = l; i < WG; i += 16) s = max(s, redf[i]);
+		red16[l] = s;
 	}
-	float r = redf[0];
+	SYNC();
+	float r = NEG_INF;
+	for (int i = 0; i < 16; i++) r = max(r, red16[i]);
 	SYNC();
 	return r;
 }

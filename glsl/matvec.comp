@@ -7,7 +7,7 @@
 // reads whole uvec4/vec4s of weights; otherwise one element at a time.
 // Work groups: one per output row n (2-D grid above 65535), WG invocations
 // striding over K, each keeping M partial sums; the M sums reduce together
-// through shared memory (or subgroupAdd with USE_SUBGROUP).
+// through shared memory in two levels (or subgroupAdd with USE_SUBGROUP).
 // USE_HALF (GL_NV_gpu_shader5) widens F16 pairs with the native f16vec2
 // type instead of unpackHalf2x16; the arithmetic stays float32, so results
 // match the portable variant.
@@ -65,6 +65,9 @@ layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
 #endif
 
 shared float red[MAXM * WG];
+#ifndef USE_SUBGROUP
+shared float red16[MAXM * 16];
+#endif
 
 void main() {
 	int n = groupIndex();
@@ -128,15 +131,20 @@ void main() {
 		float r = 0.0;
 		for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[l * WG + int(i)];
 #else
+	// Two levels (see wgSum in common.glsl): 16 partial sums per row, then
+	// one invocation per row adds them up.
 	for (int m = 0; m < M; m++) red[m * WG + l] = acc[m];
 	SYNC();
-	for (int s = WG / 2; s > 0; s >>= 1) {
-		if (l < s)
-			for (int m = 0; m < M; m++) red[m * WG + l] += red[m * WG + l + s];
-		SYNC();
+	if (l < M * 16) {
+		int m = l / 16;
+		float s = 0.0;
+		for (int i = l % 16; i < WG; i += 16) s += red[m * WG + i];
+		red16[l] = s;
 	}
+	SYNC();
 	if (l < M) {
-		float r = red[l * WG];
+		float r = 0.0;
+		for (int i = 0; i < 16; i++) r += red16[l * 16 + i];
 #endif
 #ifdef HAS_BIAS
 		r += bias[cOff + n];
