@@ -188,7 +188,7 @@ func TestPullLayoutAndProtocol(t *testing.T) {
 		onCDN := strings.HasPrefix(r.Host, "localhost")
 		switch {
 		case onCDN && r.Authorization != "":
-			t.Errorf("the CDN received Authorization %q for %s", r.Authorization, r.Path)
+			t.Errorf("the CDN received an Authorization header for %s", r.Path)
 		case !onCDN && r.Authorization != "Bearer "+testToken:
 			t.Errorf("the Hub request %s lacked the token", r.Path)
 		}

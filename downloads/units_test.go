@@ -2,8 +2,11 @@ package downloads
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,5 +274,68 @@ func TestConfigFromEnv(t *testing.T) {
 					got.Endpoint, got.CacheDir, got.Token == tc.want.Token, got.Offline, tc.want.Endpoint, tc.want.CacheDir, true, tc.want.Offline)
 			}
 		})
+	}
+}
+
+func TestRedirectPolicy(t *testing.T) {
+	// A CDN that records whether it saw a token.
+	var cdnAuth []string
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cdnAuth = append(cdnAuth, r.Header.Get("Authorization"))
+		w.Write([]byte("ok"))
+	}))
+	defer cdn.Close()
+	cdnOther := strings.Replace(cdn.URL, "127.0.0.1", "localhost", 1)
+	hub := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/downgrade":
+			http.Redirect(w, r, "http://"+r.Host+"/x", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/renamed":
+			// The Hub redirects renamed repos on its own host, relatively.
+			http.Redirect(w, r, "/to-cdn?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+		case "/to-cdn":
+			if r.Header.Get("Authorization") == "" {
+				t.Errorf("the token was dropped on a redirect within the Hub")
+			}
+			http.Redirect(w, r, r.URL.Query().Get("cdn")+"/file", http.StatusFound)
+		}
+	}))
+	defer hub.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(hub.Certificate())
+	c, err := newHubClient(Config{Endpoint: hub.URL, Token: "hf_secret", RootCAs: pool}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path    string
+		wantErr string
+	}{
+		{"/downgrade", "not https"},
+		{"/loop", "too many times"},
+		{"/renamed?cdn=" + url.QueryEscape(cdnOther), "not https"}, // the http CDN is a downgrade from the https Hub
+	}
+	for _, tc := range cases {
+		resp, err := c.send(t.Context(), http.MethodGet, hub.URL+tc.path, nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tc.path, err, tc.wantErr)
+		}
+	}
+	// Over plain http (a local mirror), the CDN on another host gets no token.
+	plain := httptest.NewServer(hub.Config.Handler)
+	defer plain.Close()
+	c, _ = newHubClient(Config{Endpoint: plain.URL, Token: "hf_secret"}.withDefaults())
+	resp, err := c.send(t.Context(), http.MethodGet, plain.URL+"/renamed?cdn="+url.QueryEscape(cdnOther), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(cdnAuth) != 1 || cdnAuth[0] != "" {
+		t.Errorf("the CDN saw %d requests, with Authorization headers %v", len(cdnAuth), cdnAuth != nil && cdnAuth[0] != "")
 	}
 }
