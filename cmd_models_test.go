@@ -261,3 +261,40 @@ func TestPullSurvivesKill(t *testing.T) {
 		t.Errorf("served %d bytes of weights for %d: more than a part per kill fetched again", total-small, need)
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	p := downloads.Progress{Model: "x@main", Bytes: 1_500_000, Total: 3_000_000, Speed: 250_000, ETA: 6 * time.Second,
+		Files: []downloads.FileProgress{
+			{Path: "config.json", Size: 2000, Bytes: 2000, State: downloads.Done},
+			{Path: "model.safetensors", Size: 2_998_000, Bytes: 1_498_000, State: downloads.Downloading},
+		}}
+	cases := []struct {
+		name      string
+		tty       bool
+		want      []string
+		wantNot   []string
+		paused bool
+	}{
+		{name: "terminal", tty: true, want: []string{"\r\033[K[", "50%", "1.5 MB/3.0 MB", "250.0 kB/s", "ETA 6s", "downloading model.safetensors"}},
+		{name: "log file", tty: false, want: []string{"done     config.json (2.0 kB)\n"}, wantNot: []string{"\r", "%"}},
+		{name: "paused", tty: true, want: []string{"(paused)"}, paused: true},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		b := &progressBar{w: &out, tty: tc.tty, state: map[string]downloads.FileState{}}
+		q := p
+		q.Paused = tc.paused
+		b.update(q)
+		b.finish()
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s: output %q lacks %q", tc.name, out.String(), w)
+			}
+		}
+		for _, w := range tc.wantNot {
+			if strings.Contains(out.String(), w) {
+				t.Errorf("%s: output %q has %q", tc.name, out.String(), w)
+			}
+		}
+	}
+}
