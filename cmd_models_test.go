@@ -269,11 +269,11 @@ func TestProgressBar(t *testing.T) {
 			{Path: "model.safetensors", Size: 2_998_000, Bytes: 1_498_000, State: downloads.Downloading},
 		}}
 	cases := []struct {
-		name      string
-		tty       bool
-		want      []string
-		wantNot   []string
-		paused bool
+		name    string
+		tty     bool
+		want    []string
+		wantNot []string
+		paused  bool
 	}{
 		{name: "terminal", tty: true, want: []string{"\r\033[K[", "50%", "1.5 MB/3.0 MB", "250.0 kB/s", "ETA 6s", "downloading model.safetensors"}},
 		{name: "log file", tty: false, want: []string{"done     config.json (2.0 kB)\n"}, wantNot: []string{"\r", "%"}},
