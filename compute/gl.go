@@ -703,11 +703,10 @@ func strideGrid(n, wg int) [3]uint32 {
 
 // --- uploads ---
 
-// wordsPerRow returns the packed words of rowElems elements of dt, and
-// whether rows start on word boundaries.
-func rowWords(dt DType, rowElems int) (int, bool) {
-	epw := map[DType]int{F32: 1, F16: 2, BF16: 2, Q8: 4, Q4: 8}[dt]
-	return rowElems / epw, rowElems%epw == 0
+// rowsWordAligned reports whether rows of rowElems elements of dt start on
+// 32-bit word boundaries.
+func rowsWordAligned(dt DType, rowElems int) bool {
+	return rowElems%elemsPerWord(dt) == 0
 }
 
 // maxChunkElems keeps element indices inside the shaders' 32-bit ints.
@@ -735,7 +734,7 @@ func (b *glBackend) chunkRows(dt DType, shape []int) (int, error) {
 	per = min(per, maxChunkElems/max(rowElems, 1))
 	// Rows must start on word boundaries: with an odd row length of F16
 	// (two per word) chunks hold an even number of rows, and so on.
-	if _, aligned := rowWords(dt, rowElems); !aligned {
+	if !rowsWordAligned(dt, rowElems) {
 		per -= per % 8
 	}
 	if per < 1 {

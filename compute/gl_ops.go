@@ -18,12 +18,18 @@ type glContext struct {
 	closed bool
 }
 
-// Work-group sizes of the kernels (the WG define).
+// Work-group sizes of the kernels (the WG define; powers of two).
 const (
-	wgElem   = 256 // element-wise, RoPE, lookups
+	wgElem   = 256 // element-wise, RoPE, lookups: grid-stride loops
 	wgRow    = 256 // norms, softmax, argmax: one work group per row
-	wgMatvec = 128
-	wgAttn   = 128
+	wgMatvec = 128 // one work group per output row
+	wgAttn   = 128 // one work group per query row; head size up to 2·wgAttn
+)
+
+var (
+	elemWG   = fmt.Sprintf("WG=%d", wgElem)
+	rowWG    = fmt.Sprintf("WG=%d", wgRow)
+	matvecWG = fmt.Sprintf("WG=%d", wgMatvec)
 )
 
 func (c *glContext) Close() {
@@ -475,7 +481,7 @@ func (c *glContext) Linear(x, w, bias Tensor) Tensor {
 		k := &kernel{binds: []*glSlot{os, xs, ch.data, ch.scales, bs}, writes: 1}
 		if M <= matvecRows {
 			k.name = "matvec"
-			k.defines = append([]string{"WG=128"}, defs...)
+			k.defines = append([]string{matvecWG}, defs...)
 			if ev := vecElems(wt.dtype); K%ev == 0 {
 				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
 			}
@@ -552,7 +558,7 @@ func (c *glContext) binary(op, define string, a, b Tensor) Tensor {
 	if n == 0 {
 		return out
 	}
-	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{"WG=256", define}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{elemWG, define}, writes: 1,
 		binds: []*glSlot{os, as, bs}, args: []any{n, bn}, groups: strideGrid(n, wgElem)})
 	return out
 }
@@ -571,7 +577,7 @@ func (c *glContext) unary(op, define string, x Tensor, s float32) Tensor {
 	if define == "OP_SCALE" {
 		args = []any{n, nil, s}
 	}
-	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{"WG=256", define}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{elemWG, define}, writes: 1,
 		binds: []*glSlot{os, xs}, args: args, groups: strideGrid(n, wgElem)})
 	return out
 }
@@ -596,7 +602,7 @@ func (c *glContext) Gated(act string, gate, up Tensor) Tensor {
 	if n == 0 {
 		return out
 	}
-	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{"WG=256", "OP_GATED", "ACT=" + fn}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "elementwise", defines: []string{elemWG, "OP_GATED", "ACT=" + fn}, writes: 1,
 		binds: []*glSlot{os, gs, us}, args: []any{n}, groups: strideGrid(n, wgElem)})
 	return out
 }
@@ -622,7 +628,7 @@ func (c *glContext) norm(op string, x, w, b Tensor, eps float32) Tensor {
 	if NumElements(wt.shape) != cols {
 		panic(fmt.Sprintf("compute: %s of %v with weight %v", op, xt, wt))
 	}
-	defs := []string{"WG=256"}
+	defs := []string{rowWG}
 	if op == "LayerNorm" {
 		defs = append(defs, "LAYERNORM")
 	}
@@ -657,7 +663,7 @@ func (c *glContext) RMSNorm(x, w Tensor, eps float32) Tensor {
 func (c *glContext) Softmax(x, mask Tensor) Tensor {
 	xt, xs := c.f32("Softmax", x)
 	rows, cols := glRowsCols("Softmax", xt)
-	defs := []string{"WG=256", "SOFTMAX"}
+	defs := []string{rowWG, "SOFTMAX"}
 	args := []any{rows, cols}
 	var ms *glSlot
 	if mask != nil {
@@ -690,7 +696,7 @@ func (c *glContext) LogSoftmax(x Tensor) Tensor {
 	if rows == 0 {
 		return out
 	}
-	c.exec([]*glSlot{os}, &kernel{name: "softmax", defines: []string{"WG=256", "LOG_SOFTMAX"}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "softmax", defines: []string{rowWG, "LOG_SOFTMAX"}, writes: 1,
 		binds: []*glSlot{os, xs}, args: []any{rows, cols}, groups: grid(rows)})
 	return out
 }
@@ -805,7 +811,7 @@ func (c *glContext) RoPE(x Tensor, pos []int32, heads int, theta float32) Tensor
 	}
 	cs := c.FromFloats([]int{rows, d}, ropeTable(pos, d, theta)).(*glTensor)
 	n := rows * heads * d / 2
-	c.exec([]*glSlot{os}, &kernel{name: "rope", defines: []string{"WG=256"}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "rope", defines: []string{elemWG}, writes: 1,
 		binds: []*glSlot{os, xs, cs.st.chunks[0].data}, args: []any{rows, heads, d}, groups: strideGrid(n, wgElem)})
 	cs.Release()
 	return out
@@ -837,7 +843,7 @@ func (c *glContext) Embedding(table Tensor, ids []int32) Tensor {
 	it := c.intBuffer(ids)
 	var ks []*kernel
 	for _, ch := range tt.st.chunks {
-		ks = append(ks, &kernel{name: "embedding", defines: []string{"WG=256", weightDefine(tt.dtype)}, writes: 1,
+		ks = append(ks, &kernel{name: "embedding", defines: []string{elemWG, weightDefine(tt.dtype)}, writes: 1,
 			binds: []*glSlot{os, it.st.chunks[0].data, ch.data, ch.scales},
 			args:  []any{len(ids), C, ch.row0, ch.rows}, groups: strideGrid(len(ids)*C, wgElem)})
 	}
@@ -861,7 +867,7 @@ func (c *glContext) Patches(img Tensor, p int) Tensor {
 	}
 	// The kernel's grid is (H/p)×(W/p): remainders at the right and bottom
 	// are dropped, as a stride-p convolution drops them.
-	c.exec([]*glSlot{os}, &kernel{name: "patches", defines: []string{"WG=256"}, writes: 1,
+	c.exec([]*glSlot{os}, &kernel{name: "patches", defines: []string{elemWG}, writes: 1,
 		binds: []*glSlot{os, is}, args: []any{n, C, H, W, p}, groups: strideGrid(n, wgElem)})
 	return out
 }
@@ -880,7 +886,7 @@ func (c *glContext) Argmax(x Tensor) []int32 {
 	}
 	os := &glSlot{bytes: 4 * rows}
 	b := c.b
-	k := &kernel{name: "argmax", defines: []string{"WG=256"}, writes: 1,
+	k := &kernel{name: "argmax", defines: []string{rowWG}, writes: 1,
 		binds: []*glSlot{os, xs}, args: []any{rows, cols}, groups: grid(rows)}
 	b.call(func() {
 		b.alloc(os, true)
