@@ -446,6 +446,16 @@ func vecElems(dt DType) int {
 // matvecRows is the most rows Linear runs through the matrix–vector kernel.
 const matvecRows = 8
 
+// pow2AtLeast returns the smallest power of two >= n (n >= 1): the matvec
+// kernel is compiled for 1, 2, 4 or 8 rows at most.
+func pow2AtLeast(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
+
 func (c *glContext) Linear(x, w, bias Tensor) Tensor {
 	xt, xs := c.f32("Linear", x)
 	wt := c.tensor("Linear", w)
@@ -481,7 +491,7 @@ func (c *glContext) Linear(x, w, bias Tensor) Tensor {
 		k := &kernel{binds: []*glSlot{os, xs, ch.data, ch.scales, bs}, writes: 1}
 		if M <= matvecRows {
 			k.name = "matvec"
-			k.defines = append([]string{matvecWG}, defs...)
+			k.defines = append([]string{matvecWG, fmt.Sprintf("MAXM=%d", pow2AtLeast(M))}, defs...)
 			if ev := vecElems(wt.dtype); K%ev == 0 {
 				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
 			}

@@ -12,12 +12,15 @@
 // type instead of unpackHalf2x16; the arithmetic stays float32, so results
 // match the portable variant.
 // Bindings: 0 out, 1 x, 2 w (W_BIND), 3 scales (Q8/Q4), 4 bias (HAS_BIAS).
-// Uniforms: 0 M, 1 N, 2 K, 3 ldc, 4 cOff.
+// Uniforms: 0 M (<= MAXM), 1 N, 2 K, 3 ldc, 4 cOff.
 #define W_BIND 2
 #define WS_BIND 3
 #include "common.glsl"
 
-#define MAXM 8
+// MAXM (1, 2, 4 or 8, a define) bounds M at compile time: every loop over
+// the rows has a constant trip count, so the accumulators stay in registers
+// (a loop to the uniform M would index them dynamically, which spills them
+// to local memory on GPUs).
 
 layout(local_size_x = WG) in;
 
@@ -82,7 +85,8 @@ void main() {
 		int xb = j * (EPV / 4);
 #if defined(WT_F32)
 		vec4 w = wv[n * nv + j];
-		for (int m = 0; m < M; m++) acc[m] += dot(w, x4[m * xv + xb]);
+		for (int m = 0; m < MAXM; m++)
+			if (m < M) acc[m] += dot(w, x4[m * xv + xb]);
 #elif defined(WT_F16) || defined(WT_BF16)
 		uvec4 u = wv[n * nv + j];
 #ifdef WT_F16
@@ -90,7 +94,8 @@ void main() {
 #else
 		vec4 w0 = bf4(u.x, u.y), w1 = bf4(u.z, u.w);
 #endif
-		for (int m = 0; m < M; m++) {
+		for (int m = 0; m < MAXM; m++) {
+			if (m >= M) break;
 			int xi = m * xv + xb;
 			acc[m] += dot(w0, x4[xi]) + dot(w1, x4[xi + 1]);
 		}
@@ -98,7 +103,8 @@ void main() {
 		uvec4 u = wv[n * nv + j];
 		float sc = ws[(n * K + j * 16) >> 5];
 		vec4 w0 = q8x4(u.x), w1 = q8x4(u.y), w2 = q8x4(u.z), w3 = q8x4(u.w);
-		for (int m = 0; m < M; m++) {
+		for (int m = 0; m < MAXM; m++) {
+			if (m >= M) break;
 			int xi = m * xv + xb;
 			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]));
 		}
@@ -107,7 +113,8 @@ void main() {
 		float sc = ws[n * nv + j]; // one 32-element block per uvec4
 		vec4 w0 = q4lo(u.x), w1 = q4hi(u.x), w2 = q4lo(u.y), w3 = q4hi(u.y);
 		vec4 w4 = q4lo(u.z), w5 = q4hi(u.z), w6 = q4lo(u.w), w7 = q4hi(u.w);
-		for (int m = 0; m < M; m++) {
+		for (int m = 0; m < MAXM; m++) {
+			if (m >= M) break;
 			int xi = m * xv + xb;
 			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]) +
 				dot(w4, x4[xi + 4]) + dot(w5, x4[xi + 5]) + dot(w6, x4[xi + 6]) + dot(w7, x4[xi + 7]));
@@ -117,7 +124,8 @@ void main() {
 #else
 	for (int k = l; k < K; k += WG) {
 		float w = wAt(n * K + k);
-		for (int m = 0; m < M; m++) acc[m] += w * x[m * K + k];
+		for (int m = 0; m < MAXM; m++)
+			if (m < M) acc[m] += w * x[m * K + k];
 	}
 #endif
 
@@ -133,7 +141,7 @@ void main() {
 #else
 	// Two levels (see wgSum in common.glsl): 16 partial sums per row, then
 	// one invocation per row adds them up.
-	for (int m = 0; m < M; m++) red[m * WG + l] = acc[m];
+	for (int m = 0; m < MAXM; m++) red[m * WG + l] = acc[m];
 	SYNC();
 	if (l < M * 16) {
 		int m = l / 16;
