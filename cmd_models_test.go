@@ -46,7 +46,7 @@ func cliHub(t *testing.T) (*hubtest.Hub, *hubtest.Repo, string) {
 	t.Helper()
 	h := hubtest.New()
 	t.Cleanup(h.Close)
-	h.Token = cliToken
+	h.SetToken(cliToken)
 	repo, err := h.AddDir(cliRepo, fixtureModel("tiny-instructblip-vicuna"),
 		hubtest.NewFile("pytorch_model.bin", bytes.Repeat([]byte{7}, 1000)))
 	if err != nil {

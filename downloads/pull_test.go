@@ -46,8 +46,8 @@ func newHub(t *testing.T) (*hubtest.Hub, *hubtest.Repo) {
 	t.Helper()
 	h := hubtest.New()
 	t.Cleanup(h.Close)
-	h.Token = testToken
-	h.PageSize = 5
+	h.SetToken(testToken)
+	h.SetPageSize(5)
 	repo, err := h.AddDir(testRepo, fixtureDir("tiny-instructblip-vicuna"), unwanted()...)
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +340,7 @@ func TestFaults(t *testing.T) {
 			t.Parallel()
 			h, repo := newHub(t)
 			if tc.setup != nil {
-				tc.setup(repo)
+				h.Edit(testRepo, tc.setup)
 			}
 			for _, f := range tc.faults {
 				h.Inject(f)

@@ -115,10 +115,6 @@ type Hub struct {
 	// URL is the Hub endpoint (HF_ENDPOINT); CDNURL the CDN, on another
 	// host name (localhost versus 127.0.0.1).
 	URL, CDNURL string
-	// Token, when set, is required on the Hub's own endpoints.
-	Token string
-	// PageSize is the number of tree entries per page.
-	PageSize int
 
 	hub, cdn  *httptest.Server
 	pool      *x509.CertPool
@@ -127,6 +123,8 @@ type Hub struct {
 	throttle  atomic.Int64
 
 	mu       sync.Mutex
+	token    string
+	pageSize int
 	repos    map[string]*Repo
 	faults   []*Fault
 	requests []Request
@@ -141,7 +139,7 @@ func New() *Hub { return start(false) }
 func NewTLS() *Hub { return start(true) }
 
 func start(useTLS bool) *Hub {
-	h := &Hub{PageSize: 1000, repos: map[string]*Repo{}, served: map[string]int64{}, closed: make(chan struct{})}
+	h := &Hub{pageSize: 1000, repos: map[string]*Repo{}, served: map[string]int64{}, closed: make(chan struct{})}
 	h.hub = httptest.NewUnstartedServer(stamped(h.serveHub))
 	h.cdn = httptest.NewUnstartedServer(stamped(h.serveCDN))
 	for _, s := range []*httptest.Server{h.hub, h.cdn} {
@@ -168,6 +166,29 @@ func start(useTLS bool) *Hub {
 // Throttle limits each file body to bytesPerSecond (0: no limit). It may
 // be changed while requests run.
 func (h *Hub) Throttle(bytesPerSecond int64) { h.throttle.Store(bytesPerSecond) }
+
+// SetToken makes the Hub's own endpoints require "Authorization: Bearer
+// token" (a gated model); empty for none.
+func (h *Hub) SetToken(token string) {
+	h.mu.Lock()
+	h.token = token
+	h.mu.Unlock()
+}
+
+// SetPageSize sets the number of tree entries per listing page.
+func (h *Hub) SetPageSize(n int) {
+	h.mu.Lock()
+	h.pageSize = n
+	h.mu.Unlock()
+}
+
+// Edit changes a served repository (its listing, its files) safely while
+// the servers run.
+func (h *Hub) Edit(name string, fn func(*Repo)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fn(h.repos[name])
+}
 
 // CertPool trusts the TLS stand-in's certificate (nil for plain HTTP).
 func (h *Hub) CertPool() *x509.CertPool { return h.pool }
@@ -401,7 +422,10 @@ func (h *Hub) fail(w http.ResponseWriter, r *http.Request, where, p string) bool
 }
 
 func (h *Hub) serveHub(w http.ResponseWriter, r *http.Request) {
-	if h.Token != "" && r.Header.Get("Authorization") != "Bearer "+h.Token {
+	h.mu.Lock()
+	token := h.token
+	h.mu.Unlock()
+	if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 		w.Header().Set("X-Error-Code", "GatedRepo")
 		http.Error(w, "Access to this model is restricted", http.StatusUnauthorized)
 		h.record(r, http.StatusUnauthorized, 0)
@@ -433,6 +457,8 @@ func (h *Hub) serveHub(w http.ResponseWriter, r *http.Request) {
 	h.record(r, http.StatusNotFound, 0)
 }
 
+// rev says whether rev names the repository's commit. Commit is never
+// edited after AddRepo.
 func (h *Hub) rev(repo *Repo, rev string) bool {
 	rev, _ = url.PathUnescape(rev)
 	return rev == "main" || rev == repo.Commit
@@ -454,17 +480,19 @@ func (h *Hub) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	h.mu.Lock()
+	entries, pageSize := treeOf(repo), h.pageSize
+	var sib []map[string]string
+	for _, f := range repo.Files {
+		sib = append(sib, map[string]string{"rfilename": f.Path})
+	}
+	h.mu.Unlock()
 	switch parts[2] {
 	case "revision":
-		var sib []map[string]string
-		for _, f := range repo.Files {
-			sib = append(sib, map[string]string{"rfilename": f.Path})
-		}
 		json.NewEncoder(w).Encode(map[string]any{"id": repo.Name, "sha": repo.Commit, "siblings": sib})
 	case "tree":
-		entries := treeOf(repo)
 		start, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
-		end := min(start+h.PageSize, len(entries))
+		end := min(start+pageSize, len(entries))
 		if start > len(entries) {
 			start = len(entries)
 		}
@@ -525,11 +553,13 @@ func (h *Hub) serveResolve(w http.ResponseWriter, r *http.Request, name, rev, p 
 		return
 	}
 	var file *File
+	h.mu.Lock()
 	for _, f := range repo.Files {
 		if f.Path == p {
 			file = f
 		}
 	}
+	h.mu.Unlock()
 	if file == nil {
 		w.Header().Set("X-Error-Code", "EntryNotFound")
 		http.Error(w, "Entry not found", http.StatusNotFound)
