@@ -99,6 +99,7 @@ type NoSpaceError struct {
 	Need, Free int64
 }
 
+// Error says how much space is missing, or that the disk filled up.
 func (e *NoSpaceError) Error() string {
 	if e.Need > 0 {
 		return fmt.Sprintf("not enough disk space in %s: the model needs %s more, %s is free. Free up space or set HF_HUB_CACHE to a bigger disk", e.Dir, formatBytes(e.Need), formatBytes(e.Free))

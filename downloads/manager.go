@@ -59,6 +59,7 @@ type PullError struct {
 	Failed []error
 }
 
+// Error lists the failed files' errors.
 func (e *PullError) Error() string {
 	msgs := make([]string, len(e.Failed))
 	for i, err := range e.Failed {
@@ -67,6 +68,7 @@ func (e *PullError) Error() string {
 	return fmt.Sprintf("%d file(s) of %s failed: %s", len(e.Failed), e.Ref, strings.Join(msgs, "; "))
 }
 
+// Unwrap gives errors.Is and errors.As the failed files' errors.
 func (e *PullError) Unwrap() []error { return e.Failed }
 
 // Pull makes a model complete and verified in the cache, fetching only what

@@ -23,6 +23,7 @@ type VerifyError struct {
 	Want, Got string
 }
 
+// Error names the file and the mismatch.
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("%s failed verification: its %s is %s, expected %s (the bad data was deleted)", e.Path, e.What, e.Got, e.Want)
 }
