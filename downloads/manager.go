@@ -107,7 +107,9 @@ func (m *Manager) Pull(ctx context.Context, name string, opts PullOptions) (*Sna
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	if err := os.MkdirAll(m.cache.repoDir(ref.Repo), 0o755); err != nil {
+	// snapshots/ from the start: huggingface_hub's cache scan reports a repo
+	// folder without one as corrupted.
+	if err := os.MkdirAll(filepath.Join(m.cache.repoDir(ref.Repo), "snapshots"), 0o755); err != nil {
 		return nil, err
 	}
 	if err := m.cache.writeRef(ref, commit); err != nil {
