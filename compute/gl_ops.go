@@ -500,6 +500,9 @@ func (c *glContext) Linear(x, w, bias Tensor) Tensor {
 		} else {
 			k.name = "matmul"
 			k.defines = append([]string{"TRANS_B"}, defs...)
+			if wt.dtype == Q8 || wt.dtype == Q4 || ((wt.dtype == F16 || wt.dtype == BF16) && K%2 == 0) {
+				k.defines = append(k.defines, "PACKED_LOADS")
+			}
 			k.args = []any{M, ch.rows, K, N, ch.row0, 0, 0, 0}
 			k.groups = [3]uint32{uint32((ch.rows + 63) / 64), uint32((M + 63) / 64), 1}
 		}

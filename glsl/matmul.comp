@@ -10,6 +10,8 @@
 // grid (ceil(N/64), ceil(M/64), batch). K advances in slices of 32 through
 // shared-memory tiles of A and B (2 × 32×65 floats, 16.6 KiB): two
 // barriers per slice, which bound the speed on llvmpipe.
+// PACKED_LOADS (TRANS_B with F16/BF16 and even K, or Q8/Q4) loads B by
+// whole words instead of element by element.
 // Bindings: 0 C, 1 A, 2 B (W_BIND), 3 B's scales (Q8/Q4), 4 bias (HAS_BIAS,
 // indexed by cOff + column).
 // Uniforms: 0 M, 1 N, 2 K, 3 ldc, 4 cOff, 5 aBatch, 6 bBatch, 7 cBatch
@@ -59,23 +61,75 @@ void main() {
 		for (int j = 0; j < 4; j++) acc[i][j] = 0.0;
 
 	for (int k0 = 0; k0 < K; k0 += TK) {
-		// 256 invocations load 64×32 elements of each operand, 8 each,
-		// consecutive invocations reading consecutive addresses.
+		// 256 invocations load 64×32 elements of each operand, consecutive
+		// invocations reading consecutive addresses.
 		for (int e = 0; e < 8; e++) {
 			int idx = t + e * 256;
 			int m = idx / TK, k = idx % TK;
 			int gm = m0 + m, gk = k0 + k;
 			As[k][m] = (gm < M && gk < K) ? am[aBase + gm * K + gk] : 0.0;
-#ifdef TRANS_B
-			int n = idx / TK, kb = idx % TK;
-			int gn = n0 + n, gkb = k0 + kb;
-			Bs[kb][n] = (gn < N && gkb < K) ? wAt(bBase + gn * K + gkb) : 0.0;
-#else
+#if !defined(TRANS_B)
 			int kb = idx / TN, n = idx % TN;
 			int gn = n0 + n, gkb = k0 + kb;
 			Bs[kb][n] = (gn < N && gkb < K) ? wAt(bBase + gkb * N + gn) : 0.0;
+#elif !defined(PACKED_LOADS)
+			int n = idx / TK, kb = idx % TK;
+			int gn = n0 + n, gkb = k0 + kb;
+			Bs[kb][n] = (gn < N && gkb < K) ? wAt(bBase + gn * K + gkb) : 0.0;
 #endif
 		}
+#if defined(TRANS_B) && defined(PACKED_LOADS)
+		// Packed weights [N, K] load whole words: a slice of 32 elements of
+		// a row is 16 words of F16/BF16 (K even), 8 of Q8 or 4 of Q4, and
+		// is exactly one quantization block (k0 is a multiple of 32).
+#if defined(WT_F16) || defined(WT_BF16)
+		for (int e = 0; e < 4; e++) {
+			int idx = t + e * 256;
+			int n = idx / 16, wk = idx % 16;
+			int gn = n0 + n, gk = k0 + 2 * wk;
+			vec2 v = vec2(0.0);
+			if (gn < N && gk < K) {
+				uint u = wd[(bBase + gn * K + gk) >> 1];
+#ifdef WT_F16
+				v = unpackHalf2x16(u);
+#else
+				v = vec2(uintBitsToFloat(u << 16), uintBitsToFloat(u & 0xffff0000u));
+#endif
+			}
+			Bs[2 * wk][n] = v.x;
+			Bs[2 * wk + 1][n] = v.y;
+		}
+#elif defined(WT_Q8)
+		for (int e = 0; e < 2; e++) {
+			int idx = t + e * 256;
+			int n = idx / 8, wk = idx % 8;
+			int gn = n0 + n, gk = k0 + 4 * wk;
+			vec4 v = vec4(0.0);
+			if (gn < N && gk < K) {
+				int i = bBase + gn * K + gk;
+				v = vec4((ivec4(int(wd[i >> 2])) << ivec4(24, 16, 8, 0)) >> 24) * ws[i >> 5];
+			}
+			for (int j = 0; j < 4; j++) Bs[4 * wk + j][n] = v[j];
+		}
+#elif defined(WT_Q4)
+		{
+			int n = t / 4, wk = t % 4;
+			int gn = n0 + n, gk = k0 + 8 * wk;
+			vec4 lo = vec4(0.0), hi = vec4(0.0);
+			if (gn < N && gk < K) {
+				int i = bBase + gn * K + gk;
+				uint u = wd[i >> 3];
+				float sc = ws[i >> 5];
+				lo = (vec4((uvec4(u) >> uvec4(0u, 4u, 8u, 12u)) & 15u) - 8.0) * sc;
+				hi = (vec4((uvec4(u) >> uvec4(16u, 20u, 24u, 28u)) & 15u) - 8.0) * sc;
+			}
+			for (int j = 0; j < 4; j++) {
+				Bs[8 * wk + j][n] = lo[j];
+				Bs[8 * wk + 4 + j][n] = hi[j];
+			}
+		}
+#endif
+#endif
 		SYNC();
 		for (int k = 0; k < TK; k++) {
 			float a0 = As[k][ty], a1 = As[k][ty + 16], a2 = As[k][ty + 32], a3 = As[k][ty + 48];
