@@ -415,7 +415,11 @@ func (b *glBackend) alloc(s *glSlot, pooled bool) {
 		size = 4
 	}
 	if pooled {
-		size = sizeClass(size)
+		// Rounding up must not pass the block size limit (2 GiB − 1 on
+		// NVIDIA): a buffer larger than a shader may bind is no use.
+		if c := sizeClass(size); int64(c) <= b.maxBlock {
+			size = c
+		}
 		if l := b.pool[size]; len(l) > 0 {
 			s.buf = l[len(l)-1]
 			b.pool[size] = l[:len(l)-1]
