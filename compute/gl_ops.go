@@ -164,7 +164,9 @@ func (b *glBackend) read(gt *glTensor) []float32 {
 	if gt.dtype == Q8 || gt.dtype == Q4 {
 		scales = make([]float32, n/BlockSize)
 	}
+	oom := false
 	b.call(func() {
+		oom = b.outOfMemory()
 		w, sc := 0, 0
 		for _, ch := range gt.st.chunks {
 			nw := min(ch.data.bytes/4, len(words)-w)
@@ -185,10 +187,28 @@ func (b *glBackend) read(gt *glTensor) []float32 {
 			}
 		}
 	})
+	if oom {
+		// Allocations fail silently in OpenGL; the values read would be garbage.
+		panic("compute: the GPU ran out of memory while running operations (GL_OUT_OF_MEMORY); a smaller model, fewer beams or the CPU backend would fit")
+	}
 	if gt.dtype == F32 {
 		return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(words))), len(words))
 	}
 	return Unpack(gt.dtype, gt.shape, words, scales)
+}
+
+// outOfMemory drains the GL error flags and reports whether one of them
+// was GL_OUT_OF_MEMORY (GL thread).
+func (b *glBackend) outOfMemory() bool {
+	oom := false
+	for i := 0; i < 16; i++ {
+		e := gl.GetError()
+		if e == gl.NO_ERROR {
+			break
+		}
+		oom = oom || e == gl.OUT_OF_MEMORY
+	}
+	return oom
 }
 
 func (c *glContext) Reshape(t Tensor, shape ...int) Tensor {
