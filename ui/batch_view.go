@@ -181,13 +181,13 @@ func (b *batchView) start() {
 	go func() {
 		defer b.pending.Done()
 		rep, err := runBatch(ctx, opt, b.v.env.Ask, func(p BatchProgress) {
-			fyne.Do(func() {
+			b.v.env.Do(func() {
 				if run == b.run {
 					b.showProgress(p)
 				}
 			})
 		})
-		fyne.Do(func() {
+		b.v.env.Do(func() {
 			cancel()
 			if run == b.run {
 				b.cancel = nil

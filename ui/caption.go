@@ -61,6 +61,9 @@ type CaptionEnv struct {
 	// the chosen path, or "" when cancelled. Unset, Fyne's dialogs are used.
 	OpenImage  func(done func(path string, err error))
 	OpenFolder func(done func(path string, err error))
+	// Do hands a function to the UI goroutine; unset, fyne.Do. (The app's
+	// tests queue UI work and run it on the test's goroutine.)
+	Do func(func())
 }
 
 // captionShortcut is a key of caption mode, listed in the help dialog.
@@ -132,6 +135,9 @@ type captionView struct {
 // captioned as a batch. The returned object takes dropped files
 // (dropPaths) and says where the keyboard focus starts (focusStart).
 func newCaptionView(env CaptionEnv) fyne.CanvasObject {
+	if env.Do == nil {
+		env.Do = fyne.Do
+	}
 	v := &captionView{env: env, speech: newSpeaker()}
 	v.ExtendBaseWidget(v)
 	prefs := fyne.CurrentApp().Preferences()
@@ -260,8 +266,23 @@ func (v *captionView) next() {
 	v.pending.Add(1)
 	go func() {
 		defer v.pending.Done()
-		caption, preview, err := v.makeCaption(ctx, path)
-		fyne.Do(func() {
+		var caption string
+		var preview image.Image
+		img, err := decodeForCaption(path)
+		if err == nil {
+			// The image shows while its caption is made.
+			preview = previewImage(img, 1024)
+			v.env.Do(func() {
+				if run == v.running {
+					v.picture.set(preview, "")
+				}
+			})
+			var captions []string
+			if captions, err = captionImages(ctx, v.env.Ask, []image.Image{img}, captionPrompt, captionConfig()); err == nil {
+				caption = captions[0]
+			}
+		}
+		v.env.Do(func() {
 			if run != v.running {
 				return // stopped or replaced
 			}
@@ -270,20 +291,6 @@ func (v *captionView) next() {
 			v.finish(path, caption, preview, err)
 		})
 	}()
-}
-
-// makeCaption decodes path and captions it; it runs on its own goroutine.
-func (v *captionView) makeCaption(ctx context.Context, path string) (string, image.Image, error) {
-	img, err := decodeForCaption(path)
-	if err != nil {
-		return "", nil, err
-	}
-	preview := previewImage(img, 1024)
-	captions, err := captionImages(ctx, v.env.Ask, []image.Image{img}, captionPrompt, captionConfig())
-	if err != nil {
-		return "", preview, err
-	}
-	return captions[0], preview, nil
 }
 
 // finish shows a caption (or why there is none) and goes on to the next file.
@@ -295,10 +302,10 @@ func (v *captionView) finish(path, caption string, preview image.Image, err erro
 	case err != nil:
 		v.picture.set(preview, "")
 		v.setStatus(err.Error(), true)
+	case caption == "":
+		v.picture.set(preview, "")
+		v.setStatus("The model gave no caption for "+name+".", true)
 	default:
-		if caption == "" {
-			caption = "(the model gave no caption)"
-		}
 		v.text = caption
 		v.picture.set(preview, caption)
 		v.caption.setText(caption)
@@ -393,7 +400,7 @@ func (v *captionView) speakCaption() {
 		return
 	}
 	err := v.speech.Speak(v.text, func(err error) {
-		fyne.Do(func() {
+		v.env.Do(func() {
 			if err != nil {
 				v.setStatus(err.Error(), true)
 			}

@@ -21,6 +21,7 @@ func (a *App) captionEnv() CaptionEnv {
 		Ask:        a.askAndWait,
 		OpenImage:  func(done func(string, error)) { openImageDialog(a, done) },
 		OpenFolder: func(done func(string, error)) { openFolderDialog(a, done) },
+		Do:         a.do,
 	}
 }
 
