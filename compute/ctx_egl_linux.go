@@ -71,9 +71,18 @@ static EGLint makeContext(EGLDisplay dpy, EGLContext *out) {
 	return 0;
 }
 
-// openDevice tries every EGL device (EGL_EXT_platform_device: NVIDIA's
-// driver without an X server) and returns 0 with the first that gives a
-// context, or the last EGL error (-1 when the platform is missing).
+// isSoftware reports whether an EGL device is a software renderer (Mesa's
+// llvmpipe device), which a machine with a GPU should not pick first.
+static int isSoftware(EGLDeviceEXT dev) {
+	PFNEGLQUERYDEVICESTRINGEXTPROC queryString = (PFNEGLQUERYDEVICESTRINGEXTPROC)eglGetProcAddress("eglQueryDeviceStringEXT");
+	if (queryString == NULL) return 0;
+	return hasExt(queryString(dev, EGL_EXTENSIONS), "EGL_MESA_device_software");
+}
+
+// openDevice tries the EGL devices (EGL_EXT_platform_device: NVIDIA's
+// driver without an X server), hardware ones before software ones, and
+// returns 0 with the first that gives a context, or the last EGL error (-1
+// when the platform is missing).
 static EGLint openDevice(EGLDisplay *dpy, EGLContext *ctx) {
 	const char *cext = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS);
 	if (!hasExt(cext, "EGL_EXT_platform_device")) return -1;
@@ -84,13 +93,16 @@ static EGLint openDevice(EGLDisplay *dpy, EGLContext *ctx) {
 	EGLint n = 0;
 	if (!queryDevices(16, devs, &n) || n < 1) return -1;
 	EGLint last = -1;
-	for (EGLint i = 0; i < n; i++) {
-		EGLDisplay d = getDisplay(EGL_PLATFORM_DEVICE_EXT, devs[i], NULL);
-		if (d == EGL_NO_DISPLAY) continue;
-		last = makeContext(d, ctx);
-		if (last == 0) {
-			*dpy = d;
-			return 0;
+	for (int software = 0; software <= 1; software++) {
+		for (EGLint i = 0; i < n; i++) {
+			if (isSoftware(devs[i]) != software) continue;
+			EGLDisplay d = getDisplay(EGL_PLATFORM_DEVICE_EXT, devs[i], NULL);
+			if (d == EGL_NO_DISPLAY) continue;
+			last = makeContext(d, ctx);
+			if (last == 0) {
+				*dpy = d;
+				return 0;
+			}
 		}
 	}
 	return last;
