@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build (!linux && !darwin) || glimpse_glfw
 
 package compute
 
@@ -10,7 +10,8 @@ import (
 )
 
 // glfwContext is a hidden 1×1 GLFW window whose OpenGL context the GL
-// thread makes current. It uses the GLFW module Fyne uses (v3.4): two copies
+// thread makes current: on Windows and the BSDs, and on Linux when built
+// with -tags glimpse_glfw (to test this path under X). It uses the GLFW module Fyne uses (v3.4): two copies
 // of GLFW's C code do not link into one binary.
 type glfwContext struct {
 	win *glfw.Window
