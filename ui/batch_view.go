@@ -18,9 +18,9 @@ import (
 
 // batchFormats are the output choices as the view words them, in order.
 var batchFormats = []struct{ format, label string }{
-	{BatchSidecars, "A text file beside each image (photo.jpg.txt)"},
-	{BatchCSV, "One CSV file in the folder (captions.csv)"},
-	{BatchJSON, "One JSON file in the folder (captions.json)"},
+	{BatchSidecars, "photo.jpg.txt beside each image"},
+	{BatchCSV, "captions.csv"},
+	{BatchJSON, "captions.json"},
 }
 
 // batchImagesPerAsk is how many images go to the model together.
@@ -81,17 +81,20 @@ func newBatchView(v *captionView) *batchView {
 	b.report.Wrapping = fyne.TextWrapWord
 	b.sync()
 
+	b.format.Horizontal = true
 	title := widget.NewLabelWithStyle("Caption a whole folder", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	// The report can run to many lines (a note per image left alone): it
+	// scrolls in a few lines' height, so the caption above keeps the room.
+	report := container.NewVScroll(b.report)
+	report.SetMinSize(fyne.NewSize(0, 3*theme.TextSize()+2*theme.InnerPadding()))
 	b.box = container.NewVBox(
 		widget.NewSeparator(),
-		title,
-		container.NewBorder(nil, nil, b.chooseBtn, nil, b.folderLabel),
-		container.NewHBox(b.recursive, b.redo),
-		b.format,
-		container.NewHBox(b.startBtn, b.stopBtn),
-		b.bar,
+		container.NewBorder(nil, nil, title, nil, b.folderLabel),
+		container.NewHBox(b.chooseBtn, b.recursive, b.redo),
+		container.NewHBox(widget.NewLabel("Write:"), b.format),
+		container.NewBorder(nil, nil, container.NewHBox(b.startBtn, b.stopBtn), nil, b.bar),
 		b.progress,
-		b.report,
+		report,
 	)
 	return b
 }
