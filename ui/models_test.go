@@ -19,7 +19,7 @@ func TestModelManagerDownload(t *testing.T) {
 	const token = "hf_ui_test_token"
 	h := hubtest.New()
 	t.Cleanup(h.Close)
-	h.Token = token
+	h.SetToken(token)
 	h.Throttle(3 << 20) // slow enough to watch, a few seconds in all
 	// vicuna-13b is the catalogue entry pinned to "main", which the stand-in
 	// serves; its files here are the tiny fixture's.
@@ -87,7 +87,7 @@ func TestModelManagerDownload(t *testing.T) {
 func TestModelManagerErrors(t *testing.T) {
 	h := hubtest.New()
 	t.Cleanup(h.Close)
-	h.Token = "hf_right"
+	h.SetToken("hf_right")
 	if _, err := h.AddDir("someone/tiny", tinyVicuna); err != nil {
 		t.Fatal(err)
 	}

@@ -49,14 +49,15 @@ func (s *statusBar) object() fyne.CanvasObject { return s.box }
 
 // start updates the memory figure every two seconds until stop.
 func (s *statusBar) start() {
-	s.stopped = make(chan struct{})
+	stopped := make(chan struct{})
+	s.stopped = stopped
 	s.updateMemory()
 	go func() {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
 		for {
 			select {
-			case <-s.stopped:
+			case <-stopped:
 				return
 			case <-t.C:
 				s.a.do(s.updateMemory)

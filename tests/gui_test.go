@@ -1,0 +1,285 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dragSource is a small GTK 3 program that offers one file as a drag
+// source (text/uri-list), so that xdotool can drag it onto the app: a drop
+// the way a file manager makes one. It exits once the drag has ended.
+const dragSource = `#include <gtk/gtk.h>
+static gchar *uri;
+static void get_data(GtkWidget *w, GdkDragContext *c, GtkSelectionData *d, guint info, guint t, gpointer u) {
+	gchar *uris[] = {uri, NULL};
+	gtk_selection_data_set_uris(d, uris);
+}
+static gboolean quit(gpointer u) { gtk_main_quit(); return FALSE; }
+static void drag_end(GtkWidget *w, GdkDragContext *c, gpointer u) { g_timeout_add(300, quit, NULL); }
+int main(int argc, char **argv) {
+	gtk_init(&argc, &argv);
+	uri = argv[1];
+	GtkWidget *win = gtk_window_new(GTK_WINDOW_TOPLEVEL);
+	gtk_window_set_title(GTK_WINDOW(win), "glimpse-drag-source");
+	gtk_window_set_default_size(GTK_WINDOW(win), 140, 90);
+	gtk_window_move(GTK_WINDOW(win), atoi(argv[2]), atoi(argv[3]));
+	GtkWidget *b = gtk_button_new_with_label("image");
+	gtk_container_add(GTK_CONTAINER(win), b);
+	GtkTargetEntry t = {"text/uri-list", 0, 0};
+	gtk_drag_source_set(b, GDK_BUTTON1_MASK, &t, 1, GDK_ACTION_COPY);
+	g_signal_connect(b, "drag-data-get", G_CALLBACK(get_data), NULL);
+	g_signal_connect(b, "drag-end", G_CALLBACK(drag_end), NULL);
+	g_signal_connect(win, "destroy", G_CALLBACK(gtk_main_quit), NULL);
+	gtk_widget_show_all(win);
+	gtk_main();
+	return 0;
+}
+`
+
+// xdo runs xdotool and returns its trimmed output.
+func xdo(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("xdotool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// waitWindow waits for a visible window with exactly this name.
+func waitWindow(t *testing.T, name string, app *exec.Cmd, appOut *bytes.Buffer) string {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^"+name+"$").Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			return ids[0]
+		}
+		if app != nil && app.ProcessState != nil {
+			t.Fatalf("the app exited before showing its window:\n%s", appOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no %q window after 90 s; app output:\n%s", name, appOut)
+	return ""
+}
+
+// screenshot captures the window (or the whole screen for "root").
+func screenshot(t *testing.T, window, path string) image.Image {
+	t.Helper()
+	if out, err := exec.Command("import", "-window", window, path).CombinedOutput(); err != nil {
+		t.Fatalf("import -window %s: %v\n%s", window, err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	return img
+}
+
+// colours counts the distinct colours of img: a blank or failed capture has
+// one or two, a window with text and an image hundreds.
+func colours(img image.Image) int {
+	seen := map[color.RGBA]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}] = true
+		}
+	}
+	return len(seen)
+}
+
+// TestGUI runs the real app in an X server (Xvfb in CI; scripts/test.sh
+// starts one): it drops an image from a GTK drag source with xdotool, types
+// a question, and checks that the answer was shown and saved. With
+// GLIMPSE_SCREENSHOTS=DIR it also saves a picture of each main screen there
+// (docs/screenshots is made that way).
+func TestGUI(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("TestGUI needs an X display: run it through scripts/test.sh (which starts Xvfb) or set DISPLAY")
+	}
+	for _, tool := range []string{"xdotool", "import", "gcc", "pkg-config"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("TestGUI needs %s (make deps installs it): %v", tool, err)
+		}
+	}
+	root := repoRoot(t)
+	fixtures := filepath.Join(filepath.Dir(root), "shared", "fixtures")
+	model, _ := filepath.Abs(filepath.Join(fixtures, "models", "tiny-instructblip-vicuna"))
+	imagePath, _ := filepath.Abs(filepath.Join(fixtures, "images", "shapes.png"))
+	var golden struct {
+		Cases []struct {
+			Prompt   string
+			Generate map[string]struct{ Text string }
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(model, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	prompt := golden.Cases[0].Prompt
+	wantAnswer := strings.TrimPrefix(golden.Cases[0].Generate["greedy"].Text, prompt)
+
+	// The drag source, built with GTK 3.
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "drag.c")
+	os.WriteFile(src, []byte(dragSource), 0o644)
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "gtk+-3.0").Output()
+	if err != nil {
+		t.Fatalf("pkg-config gtk+-3.0 (libgtk-3-dev): %v", err)
+	}
+	dragBin := filepath.Join(tmp, "drag")
+	args := append([]string{"-o", dragBin, src}, strings.Fields(string(flags))...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("building the drag source: %v\n%s", err, out)
+	}
+
+	// A data folder and preferences of its own: the tiny model active, on
+	// the CPU, with greedy settings (golden "greedy": 1 beam, 24 new tokens,
+	// no repetition penalty).
+	home, config := filepath.Join(tmp, "home"), filepath.Join(tmp, "config")
+	prefsDir := filepath.Join(config, "fyne", "app.glimpse.Glimpse")
+	os.MkdirAll(prefsDir, 0o755)
+	prefs, _ := json.Marshal(map[string]any{
+		"engine.model": model, "engine.backend": "cpu", "gen.num_beams": 1, "gen.max_new_tokens": 24,
+		"gen.repetition_penalty": 1.0,
+	})
+	if err := os.WriteFile(filepath.Join(prefsDir, "preferences.json"), prefs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "GLIMPSE_HOME="+home, "XDG_CONFIG_HOME="+config, "HF_HUB_CACHE="+filepath.Join(tmp, "hub"),
+		"GLIMPSE_MODEL=", "GLIMPSE_BACKEND=")
+
+	bin := glimpseBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var appOut bytes.Buffer
+	app := exec.CommandContext(ctx, bin)
+	app.Env, app.Stdout, app.Stderr = env, &appOut, &appOut
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { app.Wait(); close(exited) }()
+	defer func() {
+		app.Process.Kill()
+		<-exited
+	}()
+	win := waitWindow(t, "Glimpse", app, &appOut)
+	xdo(t, "windowmove", "--sync", win, "0", "0")
+	time.Sleep(time.Second) // the first frames
+
+	// Drag the image from the source (right of the app) onto the window.
+	drag := exec.Command(dragBin, "file://"+imagePath, "1120", "680")
+	drag.Env = env
+	if err := drag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer drag.Process.Kill()
+	dragWin := waitWindow(t, "glimpse-drag-source", nil, &appOut)
+	xdo(t, "windowmove", "--sync", dragWin, "1120", "680")
+	time.Sleep(500 * time.Millisecond)
+	xdo(t, "mousemove", "--sync", "1180", "720")
+	xdo(t, "mousedown", "1")
+	for _, p := range [][2]int{{1170, 715}, {1150, 700}, {1000, 600}, {800, 500}, {600, 400}, {590, 395}} {
+		xdo(t, "mousemove", "--sync", strconv.Itoa(p[0]), strconv.Itoa(p[1]))
+		time.Sleep(150 * time.Millisecond)
+	}
+	xdo(t, "mouseup", "1")
+	done := make(chan error, 1)
+	go func() { done <- drag.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the drag did not end; app output:\n%s", appOut.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	// The drop put the image in the slot and the focus in the question box.
+	xdo(t, "windowfocus", "--sync", win)
+	xdo(t, "type", "--delay", "20", prompt)
+	xdo(t, "key", "Return")
+
+	// The answer is saved once it is shown: wait for it in the history.
+	var conv []struct {
+		ID       int64 `json:"id"`
+		Messages int   `json:"messages"`
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		cmd := exec.Command(bin, "history", "list", "--json")
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err == nil && json.Unmarshal(out, &conv) == nil && len(conv) == 1 && conv[0].Messages == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			shot := filepath.Join(tmp, "failed.png")
+			exec.Command("import", "-window", "root", shot).Run()
+			t.Fatalf("no answer in the history after 2 minutes (list: %s, %v); screen in %s; app output:\n%s", out, err, shot, appOut.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	show := exec.Command(bin, "history", "show", strconv.FormatInt(conv[0].ID, 10))
+	show.Env = env
+	out, err := show.CombinedOutput()
+	if err != nil {
+		t.Fatalf("history show: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), wantAnswer) || !strings.Contains(string(out), "shapes.png") {
+		t.Errorf("saved conversation lacks the golden answer %q or the dropped image:\n%s", wantAnswer, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	shots := os.Getenv("GLIMPSE_SCREENSHOTS")
+	if shots == "" {
+		shots = tmp
+	}
+	os.MkdirAll(shots, 0o755)
+	if img := screenshot(t, "root", filepath.Join(tmp, "screen.png")); colours(img) < 50 {
+		t.Errorf("the screen has %d colours: blank?", colours(img))
+	}
+	if n := colours(screenshot(t, win, filepath.Join(shots, "chat.png"))); n < 50 {
+		t.Errorf("chat screenshot has %d colours", n)
+	}
+	for _, s := range []struct{ name, keys, text string }{
+		{"models", "ctrl+m", ""},
+		{"settings", "ctrl+comma", ""},
+		{"search", "ctrl+f", "unusual"},
+	} {
+		xdo(t, "key", s.keys)
+		if s.text != "" {
+			xdo(t, "type", "--delay", "20", s.text)
+		}
+		time.Sleep(time.Second)
+		if n := colours(screenshot(t, win, filepath.Join(shots, s.name+".png"))); n < 20 {
+			t.Errorf("%s screenshot has %d colours", s.name, n)
+		}
+	}
+	if strings.Contains(appOut.String(), "panic") {
+		t.Errorf("the app panicked:\n%s", appOut.String())
+	}
+	fmt.Fprintf(os.Stderr, "screenshots in %s\n", shots)
+}
