@@ -152,6 +152,7 @@ func (v *modelsView) addCard(name string, m downloads.Model) *modelCard {
 	c.bar = widget.NewProgressBar()
 	c.bar.Hide()
 	c.detail = widget.NewLabel("")
+	c.detail.Hide()
 	c.pullB = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), c.pull)
 	c.pauseB = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), c.togglePause)
 	c.cancelB = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), c.stop)
@@ -160,7 +161,7 @@ func (v *modelsView) addCard(name string, m downloads.Model) *modelCard {
 	c.useB = widget.NewButtonWithIcon("Use", theme.MediaPlayIcon(), c.use)
 	c.useB.Importance = widget.HighImportance
 	buttons := container.NewHBox(c.pullB, c.pauseB, c.cancelB, c.verifyB, c.removeB, c.useB)
-	c.box = container.NewVBox(c.title, c.about, container.NewBorder(nil, nil, nil, buttons, c.state), c.bar, c.detail, widget.NewSeparator())
+	c.box = container.NewVBox(c.title, c.about, c.state, buttons, c.bar, c.detail, widget.NewSeparator())
 	v.cards[name] = c
 	v.list.Add(c.box)
 	c.update()
@@ -285,7 +286,7 @@ func (c *modelCard) progress(p downloads.Progress) {
 		return
 	}
 	c.bar.SetValue(float64(p.Bytes) / float64(max(p.Total, 1)))
-	c.detail.SetText(progressText(p))
+	c.setDetail(progressText(p))
 	if p.Paused {
 		c.state.SetText("Paused")
 	} else {
@@ -324,14 +325,14 @@ func (c *modelCard) pulled(err error) {
 	c.bar.Hide()
 	switch {
 	case err == nil:
-		c.detail.SetText("Downloaded and verified.")
+		c.setDetail("Downloaded and verified.")
 		if c.v.a.engineChoice().Model == "" {
 			c.use()
 		}
 	case errors.Is(err, context.Canceled):
-		c.detail.SetText("Cancelled; what was fetched is kept, and Resume continues from there.")
+		c.setDetail("Cancelled; what was fetched is kept, and Resume continues from there.")
 	default:
-		c.detail.SetText("")
+		c.setDetail("")
 		c.v.showError(downloadAdvice(c.name, err))
 	}
 	c.v.reload()
@@ -389,15 +390,15 @@ func (c *modelCard) verify() {
 		_, err := mgr.Verify(ctx, c.name, func(r downloads.FileResult) {
 			n++
 			k := n
-			v.a.do(func() { c.detail.SetText(fmt.Sprintf("Checked %d files (%s)", k, r.Path)) })
+			v.a.do(func() { c.setDetail(fmt.Sprintf("Checked %d files (%s)", k, r.Path)) })
 		})
 		v.a.do(func() {
 			c.cancel = nil
 			if err != nil {
-				c.detail.SetText("")
+				c.setDetail("")
 				v.showError("Verifying " + c.name + " found a problem: " + err.Error() + ". The damaged files were removed: press Resume to fetch them again.")
 			} else {
-				c.detail.SetText("Every file verified.")
+				c.setDetail("Every file verified.")
 			}
 			v.reload()
 		})
@@ -423,7 +424,7 @@ func (c *modelCard) doRemove() {
 		c.v.a.setSettings(s)
 		c.v.showActive()
 	}
-	c.detail.SetText("")
+	c.setDetail("")
 	c.v.reload()
 }
 
@@ -475,4 +476,14 @@ func (v *modelsView) chooseFolder() {
 			v.setActive(path)
 		}
 	})
+}
+
+// setDetail shows a line under the progress bar; empty hides it.
+func (c *modelCard) setDetail(s string) {
+	c.detail.SetText(s)
+	if s == "" {
+		c.detail.Hide()
+	} else {
+		c.detail.Show()
+	}
 }
