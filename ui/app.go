@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 
 	"glimpse/history"
@@ -227,6 +228,19 @@ func (a *App) onDropped(_ fyne.Position, uris []fyne.URI) {
 	}
 	a.showTab("Chat")
 	a.chat.dropPaths(paths)
+}
+
+// column lays out top, center and bottom like container.NewBorder, but
+// keeps them in that order in the tree, which is the order Tab moves the
+// focus in (NewBorder puts the center first).
+func column(top, center, bottom fyne.CanvasObject) *fyne.Container {
+	var objs []fyne.CanvasObject
+	for _, o := range []fyne.CanvasObject{top, center, bottom} {
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+	return container.New(layout.NewBorderLayout(top, bottom, nil, nil), objs...)
 }
 
 // newChatTab is the chat tab: the history sidebar beside the chat.

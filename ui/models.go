@@ -90,7 +90,7 @@ func newModelsView(a *App) *modelsView {
 		container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewLabel("Precision"), v.precision), v.active),
 	)
 	foot := container.NewVBox(widget.NewSeparator(), container.NewBorder(nil, nil, nil, container.NewHBox(otherB, folderB), v.other))
-	v.box = container.NewBorder(head, foot, nil, nil, container.NewVScroll(v.list))
+	v.box = column(head, container.NewVScroll(v.list), foot)
 	v.showActive()
 	v.reload()
 	return v

@@ -126,7 +126,7 @@ func newSidebar(a *App) *sidebar {
 	s.deleteB = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), func() { s.withSelected(s.remove) })
 	s.exportB = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), func() { s.withSelected(s.export) })
 	actions := container.NewGridWithColumns(3, s.renameB, s.deleteB, s.exportB)
-	s.box = container.NewBorder(s.search, actions, nil, nil, s.list)
+	s.box = column(s.search, s.list, actions)
 	s.refresh()
 	return s
 }
