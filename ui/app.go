@@ -199,11 +199,22 @@ func (a *App) currentTab() string {
 	return ""
 }
 
-// focusCurrent puts the keyboard focus where the current tab starts.
+// focusStarter is a view that says where the keyboard focus starts in it.
+type focusStarter interface {
+	focusStart()
+}
+
+// focusCurrent puts the keyboard focus where the current tab starts: the
+// question box in the chat, the view's own choice in views that make one.
 func (a *App) focusCurrent() {
-	switch a.currentTab() {
-	case "Chat":
+	if a.currentTab() == "Chat" {
 		a.win.Canvas().Focus(a.chat.question)
+		return
+	}
+	if i := a.tabs.SelectedIndex(); i >= 0 && i < len(a.tabViews) {
+		if f, ok := a.tabViews[i].(focusStarter); ok {
+			f.focusStart()
+		}
 	}
 }
 

@@ -9,6 +9,15 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
+// Every custom widget speaks to screen readers (fyne.Accessible).
+var (
+	_ fyne.Accessible = (*appEntry)(nil)
+	_ fyne.Accessible = (*questionEntry)(nil)
+	_ fyne.Accessible = (*imageSlot)(nil)
+	_ fyne.Accessible = (*messageView)(nil)
+	_ fyne.Accessible = (*convItem)(nil)
+)
+
 // appEntry is an Entry that passes the app's shortcuts on (a focused Entry
 // otherwise swallows them) and turns a pasted file path into an image.
 type appEntry struct {
