@@ -140,7 +140,9 @@ func TestAskGoldenAnswer(t *testing.T) {
 		t.Errorf("question box still holds %q after sending", a.chat.question.Text)
 	}
 	var seen []string // the answer's text as it grew
+	sawLoading := false
 	pump(t, q, 2*time.Minute, "the answer", func() bool {
+		sawLoading = sawLoading || (a.status.bar.Visible() && a.status.bar.Value > 0)
 		if a.chat.pending != nil {
 			if s := a.chat.pending.Text(); len(seen) == 0 || seen[len(seen)-1] != s {
 				seen = append(seen, s)
@@ -169,8 +171,14 @@ func TestAskGoldenAnswer(t *testing.T) {
 	if got := a.sidebar.titles(); len(got) != 1 || got[0] != history.TitleFrom(g.Prompt) {
 		t.Errorf("sidebar lists %q, want the new conversation", got)
 	}
-	if !strings.Contains(a.status.engine.Text, "cpu") && !strings.Contains(a.status.engine.Text, "CPU") {
-		t.Errorf("status bar %q does not say the CPU runs the model", a.status.engine.Text)
+	if !strings.Contains(a.status.engine.Text, "fp32 · CPU") || !strings.HasPrefix(a.status.engine.Text, "tiny-instructblip-vicuna") {
+		t.Errorf("status bar %q does not say which model runs how", a.status.engine.Text)
+	}
+	if !sawLoading || a.status.bar.Visible() {
+		t.Errorf("loading bar: seen %v, still showing %v", sawLoading, a.status.bar.Visible())
+	}
+	if m := a.status.memory.Text; !strings.HasPrefix(m, "Memory ") || !strings.Contains(m, "weights ") {
+		t.Errorf("memory shown as %q", m)
 	}
 	conv, err := a.store.Get(context.Background(), a.chat.convID)
 	if err != nil {
