@@ -7,6 +7,8 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -17,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"glimpse/history"
+	"glimpse/model/pipeline"
 )
 
 // AppID is the application ID Fyne keys the preferences by (FyneApp.toml).
@@ -142,8 +145,32 @@ func newApp(fa fyne.App, opt Options, do func(func())) (*App, error) {
 		// a recommendation for this machine.
 		a.showTab("Models")
 		a.models.recommend()
+	} else {
+		a.preload()
 	}
 	return a, nil
+}
+
+// preload loads the active model on the worker now, so that the first
+// question does not wait for it and the status bar says what runs. A
+// question asked meanwhile queues behind it.
+func (a *App) preload() {
+	choice := a.engineChoice()
+	if choice.Model == "" {
+		return
+	}
+	a.worker.Ask(AskRequest{
+		Engine:    choice,
+		OnLoading: a.status.loading,
+		OnLoaded:  a.status.loaded,
+		OnDone: func(_ *pipeline.Result, err error) {
+			a.status.loadDone()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				a.chat.showError("The model " + displayName(choice.Model) + " could not be loaded: " + err.Error() +
+					". Open Models (Ctrl+M) to download it again or choose another.")
+			}
+		},
+	})
 }
 
 // Window is the main window.
@@ -172,11 +199,16 @@ func (a *App) engineChoice() EngineChoice {
 
 // setSettings applies and stores new settings.
 func (a *App) setSettings(s Settings) {
-	old := a.settings
+	old, oldEngine := a.settings, a.engineChoice()
 	a.settings = s
 	s.Save(a.fyne.Preferences())
 	if old.Theme != s.Theme || old.TextScale != s.TextScale {
 		a.fyne.Settings().SetTheme(newTheme(s.Theme, s.TextScale))
+	}
+	if a.engineChoice() != oldEngine {
+		// Another model, backend or precision: load it now.
+		a.status.desc = pipeline.Description{}
+		a.preload()
 	}
 	a.status.refresh()
 }

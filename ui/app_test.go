@@ -120,6 +120,12 @@ func loadGolden(t *testing.T) goldenCase {
 func TestAskGoldenAnswer(t *testing.T) {
 	g := loadGolden(t)
 	a, q := testApp(t, withTinyModel)
+	// The active model loads at start, with a progress bar, before any question.
+	sawLoading := false
+	pump(t, q, time.Minute, "the model to load", func() bool {
+		sawLoading = sawLoading || (a.status.bar.Visible() && a.status.bar.Value > 0)
+		return a.status.desc.Name != "" && !a.worker.Busy()
+	})
 
 	// The golden "greedy" setting: num_beams 1, max_new_tokens 24, and
 	// transformers' default repetition_penalty of 1.
@@ -140,9 +146,7 @@ func TestAskGoldenAnswer(t *testing.T) {
 		t.Errorf("question box still holds %q after sending", a.chat.question.Text)
 	}
 	var seen []string // the answer's text as it grew
-	sawLoading := false
 	pump(t, q, 2*time.Minute, "the answer", func() bool {
-		sawLoading = sawLoading || (a.status.bar.Visible() && a.status.bar.Value > 0)
 		if a.chat.pending != nil {
 			if s := a.chat.pending.Text(); len(seen) == 0 || seen[len(seen)-1] != s {
 				seen = append(seen, s)

@@ -240,7 +240,7 @@ func (c *chatView) send() {
 	case c.slot.img == nil:
 		c.showError("Choose an image first: drop one on the window, press Ctrl+O, or paste its path.")
 		return
-	case c.a.worker.Busy():
+	case c.pending != nil:
 		c.showError("Glimpse is still answering; press Esc or Stop to stop it.")
 		return
 	}

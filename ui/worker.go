@@ -77,7 +77,8 @@ func newWorker(do func(func())) *worker {
 	return w
 }
 
-// Ask queues a question. It returns at once.
+// Ask queues a question. It returns at once. A request without prompts
+// only loads the model, so that the first question need not wait for it.
 func (w *worker) Ask(r AskRequest) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -166,6 +167,9 @@ func (w *worker) run(ctx context.Context, r AskRequest) (*pipeline.Result, error
 	if r.OnLoaded != nil {
 		d := w.eng.Describe()
 		w.do(func() { r.OnLoaded(d) })
+	}
+	if len(r.Prompts) == 0 { // a load ahead of the first question
+		return nil, nil
 	}
 	var stream func(generate.Event)
 	if r.OnEvent != nil {
