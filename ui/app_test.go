@@ -270,6 +270,20 @@ func TestStopAnswer(t *testing.T) {
 	if a.chat.stopBtn.Disabled() == false || a.chat.sendBtn.Disabled() {
 		t.Error("buttons not back to asking after the stop")
 	}
+
+	// New chat (Ctrl+N) in the middle of an answer stops it and starts clean.
+	test.Type(a.chat.question, "Describe it again")
+	a.chat.send()
+	pump(t, q, time.Minute, "the second beam search", func() bool { return a.chat.thinking.Visible() })
+	a.chat.question.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: mod})
+	pump(t, q, time.Minute, "the worker to stop", func() bool { return !a.worker.Busy() })
+	if len(a.chat.messages()) != 0 || a.chat.pending != nil || a.chat.sendBtn.Disabled() || a.chat.errLabel.Visible() {
+		t.Errorf("after New chat: %d messages, pending %v, send disabled %v, error %q",
+			len(a.chat.messages()), a.chat.pending != nil, a.chat.sendBtn.Disabled(), a.chat.errLabel.Text)
+	}
+	if sums, _ := a.store.Recent(context.Background(), 0); len(sums) != 0 {
+		t.Errorf("a stopped answer was saved: %+v", sums)
+	}
 }
 
 // TestDrop covers what the window's drop handler does with each kind of drop

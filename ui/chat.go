@@ -113,7 +113,9 @@ type chatView struct {
 	stopBtn  *widget.Button
 	openBtn  *widget.Button
 	newBtn   *widget.Button
-	pending  *messageView // the answer being generated
+	pending  *messageView       // the answer being generated
+	cancel   context.CancelFunc // stops the pending answer
+	shown    int                // counts what the panel showed: New chat and opening a conversation add one
 	box      fyne.CanvasObject
 }
 
@@ -130,7 +132,7 @@ func newChatView(a *App) *chatView {
 	c.question = newQuestionEntry(a, c.send)
 	c.question.onPastePath = func(p string) bool { c.pickPath(p); return true }
 	c.question.onKey = func(k fyne.KeyName) bool {
-		if k == fyne.KeyEscape && a.worker.Busy() {
+		if k == fyne.KeyEscape && c.pending != nil {
 			c.stop()
 			return true
 		}
@@ -209,11 +211,11 @@ func (c *chatView) openImage() {
 
 // newChat starts an empty conversation.
 func (c *chatView) newChat() {
-	if c.a.worker.Busy() {
-		c.stop()
-	}
+	c.stop()
+	c.pending, c.cancel = nil, nil
+	c.setBusy(false)
+	c.shown++
 	c.convID = 0
-	c.pending = nil
 	c.msgs.RemoveAll()
 	c.slot.set(nil)
 	c.question.SetText("")
@@ -222,8 +224,12 @@ func (c *chatView) newChat() {
 	c.a.win.Canvas().Focus(c.question)
 }
 
-// stop cancels the answer being generated.
-func (c *chatView) stop() { c.a.worker.Stop() }
+// stop cancels the answer being generated, or the load it waits for.
+func (c *chatView) stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
 
 func (c *chatView) addMessage(m *messageView) {
 	c.msgs.Add(m)
@@ -254,13 +260,16 @@ func (c *chatView) send() {
 	answer := newMessageView(c.a, history.RoleAssistant, "…", nil, "", "")
 	c.addMessage(answer)
 	c.pending = answer
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
 	c.question.SetText("")
 	c.setBusy(true)
 
-	settings := c.a.settings
+	settings, conv, shown := c.a.settings, c.convID, c.shown
 	cfg := settings.Generation()
 	streamed := ""
 	c.a.worker.Ask(AskRequest{
+		Context: ctx,
 		Engine:  c.a.engineChoice(),
 		Images:  []image.Image{img.Image},
 		Prompts: []string{q},
@@ -283,10 +292,11 @@ func (c *chatView) send() {
 			}
 		},
 		OnDone: func(res *pipeline.Result, err error) {
-			c.setBusy(false)
+			cancel()
 			c.a.status.loadDone()
-			if c.pending == answer {
-				c.pending = nil
+			if c.pending == answer { // else New chat has already let it go
+				c.pending, c.cancel = nil, nil
+				c.setBusy(false)
 			}
 			switch {
 			case errors.Is(err, context.Canceled):
@@ -305,7 +315,13 @@ func (c *chatView) send() {
 			for _, w := range res.Warnings {
 				c.a.status.flash(w)
 			}
-			c.save(q, img, a, res.Timings, settings)
+			id := c.save(conv, q, img, a, res.Timings, settings)
+			// The exchange is saved where it was asked; the panel follows
+			// only if it still shows that chat.
+			if c.shown == shown && id != 0 {
+				c.convID = id
+				c.a.sidebar.selectID(id)
+			}
 		},
 	})
 }
@@ -324,36 +340,35 @@ func friendlyAskError(err error) string {
 	return "Glimpse could not answer: " + msg
 }
 
-// save records the exchange in the history: a new conversation for the
-// first answer, the same one for follow-ups.
-func (c *chatView) save(q string, img *pickedImage, ans pipeline.Answer, t pipeline.Timings, s Settings) {
+// save records the exchange in the history: in conversation id, or a new
+// one when id is 0 (the first answer of a chat). It returns the
+// conversation's id, 0 when saving failed.
+func (c *chatView) save(id int64, q string, img *pickedImage, ans pipeline.Answer, t pipeline.Timings, s Settings) int64 {
 	ctx := context.Background()
 	modelName := c.a.status.desc.Name
 	timings := history.Timings{Prefill: t.Prefill, Decode: t.Decode}
 	var err error
-	if c.convID == 0 {
+	if id == 0 {
 		var conv history.Conversation
 		conv, err = c.a.store.SaveExchange(ctx, history.Exchange{Prompt: q,
 			Images: []history.Image{{Name: img.Name, Data: img.Data}}, Answer: ans.Text, Model: modelName,
 			Settings: s.SettingsJSON(), Timings: timings, PromptTokens: ans.PromptTokens, OutputTokens: ans.NewTokens})
-		if err == nil {
-			c.convID = conv.ID
-		}
+		id = conv.ID
 	} else {
-		_, err = c.a.store.Append(ctx, c.convID, history.Message{Role: history.RoleUser, Text: q},
+		_, err = c.a.store.Append(ctx, id, history.Message{Role: history.RoleUser, Text: q},
 			history.Image{Name: img.Name, Data: img.Data})
 		if err == nil {
-			_, err = c.a.store.Append(ctx, c.convID, history.Message{Role: history.RoleAssistant, Text: ans.Text,
+			_, err = c.a.store.Append(ctx, id, history.Message{Role: history.RoleAssistant, Text: ans.Text,
 				Model: modelName, Settings: s.SettingsJSON(), Timings: timings,
 				PromptTokens: ans.PromptTokens, OutputTokens: ans.NewTokens})
 		}
 	}
 	if err != nil {
 		c.showError("The answer could not be saved to the history: " + err.Error())
-		return
+		return 0
 	}
 	c.a.sidebar.refresh()
-	c.a.sidebar.selectID(c.convID)
+	return id
 }
 
 // setBusy switches the buttons between asking and answering.
@@ -378,6 +393,7 @@ func (c *chatView) load(id int64) {
 		return
 	}
 	c.clearError()
+	c.shown++
 	c.convID = id
 	c.msgs.RemoveAll()
 	var last *history.Attachment

@@ -90,7 +90,7 @@ func (a *App) runKey(k fyne.KeyName) bool {
 		a.showHelp()
 		return true
 	case fyne.KeyEscape:
-		if a.worker.Busy() {
+		if a.chat.pending != nil {
 			a.chat.stop()
 			return true
 		}

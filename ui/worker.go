@@ -38,6 +38,9 @@ type EngineChoice struct {
 // AskRequest is one question for the worker. Every callback runs on the UI
 // goroutine (through fyne.Do), so it may touch widgets.
 type AskRequest struct {
+	// Context, when set, cancels this request alone: before it starts (it
+	// is then skipped) or while it runs. Stop cancels whatever runs.
+	Context context.Context
 	Engine  EngineChoice
 	Images  []image.Image
 	Prompts []string
@@ -129,7 +132,11 @@ func (w *worker) loop() {
 		}
 	}()
 	for r := range w.jobs {
-		ctx, cancel := context.WithCancel(context.Background())
+		parent := r.Context
+		if parent == nil {
+			parent = context.Background()
+		}
+		ctx, cancel := context.WithCancel(parent)
 		w.mu.Lock()
 		w.cancel, w.busy = cancel, true
 		w.mu.Unlock()
@@ -146,6 +153,9 @@ func (w *worker) loop() {
 
 // run loads the requested model if another (or none) is loaded, then asks.
 func (w *worker) run(ctx context.Context, r AskRequest) (*pipeline.Result, error) {
+	if err := ctx.Err(); err != nil { // cancelled while queued
+		return nil, err
+	}
 	if r.Engine.Model == "" {
 		return nil, errors.New("no model is chosen: open Models (Ctrl+M), download one and make it active")
 	}
