@@ -172,6 +172,13 @@ func TestAskGoldenAnswer(t *testing.T) {
 	if got := ms[1].AccessibilityLabel(); got != "Glimpse answered: "+want {
 		t.Errorf("answer's accessibility label %q", got)
 	}
+	if got := ms[0].AccessibilityLabel(); got != "You asked about "+g.Image+": "+g.Prompt {
+		t.Errorf("question's accessibility label %q", got)
+	}
+	test.Tap(ms[1].copy)
+	if got := a.fyne.Clipboard().Content(); got != want || ms[1].copy.AccessibilityLabel() != "Copy the answer" {
+		t.Errorf("copy button (%q) put %q on the clipboard", ms[1].copy.AccessibilityLabel(), got)
+	}
 	if got := a.sidebar.titles(); len(got) != 1 || got[0] != history.TitleFrom(g.Prompt) {
 		t.Errorf("sidebar lists %q, want the new conversation", got)
 	}

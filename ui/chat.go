@@ -31,7 +31,7 @@ type messageView struct {
 	text  *widget.Label
 	thumb *canvas.Image
 	image string // the image's file name, for screen readers
-	copy  *widget.Button
+	copy  *iconButton
 }
 
 func newMessageView(a *App, role history.Role, text string, thumb image.Image, thumbPath, imageName string) *messageView {
@@ -52,7 +52,11 @@ func newMessageView(a *App, role history.Role, text string, thumb image.Image, t
 		m.thumb.FillMode = canvas.ImageFillContain
 		m.thumb.SetMinSize(fyne.NewSize(160, 120))
 	}
-	m.copy = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+	what := "Copy the question"
+	if role == history.RoleAssistant {
+		what = "Copy the answer"
+	}
+	m.copy = newIconButton(what, theme.ContentCopyIcon(), func() {
 		a.fyne.Clipboard().SetContent(m.text.Text)
 		a.status.flash("Copied to the clipboard")
 	})

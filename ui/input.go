@@ -16,6 +16,7 @@ var (
 	_ fyne.Accessible = (*imageSlot)(nil)
 	_ fyne.Accessible = (*messageView)(nil)
 	_ fyne.Accessible = (*convItem)(nil)
+	_ fyne.Accessible = (*iconButton)(nil)
 )
 
 // appEntry is an Entry that passes the app's shortcuts on (a focused Entry
@@ -252,3 +253,20 @@ func (s *imageSlot) AccessibilityLabel() string {
 
 // AccessibilityRole is a button: activating it opens a file.
 func (s *imageSlot) AccessibilityRole() fyne.AccessibleRole { return fyne.AccessibleRoleButton }
+
+// iconButton is a button that shows only an icon but tells screen readers
+// what it does (a plain Button would announce the icon's file name).
+type iconButton struct {
+	widget.Button
+	label string
+}
+
+func newIconButton(label string, icon fyne.Resource, tapped func()) *iconButton {
+	b := &iconButton{label: label}
+	b.Icon, b.OnTapped = icon, tapped
+	b.ExtendBaseWidget(b)
+	return b
+}
+
+// AccessibilityLabel says what the button does.
+func (b *iconButton) AccessibilityLabel() string { return b.label }

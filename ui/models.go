@@ -84,8 +84,9 @@ func newModelsView(a *App) *modelsView {
 	for _, m := range downloads.Catalogue() {
 		v.addCard(m.Name, m)
 	}
+	recB := widget.NewButtonWithIcon("Recommend a model for this machine", theme.QuestionIcon(), v.recommend)
 	head := container.NewVBox(
-		widget.NewLabelWithStyle("Models", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Models", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), recB),
 		v.recLabel, v.errLabel,
 		container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewLabel("Precision"), v.precision), v.active),
 	)
