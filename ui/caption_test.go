@@ -27,18 +27,55 @@ type captionEvent struct {
 	err           error
 }
 
+// captionEvents is what a test sees of a caption view: its captions, and
+// the UI work its goroutines hand over (CaptionEnv.Do), which the test runs
+// on its own goroutine as the app's main goroutine would.
+type captionEvents struct {
+	ch chan captionEvent
+	ui chan func()
+}
+
+// drain runs the UI work queued so far.
+func (e *captionEvents) drain() {
+	for {
+		select {
+		case f := <-e.ui:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// until runs UI work until cond holds, failing after two minutes.
+func (e *captionEvents) until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case f := <-e.ui:
+			f()
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out after 2 minutes waiting for %s", what)
+		}
+	}
+}
+
 // newTestCaptionView builds caption mode in a headless test window, backed
-// by the tiny fixture model, and returns the channel its captions arrive on.
-func newTestCaptionView(t *testing.T, ask askFunc) (*captionView, fyne.Window, chan captionEvent) {
+// by the tiny fixture model (or ask).
+func newTestCaptionView(t *testing.T, ask askFunc) (*captionView, fyne.Window, *captionEvents) {
 	t.Helper()
 	test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
 	if ask == nil {
 		ask = captionAsk(t, nil)
 	}
-	v := newCaptionView(CaptionEnv{Window: w, Ask: ask}).(*captionView)
-	events := make(chan captionEvent, 8)
-	v.onCaptioned = func(path, caption string, err error) { events <- captionEvent{path, caption, err} }
+	ev := &captionEvents{ch: make(chan captionEvent, 8), ui: make(chan func(), 10000)}
+	v := newCaptionView(CaptionEnv{Window: w, Ask: ask, Do: func(f func()) { ev.ui <- f }}).(*captionView)
+	v.onCaptioned = func(path, caption string, err error) { ev.ch <- captionEvent{path, caption, err} }
 	w.SetContent(v)
 	w.Resize(fyne.NewSize(1000, 760))
 	// Reading aloud in these tests uses espeak-ng only, whatever else the
@@ -51,22 +88,26 @@ func newTestCaptionView(t *testing.T, ask askFunc) (*captionView, fyne.Window, c
 	}
 	t.Cleanup(func() {
 		v.stop()
-		v.pending.Wait()
+		v.pending.Wait() // the queue is large enough not to block them
 		v.batch.pending.Wait()
+		v.speech.Stop()
 	})
-	return v, w, events
+	return v, w, ev
 }
 
-// waitCaption waits for the view's next caption.
-func waitCaption(t *testing.T, events chan captionEvent) captionEvent {
+// waitCaption runs UI work until the view's next caption.
+func waitCaption(t *testing.T, ev *captionEvents) captionEvent {
 	t.Helper()
-	select {
-	case e := <-events:
-		return e
-	case <-time.After(2 * time.Minute):
-		t.Fatal("no caption after 2 minutes")
-	}
-	return captionEvent{}
+	var e captionEvent
+	ev.until(t, "a caption", func() bool {
+		select {
+		case e = <-ev.ch:
+			return true
+		default:
+			return false
+		}
+	})
+	return e
 }
 
 // TestCaptionDropShowsCaption drops fixture images on caption mode: each
@@ -211,8 +252,9 @@ func TestCaptionStop(t *testing.T) {
 	v.caption.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	close(release)
 	v.pending.Wait()
+	events.drain()
 	select {
-	case e := <-events:
+	case e := <-events.ch:
 		t.Errorf("a stopped caption was still shown: %+v", e)
 	default:
 	}
@@ -241,6 +283,10 @@ func TestCaptionReadAloud(t *testing.T) {
 	test.Type(v.caption, "s")
 	if v.speech.Speaking() {
 		t.Error("S did not stop reading aloud")
+	}
+	events.drain() // the end of speaking
+	if v.status.Importance == widget.DangerImportance {
+		t.Errorf("reading aloud with espeak-ng: %s", v.status.Text)
 	}
 
 	v.speech.look = installed() // a system with no speech program
@@ -313,7 +359,7 @@ func TestCaptionBatchView(t *testing.T) {
 	dir := t.TempDir()
 	rels := copyFixtureImages(t, dir, nil)
 	want := expectedCaptions(t, dir, rels, batchImagesPerAsk)
-	v, w, _ := newTestCaptionView(t, nil)
+	v, w, events := newTestCaptionView(t, nil)
 	done := make(chan error, 1)
 	var rep *BatchReport
 	v.batch.onDone = func(r *BatchReport, err error) { rep = r; done <- err }
@@ -323,13 +369,17 @@ func TestCaptionBatchView(t *testing.T) {
 	}
 	v.batch.setFormat(BatchCSV)
 	test.Tap(v.batch.startBtn)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	var err error
+	events.until(t, "the batch to finish", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
 		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the batch did not finish in 2 minutes")
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if v.batch.bar.Value != 1 || !strings.HasPrefix(v.batch.progress.Text, "6 of 6 images") {
 		t.Errorf("progress %v %q, want all 6 done", v.batch.bar.Value, v.batch.progress.Text)
