@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"glimpse/history"
 	"glimpse/model/pipeline"
@@ -94,13 +95,19 @@ type App struct {
 func Run(opt Options) int {
 	fa := app.NewWithID(AppID)
 	a, err := New(fa, opt)
-	if err == nil {
-		a.native = true
-	}
 	if err != nil {
+		// Started from a desktop menu, nobody reads stderr: say it in a window.
 		fmt.Fprintf(os.Stderr, "glimpse: %v\n", err)
+		msg := widget.NewLabel("Glimpse cannot start: " + err.Error() + "\n\nCheck that the data folder exists and " +
+			"is writable, or set GLIMPSE_HOME to another folder.")
+		msg.Wrapping = fyne.TextWrapWord
+		w := fa.NewWindow("Glimpse")
+		w.SetContent(container.NewBorder(nil, widget.NewButton("Quit", fa.Quit), nil, nil, msg))
+		w.Resize(fyne.NewSize(560, 220))
+		w.ShowAndRun()
 		return 1
 	}
+	a.native = true
 	defer a.Close()
 	a.win.ShowAndRun()
 	return 0
@@ -116,8 +123,16 @@ func New(fa fyne.App, opt Options) (*App, error) { return newApp(fa, opt, fyne.D
 func newApp(fa fyne.App, opt Options, do func(func())) (*App, error) {
 	a := &App{fyne: fa, opt: opt, do: do}
 	a.settings = LoadSettings(fa.Preferences())
-	applyDataFolder(a.settings)
+	applied := applyDataFolder(a.settings)
 	store, err := history.OpenDefault()
+	var folderErr error
+	if err != nil && applied {
+		// The data folder chosen in Settings is gone (an unplugged disk?):
+		// use the default one, and say so, rather than not start at all.
+		folderErr = err
+		os.Unsetenv(history.EnvHome)
+		store, err = history.OpenDefault()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the history: %v", err)
 	}
@@ -140,6 +155,10 @@ func newApp(fa fyne.App, opt Options, do func(func())) (*App, error) {
 	a.addShortcuts()
 	a.win.SetMainMenu(a.mainMenu())
 	a.status.start()
+	if folderErr != nil {
+		a.chat.showError("The data folder from Settings cannot be used (" + folderErr.Error() +
+			"); this session keeps its history in " + store.Dir() + ". Choose another folder in Settings.")
+	}
 	if a.engineChoice().Model == "" {
 		// First run: nothing to answer with yet; show the model manager with
 		// a recommendation for this machine.

@@ -219,9 +219,11 @@ func (s Settings) Save(p fyne.Preferences) {
 
 // applyDataFolder points the history at the settings' data folder by setting
 // GLIMPSE_HOME for this process, unless the environment already sets it (a
-// person or a test that set it wins).
-func applyDataFolder(s Settings) {
+// person or a test that set it wins). It reports whether it set it.
+func applyDataFolder(s Settings) bool {
 	if s.DataFolder != "" && os.Getenv(history.EnvHome) == "" {
 		os.Setenv(history.EnvHome, s.DataFolder)
+		return true
 	}
+	return false
 }

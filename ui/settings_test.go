@@ -1,10 +1,14 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+
+	"glimpse/history"
 )
 
 // TestSettingsDefaults holds the seed's generation settings.
@@ -82,5 +86,42 @@ func TestSettingsForm(t *testing.T) {
 	v.apply()
 	if v.errLabel.Visible() {
 		t.Errorf("defaults refused: %s", v.errLabel.Text)
+	}
+}
+
+// TestDataFolder keeps the history in the folder chosen in Settings, and
+// falls back to the default folder, saying so, when that one is unusable.
+func TestDataFolder(t *testing.T) {
+	xdg := t.TempDir()
+	chosen := filepath.Join(t.TempDir(), "my history")
+	blocked := filepath.Join(t.TempDir(), "a file")
+	os.WriteFile(blocked, []byte("not a folder"), 0o644)
+	cases := []struct {
+		folder, dir string
+		warned      bool
+	}{
+		{chosen, chosen, false},
+		{blocked, filepath.Join(xdg, "glimpse"), true},
+	}
+	for _, c := range cases {
+		t.Setenv(history.EnvHome, "")
+		t.Setenv("XDG_DATA_HOME", xdg)
+		t.Setenv("HF_HUB_CACHE", t.TempDir())
+		fa := test.NewTempApp(t)
+		fa.Preferences().SetString(prefDataFolder, c.folder)
+		withTinyModel(fa.Preferences())
+		q := make(uiQueue, 100000)
+		a, err := newApp(fa, Options{}, q.do)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.store.Dir() != c.dir || a.chat.errLabel.Visible() != c.warned {
+			t.Errorf("data folder %q: history in %q, warning %q", c.folder, a.store.Dir(), a.chat.errLabel.Text)
+		}
+		go func() {
+			for range q {
+			}
+		}()
+		a.Close()
 	}
 }
