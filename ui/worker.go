@@ -61,9 +61,10 @@ type AskRequest struct {
 type worker struct {
 	do   func(func()) // hands a function to the UI goroutine
 	open func(ctx context.Context, modelArg string, opt pipeline.Options) (engine, error)
-	jobs chan AskRequest
+	wake chan struct{} // signals the loop that jobs were queued or Close was called
 
 	mu     sync.Mutex
+	queue  []AskRequest       // waiting jobs, in order
 	cancel context.CancelFunc // of the running job; nil when idle
 	busy   bool
 	closed bool
@@ -75,7 +76,7 @@ type worker struct {
 }
 
 func newWorker(do func(func())) *worker {
-	w := &worker{do: do, open: openPipeline, jobs: make(chan AskRequest, 16), done: make(chan struct{})}
+	w := &worker{do: do, open: openPipeline, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -84,11 +85,40 @@ func newWorker(do func(func())) *worker {
 // only loads the model, so that the first question need not wait for it.
 func (w *worker) Ask(r AskRequest) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return
 	}
-	w.jobs <- r
+	w.queue = append(w.queue, r)
+	w.mu.Unlock()
+	w.signal()
+}
+
+// signal wakes the loop without ever blocking (one pending wake is enough).
+func (w *worker) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the first queued job; ok is false once the worker is closed.
+func (w *worker) next() (r AskRequest, ok bool) {
+	for {
+		w.mu.Lock()
+		if w.closed {
+			w.mu.Unlock()
+			return r, false
+		}
+		if len(w.queue) > 0 {
+			r = w.queue[0]
+			w.queue = w.queue[1:]
+			w.mu.Unlock()
+			return r, true
+		}
+		w.mu.Unlock()
+		<-w.wake
+	}
 }
 
 // Stop cancels the running job (loading or generating); it reports
@@ -108,7 +138,8 @@ func (w *worker) Busy() bool {
 	return w.busy
 }
 
-// Close stops the running job, waits for the worker to end and frees the model.
+// Close stops the running job, waits for the worker to end and frees the
+// model. Queued jobs end with context.Canceled.
 func (w *worker) Close() {
 	w.mu.Lock()
 	if w.closed {
@@ -116,12 +147,21 @@ func (w *worker) Close() {
 		return
 	}
 	w.closed = true
+	dropped := w.queue
+	w.queue = nil
 	if w.cancel != nil {
 		w.cancel()
 	}
-	close(w.jobs)
 	w.mu.Unlock()
+	w.signal()
 	<-w.done
+	// Jobs that never started end as cancelled, so nobody waits for them.
+	for _, r := range dropped {
+		if r.OnDone != nil {
+			done := r.OnDone
+			w.do(func() { done(nil, context.Canceled) })
+		}
+	}
 }
 
 func (w *worker) loop() {
@@ -131,7 +171,11 @@ func (w *worker) loop() {
 			w.eng.Close()
 		}
 	}()
-	for r := range w.jobs {
+	for {
+		r, ok := w.next()
+		if !ok {
+			return
+		}
 		parent := r.Context
 		if parent == nil {
 			parent = context.Background()
