@@ -324,6 +324,7 @@ func etaText(d time.Duration) string {
 func (c *modelCard) pulled(err error) {
 	c.cancel, c.ctl = nil, nil
 	c.bar.Hide()
+	c.update() // the buttons now; the installed state follows from reload
 	switch {
 	case err == nil:
 		c.setDetail("Downloaded and verified.")
@@ -395,6 +396,7 @@ func (c *modelCard) verify() {
 		})
 		v.a.do(func() {
 			c.cancel = nil
+			c.update()
 			if err != nil {
 				c.setDetail("")
 				v.showError("Verifying " + c.name + " found a problem: " + err.Error() + ". The damaged files were removed: press Resume to fetch them again.")

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ func TestModelManagerDownload(t *testing.T) {
 	h := hubtest.New()
 	t.Cleanup(h.Close)
 	h.SetToken(token)
-	h.Throttle(3 << 20) // slow enough to watch, a few seconds in all
+	h.Throttle(256 << 10) // slow enough to watch, pause and cancel; lifted for the rest
 	// vicuna-13b is the catalogue entry pinned to "main", which the stand-in
 	// serves; its files here are the tiny fixture's.
 	if _, err := h.AddDir("Salesforce/instructblip-vicuna-13b", tinyVicuna); err != nil {
@@ -58,6 +60,18 @@ func TestModelManagerDownload(t *testing.T) {
 		t.Errorf("progress went on while paused: %v → %v", held, c.bar.Value)
 	}
 	test.Tap(c.pauseB)
+	pump(t, q, time.Minute, "progress after Resume", func() bool { return c.bar.Value > held && c.state.Text == "Downloading" })
+
+	// Cancel keeps what was fetched; Resume goes on from there.
+	test.Tap(c.cancelB)
+	pump(t, q, time.Minute, "the cancel", func() bool { return c.cancel == nil })
+	pump(t, q, 10*time.Second, "the partial state", func() bool { return strings.HasPrefix(c.state.Text, "Partly downloaded") })
+	if !strings.HasPrefix(c.detail.Text, "Cancelled") || c.pullB.Text != "Resume" || a.models.errLabel.Visible() {
+		t.Errorf("after Cancel: detail %q, button %q, error %q", c.detail.Text, c.pullB.Text, a.models.errLabel.Text)
+	}
+	_, servedBefore := h.Served()
+	h.Throttle(0)
+	test.Tap(c.pullB)
 	pump(t, q, 2*time.Minute, "the download to finish", func() bool { return c.cancel == nil })
 	if a.models.errLabel.Visible() {
 		t.Fatalf("error: %s", a.models.errLabel.Text)
@@ -73,8 +87,30 @@ func TestModelManagerDownload(t *testing.T) {
 		}
 	}
 
+	if _, served := h.Served(); served-servedBefore >= c.inst.Total {
+		t.Errorf("Resume fetched %d bytes of %d: the cancelled download's bytes were not kept", served-servedBefore, c.inst.Total)
+	}
+
 	test.Tap(c.verifyB)
 	pump(t, q, time.Minute, "verification", func() bool { return c.cancel == nil && c.detail.Text == "Every file verified." })
+
+	// A damaged file: Verify says so, and removes it for Resume to fetch.
+	shard := filepath.Join(c.inst.Dir, "model-00001-of-00007.safetensors")
+	f, err := os.OpenFile(shard, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0xff}, 100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Logf("damaged %s", shard)
+	test.Tap(c.verifyB)
+	pump(t, q, 20*time.Second, "the failed verification", func() bool { return c.cancel == nil && a.models.errLabel.Visible() })
+	if msg := a.models.errLabel.Text; !strings.Contains(msg, "found a problem") || !strings.Contains(msg, "Resume") {
+		t.Errorf("verification error %q", msg)
+	}
+	pump(t, q, 10*time.Second, "the card to offer Resume", func() bool { return c.pullB.Text == "Resume" && !c.pullB.Disabled() })
 
 	c.doRemove()
 	pump(t, q, 10*time.Second, "the removal", func() bool { return c.state.Text == "Not installed" })
