@@ -266,6 +266,15 @@ func TestStopAnswer(t *testing.T) {
 	test.Type(a.chat.question, "Describe it")
 	a.chat.send()
 	pump(t, q, time.Minute, "the beam search to start", func() bool { return a.chat.thinking.Visible() })
+	// The window is the UI goroutine's alone: typing, switching tabs and
+	// resizing go on while the worker generates.
+	test.Type(a.chat.question, "typing while it thinks")
+	a.showTab("Settings")
+	a.win.Resize(fyne.NewSize(800, 600))
+	a.showTab("Chat")
+	if a.chat.question.Text != "typing while it thinks" || !a.worker.Busy() {
+		t.Errorf("while generating: question %q, worker busy %v", a.chat.question.Text, a.worker.Busy())
+	}
 	a.chat.question.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	pump(t, q, time.Minute, "the stop", func() bool { return !a.worker.Busy() && a.chat.pending == nil })
 	if ms := a.chat.messages(); len(ms) != 2 || !strings.Contains(ms[1].Text(), "stopped") {
@@ -279,6 +288,7 @@ func TestStopAnswer(t *testing.T) {
 	}
 
 	// New chat (Ctrl+N) in the middle of an answer stops it and starts clean.
+	a.chat.question.SetText("")
 	test.Type(a.chat.question, "Describe it again")
 	a.chat.send()
 	pump(t, q, time.Minute, "the second beam search", func() bool { return a.chat.thinking.Visible() })
