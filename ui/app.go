@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
@@ -93,6 +94,11 @@ type App struct {
 
 // Run opens the main window and returns the exit code when it closes.
 func Run(opt Options) int {
+	if err := checkDisplay(); err != nil {
+		// GLFW would panic; say what is wrong and what works instead.
+		fmt.Fprintf(os.Stderr, "glimpse: %v\n", err)
+		return 1
+	}
 	fa := app.NewWithID(AppID)
 	a, err := New(fa, opt)
 	if err != nil {
@@ -111,6 +117,20 @@ func Run(opt Options) int {
 	defer a.Close()
 	a.win.ShowAndRun()
 	return 0
+}
+
+// checkDisplay reports an error where the app has no screen to open on: on
+// Linux and the BSDs, neither an X nor a Wayland display.
+func checkDisplay() error {
+	switch runtime.GOOS {
+	case "windows", "darwin", "android", "ios", "js":
+		return nil
+	}
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return fmt.Errorf("no display to open the app on (neither DISPLAY nor WAYLAND_DISPLAY is set); " +
+			"the command line works without one: run 'glimpse help'")
+	}
+	return nil
 }
 
 // New builds the app in fa (the real app, or Fyne's test app): it reads the

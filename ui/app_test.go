@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -505,5 +506,26 @@ func TestShortcuts(t *testing.T) {
 	a.chat.question.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF1})
 	if len(a.win.Canvas().Overlays().List()) == 0 {
 		t.Error("F1 showed no help dialog")
+	}
+}
+
+// TestCheckDisplay refuses to open the app where there is no screen, instead
+// of letting GLFW panic.
+func TestCheckDisplay(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		if err := checkDisplay(); err != nil {
+			t.Errorf("%s always has a display: %v", runtime.GOOS, err)
+		}
+		return
+	}
+	for _, c := range []struct {
+		x11, wayland string
+		ok           bool
+	}{{"", "", false}, {":0", "", true}, {"", "wayland-0", true}} {
+		t.Setenv("DISPLAY", c.x11)
+		t.Setenv("WAYLAND_DISPLAY", c.wayland)
+		if err := checkDisplay(); (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "glimpse help")) {
+			t.Errorf("DISPLAY=%q WAYLAND_DISPLAY=%q: %v", c.x11, c.wayland, err)
+		}
 	}
 }
