@@ -3,9 +3,7 @@ package ui
 import (
 	"context"
 	"image"
-	"sync/atomic"
 
-	"glimpse/model"
 	"glimpse/model/generate"
 	"glimpse/model/pipeline"
 )
@@ -26,35 +24,25 @@ func (a *App) captionEnv() CaptionEnv {
 }
 
 // askAndWait queues a question on the worker and waits for its answer. It is
-// called off the UI goroutine. When ctx is cancelled it returns at once; a
-// job of ours that has started is stopped, one still queued runs and is
-// dropped (stopping then would cancel whatever else is running, such as a
-// chat answer).
+// called off the UI goroutine. ctx cancels this request alone (the worker
+// skips it if it is still queued, stops it if it runs), and askAndWait then
+// returns at once.
 func (a *App) askAndWait(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
 	type answer struct {
 		res *pipeline.Result
 		err error
 	}
 	done := make(chan answer, 1)
-	var started, finished atomic.Bool
 	a.do(func() { // the settings behind engineChoice belong to the UI goroutine
 		a.worker.Ask(AskRequest{
-			Engine: a.engineChoice(), Images: images, Prompts: prompts, Config: cfg,
-			OnLoading: func(model.LoadProgress) { started.Store(true) },
-			OnLoaded:  func(pipeline.Description) { started.Store(true) },
-			OnDone: func(res *pipeline.Result, err error) {
-				finished.Store(true)
-				done <- answer{res, err}
-			},
+			Context: ctx, Engine: a.engineChoice(), Images: images, Prompts: prompts, Config: cfg,
+			OnDone: func(res *pipeline.Result, err error) { done <- answer{res, err} },
 		})
 	})
 	select {
 	case ans := <-done:
 		return ans.res, ans.err
 	case <-ctx.Done():
-		if started.Load() && !finished.Load() {
-			a.worker.Stop()
-		}
 		return nil, ctx.Err()
 	}
 }
