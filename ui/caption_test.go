@@ -395,3 +395,21 @@ func TestCaptionBatchView(t *testing.T) {
 		t.Errorf("the chosen format was not remembered: %q", got)
 	}
 }
+
+// TestCaptionPreviewImage checks the shown copy of an image: at most the
+// limit on its longer side, aspect kept, never scaled up.
+func TestCaptionPreviewImage(t *testing.T) {
+	tests := []struct{ w, h, limit, wantW, wantH int }{
+		{4000, 3000, 1024, 1024, 768},
+		{3000, 4000, 1024, 768, 1024},
+		{16, 9, 1024, 16, 9},
+		{5000, 2, 1024, 1024, 1},
+		{1024, 1024, 1024, 1024, 1024},
+	}
+	for _, tc := range tests {
+		got := previewImage(image.NewRGBA(image.Rect(0, 0, tc.w, tc.h)), tc.limit).Bounds()
+		if got.Dx() != tc.wantW || got.Dy() != tc.wantH {
+			t.Errorf("%dx%d at most %d: %dx%d, want %dx%d", tc.w, tc.h, tc.limit, got.Dx(), got.Dy(), tc.wantW, tc.wantH)
+		}
+	}
+}
