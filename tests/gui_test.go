@@ -299,4 +299,33 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 		t.Errorf("the app panicked:\n%s", appOut.String())
 	}
 	fmt.Fprintf(os.Stderr, "screenshots in %s\n", shotDir)
+
+	// Ctrl+O opens the system's (GTK's) file dialog, off the UI goroutine;
+	// Esc closes it and the app carries on.
+	xdo(t, "windowfocus", "--sync", win)
+	xdo(t, "key", "ctrl+o")
+	// (sqweek/dialog's GTK file chooser keeps GTK's own title.)
+	dlg := waitWindow(t, "(Open an image|Open File)", app, &appOut)
+	screenshot(t, "root", filepath.Join(tmp, "dialog.png"))
+	xdo(t, "windowfocus", "--sync", dlg)
+	xdo(t, "key", "Escape")
+	gone := time.Now().Add(20 * time.Second)
+	for {
+		out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^(Open an image|Open File)$").Output()
+		if len(strings.Fields(string(out))) == 0 {
+			break
+		}
+		if time.Now().After(gone) {
+			t.Fatalf("the file dialog did not close on Esc")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	xdo(t, "windowfocus", "--sync", win)
+	xdo(t, "key", "ctrl+comma")
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-exited:
+		t.Fatalf("the app exited after the file dialog:\n%s", appOut.String())
+	default:
+	}
 }
