@@ -52,9 +52,13 @@ type view struct {
 	build func(a *App) fyne.CanvasObject
 }
 
-// views lists the main window's tabs in order. The captioning view plugs in
-// here with one line, {"Caption", theme.VisibilityIcon(), newCaptionView},
-// once ui/caption.go exists.
+// views lists the main window's tabs in order. Caption mode (ui/caption.go)
+// plugs in with one line here:
+//
+//	{"Caption", theme.VisibilityIcon(), func(a *App) fyne.CanvasObject { return newCaptionView(a.captionEnv()) }},
+//
+// A view whose content implements dropTarget takes the files dropped while
+// it shows, and one that implements focusStarter chooses its first focus.
 func (a *App) views() []view {
 	return []view{
 		{"Chat", theme.MailComposeIcon(), newChatTab},
