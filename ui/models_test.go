@@ -191,3 +191,29 @@ func TestRecommend(t *testing.T) {
 		t.Errorf("empty catalogue gave %+v", r)
 	}
 }
+
+// TestGPUMemorySources reads the GPU memory the system reports.
+func TestGPUMemorySources(t *testing.T) {
+	for out, want := range map[string]int64{
+		"81559\n":            81559 << 20,
+		"24576\n81559\n":     81559 << 20,
+		"[N/A]\n":            0,
+		"":                   0,
+		"  16384  \r\n12288": 16384 << 20,
+	} {
+		if got := parseNvidiaSmi(out); got != want {
+			t.Errorf("parseNvidiaSmi(%q) = %d, want %d", out, got, want)
+		}
+	}
+	drm := t.TempDir()
+	for card, v := range map[string]string{"card0": "8573157376\n", "card1": "garbage", "card2": "17163091968"} {
+		os.MkdirAll(filepath.Join(drm, card, "device"), 0o755)
+		os.WriteFile(filepath.Join(drm, card, "device", "mem_info_vram_total"), []byte(v), 0o644)
+	}
+	if got := sysfsVRAM(drm); got != 17163091968 {
+		t.Errorf("sysfsVRAM = %d, want the larger card's 17163091968", got)
+	}
+	if got := sysfsVRAM(t.TempDir()); got != 0 {
+		t.Errorf("no cards: %d", got)
+	}
+}

@@ -2,10 +2,14 @@ package ui
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"glimpse/compute"
 	"glimpse/downloads"
@@ -17,8 +21,8 @@ type Machine struct {
 	GPU bool
 	// GPUName is the GPU's name, for the message.
 	GPUName string
-	// GPUMemory is the GPU's memory in bytes; 0 when the driver does not
-	// say (only NVIDIA's and AMD's GL extensions tell it).
+	// GPUMemory is the GPU's memory in bytes; 0 when nothing says (see
+	// detectMachine).
 	GPUMemory int64
 	// RAM is the system memory in bytes; 0 when unknown.
 	RAM int64
@@ -137,7 +141,57 @@ func detectMachine() Machine {
 			break
 		}
 	}
+	if m.GPUMemory == 0 {
+		m.GPUMemory = systemGPUMemory(info.Device)
+	}
 	return m
+}
+
+// systemGPUMemory asks the system for the GPU's memory where the GL driver
+// does not say: nvidia-smi for NVIDIA GPUs (Linux and Windows), the amdgpu
+// driver's sysfs files for AMD GPUs on Linux. 0 when neither knows
+// (integrated GPUs share the system memory).
+func systemGPUMemory(device string) int64 {
+	if strings.Contains(strings.ToUpper(device), "NVIDIA") {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits").Output()
+		if err == nil {
+			if n := parseNvidiaSmi(string(out)); n > 0 {
+				return n
+			}
+		}
+	}
+	return sysfsVRAM("/sys/class/drm")
+}
+
+// parseNvidiaSmi reads nvidia-smi's memory.total in MiB, one GPU a line,
+// and returns the largest in bytes.
+func parseNvidiaSmi(out string) int64 {
+	var best int64
+	for _, line := range strings.Split(out, "\n") {
+		if mib, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64); err == nil && mib<<20 > best {
+			best = mib << 20
+		}
+	}
+	return best
+}
+
+// sysfsVRAM returns the largest card*/device/mem_info_vram_total (bytes,
+// written by the amdgpu driver) under drm, or 0.
+func sysfsVRAM(drm string) int64 {
+	files, _ := filepath.Glob(filepath.Join(drm, "card*", "device", "mem_info_vram_total"))
+	var best int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > best {
+			best = n
+		}
+	}
+	return best
 }
 
 // systemRAM reads MemTotal from /proc/meminfo; 0 elsewhere.
