@@ -133,8 +133,9 @@ func (a *App) showHelp() {
 	if a.opt.Version != "" {
 		title = "Glimpse " + a.opt.Version + ": keyboard shortcuts"
 	}
-	d := dialog.NewCustom(title, "Close", container.NewVBox(intro, grid), a.win)
-	d.Resize(fyne.NewSize(560, 520))
+	body := container.NewVScroll(container.NewVBox(intro, grid))
+	body.SetMinSize(fyne.NewSize(540, 420))
+	d := dialog.NewCustom(title, "Close", body, a.win)
 	d.Show()
 }
 

@@ -28,11 +28,11 @@ func newTheme(name string, scale float64) fyne.Theme {
 var highContrast = map[fyne.ThemeColorName]color.Color{
 	theme.ColorNameBackground:          color.Black,
 	theme.ColorNameForeground:          color.White,
-	theme.ColorNameButton:              color.Black,
+	theme.ColorNameButton:              color.RGBA{0x30, 0x30, 0x30, 0xff}, // buttons stand out; white on it is 13:1
 	theme.ColorNameInputBackground:     color.Black,
 	theme.ColorNameInputBorder:         color.White,
-	theme.ColorNameMenuBackground:      color.Black,
-	theme.ColorNameOverlayBackground:   color.Black,
+	theme.ColorNameMenuBackground:      color.RGBA{0x20, 0x20, 0x20, 0xff}, // dialogs and menus stand apart from the window
+	theme.ColorNameOverlayBackground:   color.RGBA{0x20, 0x20, 0x20, 0xff},
 	theme.ColorNameHeaderBackground:    color.Black,
 	theme.ColorNamePrimary:             color.RGBA{0xff, 0xff, 0x00, 0xff},
 	theme.ColorNameFocus:               color.RGBA{0xff, 0xff, 0x00, 0xff},
