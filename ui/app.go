@@ -209,8 +209,7 @@ func (a *App) preload() {
 		OnDone: func(_ *pipeline.Result, err error) {
 			a.status.loadDone()
 			if err != nil && !errors.Is(err, context.Canceled) {
-				a.chat.showError("The model " + displayName(choice.Model) + " could not be loaded: " + err.Error() +
-					". Open Models (Ctrl+M) to download it again or choose another.")
+				a.chat.showError("The model " + displayName(choice.Model) + " could not be loaded. " + friendlyAskError(err))
 			}
 		},
 	})

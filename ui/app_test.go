@@ -498,7 +498,7 @@ func TestShortcuts(t *testing.T) {
 		t.Errorf("Ctrl+2 shows %q", a.currentTab())
 	}
 	help := a.helpText()
-	for _, want := range []string{"Ctrl+O", "Ctrl+N", "Ctrl+F", "Esc", "F1", "Ctrl+,", "Ctrl+M", "Shift+Enter"} {
+	for _, want := range []string{"Ctrl+O", "Ctrl+N", "Ctrl+F", "Esc", "F1", "F2", "Ctrl+E", "Ctrl+,", "Ctrl+M", "Shift+Enter"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s:\n%s", want, help)
 		}
@@ -527,5 +527,38 @@ func TestCheckDisplay(t *testing.T) {
 		if err := checkDisplay(); (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "glimpse help")) {
 			t.Errorf("DISPLAY=%q WAYLAND_DISPLAY=%q: %v", c.x11, c.wayland, err)
 		}
+	}
+}
+
+// TestAskErrors words what goes wrong with what to do about it.
+func TestAskErrors(t *testing.T) {
+	a, q := testApp(t, func(p fyne.Preferences) {
+		p.SetString(prefModel, filepath.Join(t.TempDir(), "no such model"))
+		p.SetString(prefBackend, "cpu")
+	})
+	// The load at start fails and says where to go.
+	pump(t, q, time.Minute, "the load error", func() bool { return a.chat.errLabel.Visible() })
+	if msg := a.chat.errLabel.Text; !strings.Contains(msg, "could not be loaded") || !strings.Contains(msg, "Models (Ctrl+M)") {
+		t.Errorf("load error %q", msg)
+	}
+	a.chat.clearError()
+	a.chat.pickPath(filepath.Join(fixtures, "images", "shapes.png"))
+	for _, c := range []struct{ question, want string }{
+		{"", "Type a question first"},
+		{"What is it?", "Models (Ctrl+M)"},
+	} {
+		a.chat.question.SetText(c.question)
+		a.chat.send()
+		pump(t, q, time.Minute, "the error", func() bool { return a.chat.errLabel.Visible() && a.chat.pending == nil })
+		if !strings.Contains(a.chat.errLabel.Text, c.want) {
+			t.Errorf("question %q: error %q, want %q", c.question, a.chat.errLabel.Text, c.want)
+		}
+		a.chat.clearError()
+	}
+	a.chat.slot.set(nil)
+	a.chat.question.SetText("What is it?")
+	a.chat.send()
+	if !strings.Contains(a.chat.errLabel.Text, "Choose an image first") {
+		t.Errorf("no image: error %q", a.chat.errLabel.Text)
 	}
 }

@@ -340,6 +340,10 @@ func friendlyAskError(err error) string {
 		return "The active model is not installed: " + msg + ". Open Models (Ctrl+M) to download it or choose another."
 	case strings.Contains(strings.ToLower(msg), "out of") && strings.Contains(strings.ToLower(msg), "memory"):
 		return msg + ". Try fp16 precision or a smaller model in Models (Ctrl+M), or the CPU backend in Settings."
+	case strings.Contains(msg, "backend cannot start"):
+		return msg + ". Choose the cpu (or auto) backend in Settings (Ctrl+,), or update the graphics driver."
+	case errors.Is(err, pipeline.ErrBadOption):
+		return msg + ". Fix it in Settings (Ctrl+,)."
 	}
 	return "Glimpse could not answer: " + msg
 }

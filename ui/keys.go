@@ -35,6 +35,8 @@ func (a *App) addShortcuts() {
 		{"Shift+Enter", "New line in the question", nil, nil},
 		{"Esc", "Stop the answer (or clear the search)", nil, func() { a.chat.stop() }},
 		{"Ctrl+Shift+C", "Copy the last answer", c(fyne.KeyC, mod|fyne.KeyModifierShift), a.copyLastAnswer},
+		{"F2", "Rename the selected conversation", nil, func() { a.sidebar.withSelected(a.sidebar.rename) }},
+		{"Ctrl+E", "Export the selected conversation", c(fyne.KeyE, mod), func() { a.sidebar.withSelected(a.sidebar.export) }},
 		{"Ctrl+L", "Go to the question box", c(fyne.KeyL, mod), func() { a.showTab("Chat"); a.win.Canvas().Focus(a.chat.question) }},
 		{"Ctrl+M", "Models", c(fyne.KeyM, mod), func() { a.showTab("Models") }},
 		{"Ctrl+,", "Settings", c(fyne.KeyComma, mod), func() { a.showTab("Settings") }},
@@ -88,6 +90,9 @@ func (a *App) runKey(k fyne.KeyName) bool {
 	switch k {
 	case fyne.KeyF1:
 		a.showHelp()
+		return true
+	case fyne.KeyF2:
+		a.sidebar.withSelected(a.sidebar.rename)
 		return true
 	case fyne.KeyEscape:
 		if a.chat.pending != nil {
