@@ -46,8 +46,10 @@ func runNative(a *App, show func() (string, error), fallback func(), done func(s
 		defer nativeMu.Unlock()
 		defer func() {
 			if r := recover(); r != nil {
-				a.native = false
-				a.do(fallback)
+				a.do(func() {
+					a.native = false // the toolkit is unusable: Fyne's dialogs from now on
+					fallback()
+				})
 			}
 		}()
 		path, err := show()
