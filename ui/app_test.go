@@ -507,6 +507,14 @@ func TestShortcuts(t *testing.T) {
 	if len(a.win.Canvas().Overlays().List()) == 0 {
 		t.Error("F1 showed no help dialog")
 	}
+	for _, o := range a.win.Canvas().Overlays().List() {
+		a.win.Canvas().Overlays().Remove(o)
+	}
+	// Without native dialogs (no display here), Ctrl+O shows Fyne's own.
+	a.chat.question.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: mod})
+	if top := a.win.Canvas().Overlays().Top(); top == nil || !strings.Contains(test.RenderObjectToMarkup(top), "Open") {
+		t.Error("Ctrl+O showed no file dialog")
+	}
 }
 
 // TestCheckDisplay refuses to open the app where there is no screen, instead

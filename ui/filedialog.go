@@ -74,8 +74,8 @@ func openImageDialog(a *App, done func(path string, err error)) {
 			done(r.URI().Path(), nil)
 		}, a.win)
 		d.SetFilter(storage.NewExtensionFileFilter(dotted(imageExtensions)))
-		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
+		d.Resize(fyne.NewSize(800, 560)) // only after Show: before it, Fyne's FileDialog has no window to size
 	}
 	if nativeDialogs(a) {
 		if runNative(a, func() (string, error) {
@@ -101,8 +101,8 @@ func saveFileDialog(a *App, name string, done func(path string, err error)) {
 			done(w.URI().Path(), nil)
 		}, a.win)
 		d.SetFileName(name)
-		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
+		d.Resize(fyne.NewSize(800, 560)) // only after Show: before it, Fyne's FileDialog has no window to size
 	}
 	if nativeDialogs(a) {
 		if runNative(a, func() (string, error) {
@@ -126,8 +126,8 @@ func openFolderDialog(a *App, done func(path string, err error)) {
 			}
 			done(u.Path(), nil)
 		}, a.win)
-		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
+		d.Resize(fyne.NewSize(800, 560)) // only after Show: before it, Fyne's FileDialog has no window to size
 	}
 	if nativeDialogs(a) {
 		if runNative(a, func() (string, error) {

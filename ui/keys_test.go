@@ -48,3 +48,25 @@ func names(a *App, fs []fyne.Focusable) []string {
 	}
 	return out
 }
+
+// TestFyneDialogs opens each file dialog where no native one is available
+// (as here, with no display): open an image, export a conversation, choose a
+// model folder and a data folder.
+func TestFyneDialogs(t *testing.T) {
+	a, _ := testApp(t, withTinyModel)
+	open := map[string]func(){
+		"open image":   a.chat.openImage,
+		"export":       func() { a.sidebar.exportAs(sideEntry{ID: 1, Title: "a/b"}, "html") },
+		"model folder": a.models.chooseFolder,
+		"data folder":  func() { openFolderDialog(a, func(string, error) {}) },
+	}
+	for name, f := range open {
+		f()
+		if a.win.Canvas().Overlays().Top() == nil {
+			t.Errorf("%s: no dialog", name)
+		}
+		for _, o := range a.win.Canvas().Overlays().List() {
+			a.win.Canvas().Overlays().Remove(o)
+		}
+	}
+}
