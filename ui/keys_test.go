@@ -55,10 +55,15 @@ func names(a *App, fs []fyne.Focusable) []string {
 func TestFyneDialogs(t *testing.T) {
 	a, _ := testApp(t, withTinyModel)
 	open := map[string]func(){
-		"open image":   a.chat.openImage,
-		"export":       func() { a.sidebar.exportAs(sideEntry{ID: 1, Title: "a/b"}, "html") },
-		"model folder": a.models.chooseFolder,
-		"data folder":  func() { openFolderDialog(a, func(string, error) {}) },
+		"open image":    a.chat.openImage,
+		"export":        func() { a.sidebar.exportAs(sideEntry{ID: 1, Title: "a/b"}, "html") },
+		"model folder":  a.models.chooseFolder,
+		"data folder":   func() { openFolderDialog(a, func(string, error) {}) },
+		"rename":        func() { a.sidebar.rename(sideEntry{ID: 1, Title: "t"}) },
+		"delete":        func() { a.sidebar.remove(sideEntry{ID: 1, Title: "t"}) },
+		"export format": func() { a.sidebar.export(sideEntry{ID: 1, Title: "t"}) },
+		"delete model":  a.models.cards["instructblip-flan-t5-xl"].remove,
+		"help":          a.showHelp,
 	}
 	for name, f := range open {
 		f()
