@@ -274,8 +274,11 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 		return
 	}
 	shotDir := os.Getenv("GLIMPSE_SCREENSHOTS")
-	if shotDir == "" {
+	switch {
+	case shotDir == "":
 		shotDir = tmp
+	case !filepath.IsAbs(shotDir): // relative to the repository, not to tests/
+		shotDir = filepath.Join(root, shotDir)
 	}
 	os.MkdirAll(shotDir, 0o755)
 	if n := colours(screenshot(t, win, filepath.Join(shotDir, "chat.png"))); n < 50 {
