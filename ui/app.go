@@ -52,16 +52,13 @@ type view struct {
 	build func(a *App) fyne.CanvasObject
 }
 
-// views lists the main window's tabs in order. Caption mode (ui/caption.go)
-// plugs in with one line here:
-//
-//	{"Caption", theme.VisibilityIcon(), func(a *App) fyne.CanvasObject { return newCaptionView(a.captionEnv()) }},
-//
-// A view whose content implements dropTarget takes the files dropped while
-// it shows, and one that implements focusStarter chooses its first focus.
+// views lists the main window's tabs in order. A view whose content
+// implements dropTarget takes the files dropped while it shows, and one that
+// implements focusStarter chooses its first focus.
 func (a *App) views() []view {
 	return []view{
 		{"Chat", theme.MailComposeIcon(), newChatTab},
+		{"Caption", theme.VisibilityIcon(), func(a *App) fyne.CanvasObject { return newCaptionView(a.captionEnv()) }},
 		{"Models", theme.DownloadIcon(), newModelsTab},
 		{"Settings", theme.SettingsIcon(), newSettingsTab},
 	}
@@ -273,6 +270,20 @@ func (a *App) currentTab() string {
 	return ""
 }
 
+// currentContent is the content of the tab showing, or nil.
+func (a *App) currentContent() fyne.CanvasObject {
+	if i := a.tabs.SelectedIndex(); i >= 0 && i < len(a.tabViews) {
+		return a.tabViews[i]
+	}
+	return nil
+}
+
+// stopper is a view with work that Esc stops (caption mode's captions and
+// batches).
+type stopper interface {
+	stop()
+}
+
 // focusStarter is a view that says where the keyboard focus starts in it.
 type focusStarter interface {
 	focusStart()
@@ -285,10 +296,8 @@ func (a *App) focusCurrent() {
 		a.win.Canvas().Focus(a.chat.question)
 		return
 	}
-	if i := a.tabs.SelectedIndex(); i >= 0 && i < len(a.tabViews) {
-		if f, ok := a.tabViews[i].(focusStarter); ok {
-			f.focusStart()
-		}
+	if f, ok := a.currentContent().(focusStarter); ok {
+		f.focusStart()
 	}
 }
 

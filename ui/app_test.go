@@ -494,11 +494,15 @@ func TestShortcuts(t *testing.T) {
 		t.Errorf("Ctrl+F: tab %q, focus %T", a.currentTab(), a.win.Canvas().Focused())
 	}
 	a.sidebar.search.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.Key2, Modifier: mod})
-	if a.currentTab() != "Models" {
+	if a.currentTab() != "Caption" {
 		t.Errorf("Ctrl+2 shows %q", a.currentTab())
 	}
+	a.sidebar.search.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.Key3, Modifier: mod})
+	if a.currentTab() != "Models" {
+		t.Errorf("Ctrl+3 shows %q", a.currentTab())
+	}
 	help := a.helpText()
-	for _, want := range []string{"Ctrl+O", "Ctrl+N", "Ctrl+F", "Esc", "F1", "F2", "Ctrl+E", "Ctrl+,", "Ctrl+M", "Shift+Enter"} {
+	for _, want := range []string{"Ctrl+O", "Ctrl+N", "Ctrl+F", "Esc", "F1", "F2", "Ctrl+E", "Ctrl+,", "Ctrl+M", "Shift+Enter", "Read the caption aloud"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s:\n%s", want, help)
 		}
@@ -568,5 +572,31 @@ func TestAskErrors(t *testing.T) {
 	a.chat.send()
 	if !strings.Contains(a.chat.errLabel.Text, "Choose an image first") {
 		t.Errorf("no image: error %q", a.chat.errLabel.Text)
+	}
+}
+
+// TestCaptionTab checks caption mode is wired in as a tab: it takes drops and
+// Esc, and the View menu reaches it.
+func TestCaptionTab(t *testing.T) {
+	a, _ := testApp(t, withTinyModel)
+	a.showTab("Caption")
+	if a.currentTab() != "Caption" {
+		t.Fatalf("no Caption tab; tabs %v", a.tabs.Items)
+	}
+	c := a.currentContent()
+	if _, ok := c.(dropTarget); !ok {
+		t.Errorf("caption view %T takes no drops", c)
+	}
+	if _, ok := c.(stopper); !ok {
+		t.Errorf("caption view %T has nothing for Esc to stop", c)
+	}
+	found := false
+	for _, m := range a.mainMenu().Items {
+		for _, it := range m.Items {
+			found = found || it.Label == "Caption"
+		}
+	}
+	if !found {
+		t.Error("the View menu has no Caption item")
 	}
 }

@@ -26,18 +26,12 @@ import (
 	"glimpse/model/pipeline"
 )
 
-// captionPrompt is the instruction InstructBLIP was evaluated with for
-// captioning (the paper and LAVIS use it for NoCaps and Flickr30K).
-const captionPrompt = "A short image description:"
+// captionPrompt and captionConfig are the pipeline's, shared with
+// `glimpse caption` so the app and the command line write the same alt text:
+// the seed's beam search cut to 30 new tokens.
+const captionPrompt = pipeline.CaptionPrompt
 
-// captionConfig is the seed's beam search (5 beams, repetition penalty 1.5,
-// length penalty 1) cut to 30 new tokens: alt text, not a description.
-func captionConfig() generate.Config {
-	c := pipeline.SeedSettings()
-	c.MaxLength = 0
-	c.MaxNewTokens = 30
-	return c
-}
+func captionConfig() generate.Config { return pipeline.CaptionSettings() }
 
 // Preference keys of caption mode.
 const (

@@ -99,6 +99,10 @@ func (a *App) runKey(k fyne.KeyName) bool {
 			a.chat.stop()
 			return true
 		}
+		if s, ok := a.currentContent().(stopper); ok {
+			s.stop()
+			return true
+		}
 	}
 	return false
 }
@@ -121,6 +125,10 @@ func (a *App) helpText() string {
 	for _, s := range a.shortcuts {
 		b.WriteString(s.keys + "\t" + s.what + "\n")
 	}
+	b.WriteString("Caption tab\n")
+	for _, s := range captionShortcuts {
+		b.WriteString(s.Keys + "\t" + s.What + "\n")
+	}
 	return b.String()
 }
 
@@ -130,6 +138,12 @@ func (a *App) showHelp() {
 	for _, s := range a.shortcuts {
 		grid.Add(widget.NewLabelWithStyle(s.keys, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		grid.Add(widget.NewLabel(s.what))
+	}
+	grid.Add(widget.NewLabelWithStyle("Caption tab", fyne.TextAlignLeading, fyne.TextStyle{Bold: true, Italic: true}))
+	grid.Add(widget.NewLabel(""))
+	for _, s := range captionShortcuts {
+		grid.Add(widget.NewLabelWithStyle(s.Keys, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		grid.Add(widget.NewLabel(s.What))
 	}
 	intro := widget.NewLabel("Drop an image anywhere on the window, or paste its path into the question box. " +
 		"On macOS, use Cmd instead of Ctrl.")
@@ -154,6 +168,7 @@ func (a *App) mainMenu() *fyne.MainMenu {
 		),
 		fyne.NewMenu("View",
 			item("Chat", func() { a.showTab("Chat") }),
+			item("Caption", func() { a.showTab("Caption") }),
 			item("Models", func() { a.showTab("Models") }),
 			item("Settings", func() { a.showTab("Settings") }),
 		),
