@@ -5,7 +5,7 @@ GO        ?= go
 VERSION   := $(shell sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS   :=
 TAGS      ?=
-PKGS_DEB  := gcc pkg-config libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
+PKGS_DEB  := gcc make pkg-config xz-utils openssl libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
              libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
              libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng
 # Packages for make package-windows.
@@ -30,8 +30,10 @@ run: build
 	./glimpse
 
 # test runs the whole suite: unit tests, GL kernel tests on whatever OpenGL
-# the machine has (Mesa's llvmpipe without a GPU), and the GUI tests under Xvfb.
-test: deps
+# the machine has (Mesa's llvmpipe without a GPU), the GUI tests under Xvfb,
+# and the packaging tests (which cross-build the Windows installer and run it
+# under wine, hence deps-windows).
+test: deps deps-windows
 	$(GO) vet ./...
 	./scripts/test.sh
 

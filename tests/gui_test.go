@@ -48,6 +48,36 @@ int main(int argc, char **argv) {
 }
 `
 
+// realDrop drags file from the GTK drag source (right of the app) onto the
+// middle of the app's window and waits for the drag to end.
+func realDrop(t *testing.T, dragBin, file string, env []string, appOut *bytes.Buffer) {
+	t.Helper()
+	drag := exec.Command(dragBin, "file://"+file, "1120", "680")
+	drag.Env = env
+	if err := drag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer drag.Process.Kill()
+	dragWin := waitWindow(t, "glimpse-drag-source", nil, appOut)
+	xdo(t, "windowmove", "--sync", dragWin, "1120", "680")
+	time.Sleep(500 * time.Millisecond)
+	xdo(t, "mousemove", "--sync", "1180", "720")
+	xdo(t, "mousedown", "1")
+	for _, p := range [][2]int{{1170, 715}, {1150, 700}, {1000, 600}, {800, 500}, {600, 400}, {590, 395}} {
+		xdo(t, "mousemove", "--sync", strconv.Itoa(p[0]), strconv.Itoa(p[1]))
+		time.Sleep(150 * time.Millisecond)
+	}
+	xdo(t, "mouseup", "1")
+	done := make(chan error, 1)
+	go func() { done <- drag.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the drag did not end; app output:\n%s", appOut.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+}
+
 // xdo runs xdotool and returns its trimmed output.
 func xdo(t *testing.T, args ...string) string {
 	t.Helper()
@@ -202,31 +232,7 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 	xdo(t, "windowmove", "--sync", win, "0", "0")
 	time.Sleep(time.Second) // the first frames
 
-	// Drag the image from the source (right of the app) onto the window.
-	drag := exec.Command(dragBin, "file://"+imagePath, "1120", "680")
-	drag.Env = env
-	if err := drag.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer drag.Process.Kill()
-	dragWin := waitWindow(t, "glimpse-drag-source", nil, &appOut)
-	xdo(t, "windowmove", "--sync", dragWin, "1120", "680")
-	time.Sleep(500 * time.Millisecond)
-	xdo(t, "mousemove", "--sync", "1180", "720")
-	xdo(t, "mousedown", "1")
-	for _, p := range [][2]int{{1170, 715}, {1150, 700}, {1000, 600}, {800, 500}, {600, 400}, {590, 395}} {
-		xdo(t, "mousemove", "--sync", strconv.Itoa(p[0]), strconv.Itoa(p[1]))
-		time.Sleep(150 * time.Millisecond)
-	}
-	xdo(t, "mouseup", "1")
-	done := make(chan error, 1)
-	go func() { done <- drag.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the drag did not end; app output:\n%s", appOut.String())
-	}
-	time.Sleep(500 * time.Millisecond)
+	realDrop(t, dragBin, imagePath, env, &appOut)
 
 	// The drop put the image in the slot and the focus in the question box.
 	xdo(t, "windowfocus", "--sync", win)
@@ -298,6 +304,16 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 			t.Errorf("%s screenshot has %d colours", s.name, n)
 		}
 	}
+	// Caption mode: a real drop on its tab captions the image at once.
+	xdo(t, "windowfocus", "--sync", win)
+	xdo(t, "key", "ctrl+2")
+	time.Sleep(500 * time.Millisecond)
+	realDrop(t, dragBin, imagePath, env, &appOut)
+	time.Sleep(3 * time.Second) // a 5-beam caption of the tiny model on the CPU
+	if n := colours(screenshot(t, win, filepath.Join(shotDir, "caption.png"))); n < 50 {
+		t.Errorf("caption screenshot has %d colours", n)
+	}
+	xdo(t, "key", "ctrl+1")
 	if strings.Contains(appOut.String(), "panic") {
 		t.Errorf("the app panicked:\n%s", appOut.String())
 	}
