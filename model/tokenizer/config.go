@@ -233,6 +233,30 @@ func (p pattern) replace(content string) (replace, error) {
 	return replace{}, fmt.Errorf("Replace without a pattern")
 }
 
+// parseSequence parses a "Sequence" component: its list under key, each
+// element parsed with parse (which recurses for nested sequences).
+func parseSequence[T any](m json.RawMessage, key, what string, parse func(json.RawMessage) (T, error)) ([]T, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(m, &raw); err != nil {
+		return nil, fmt.Errorf("malformed %s: %w", what, err)
+	}
+	var list []json.RawMessage
+	if r, ok := raw[key]; ok {
+		if err := json.Unmarshal(r, &list); err != nil {
+			return nil, fmt.Errorf("malformed %s: %w", what, err)
+		}
+	}
+	seq := make([]T, 0, len(list))
+	for _, e := range list {
+		sub, err := parse(e)
+		if err != nil {
+			return nil, err
+		}
+		seq = append(seq, sub)
+	}
+	return seq, nil
+}
+
 func parseNormalizer(m json.RawMessage) (normalizer, error) {
 	ty, err := typeOf(m)
 	if err != nil {
@@ -240,21 +264,11 @@ func parseNormalizer(m json.RawMessage) (normalizer, error) {
 	}
 	switch ty {
 	case "Sequence":
-		var s struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
+		seq, err := parseSequence(m, "normalizers", "normalizer", parseNormalizer)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(m, &s); err != nil {
-			return nil, fmt.Errorf("malformed normalizer: %w", err)
-		}
-		var seq normalizerSeq
-		for _, n := range s.Normalizers {
-			sub, err := parseNormalizer(n)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, sub)
-		}
-		return seq, nil
+		return normalizerSeq(seq), nil
 	case "NFC":
 		return unicodeNorm{norm.NFC}, nil
 	case "NFD":
@@ -384,21 +398,11 @@ func parsePreTokenizer(m json.RawMessage) (preTokenizer, error) {
 	}
 	switch ty {
 	case "Sequence":
-		var s struct {
-			PreTokenizers []json.RawMessage `json:"pretokenizers"`
+		seq, err := parseSequence(m, "pretokenizers", "pre-tokenizer", parsePreTokenizer)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(m, &s); err != nil {
-			return nil, fmt.Errorf("malformed pre-tokenizer: %w", err)
-		}
-		var seq preTokSeq
-		for _, p := range s.PreTokenizers {
-			sub, err := parsePreTokenizer(p)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, sub)
-		}
-		return seq, nil
+		return preTokSeq(seq), nil
 	case "Metaspace":
 		var mj metaspaceJSON
 		if err := json.Unmarshal(m, &mj); err != nil {
@@ -446,21 +450,11 @@ func parseDecoder(m json.RawMessage) (decoder, error) {
 	}
 	switch ty {
 	case "Sequence":
-		var s struct {
-			Decoders []json.RawMessage `json:"decoders"`
+		seq, err := parseSequence(m, "decoders", "decoder", parseDecoder)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(m, &s); err != nil {
-			return nil, fmt.Errorf("malformed decoder: %w", err)
-		}
-		var seq decoderSeq
-		for _, d := range s.Decoders {
-			sub, err := parseDecoder(d)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, sub)
-		}
-		return seq, nil
+		return decoderSeq(seq), nil
 	case "ByteFallback":
 		return byteFallbackDec{}, nil
 	case "Fuse":
