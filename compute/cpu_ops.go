@@ -454,13 +454,20 @@ func (c *cpuContext) TopK(x Tensor, k int) (vals []float32, idx []int32) {
 	if k < 0 || k > cols {
 		panic(fmt.Sprintf("compute: TopK %d of rows of %v", k, xt))
 	}
+	return topKRows(xd, rows, cols, k)
+}
+
+// topKRows selects each row's k best values of a rows×cols matrix on the
+// host, for both backends: a bounded heap per row, then a heap sort of it
+// into best-first order.
+func topKRows(data []float32, rows, cols, k int) (vals []float32, idx []int32) {
 	vals = make([]float32, rows*k)
 	idx = make([]int32, rows*k)
 	if k == 0 {
 		return vals, idx
 	}
 	for r := 0; r < rows; r++ {
-		row := xd[r*cols : (r+1)*cols]
+		row := data[r*cols : (r+1)*cols]
 		h := &topHeap{v: vals[r*k : (r+1)*k], i: idx[r*k : (r+1)*k]}
 		for i := 0; i < k; i++ {
 			h.v[i], h.i[i] = row[i], int32(i)
@@ -472,11 +479,9 @@ func (c *cpuContext) TopK(x Tensor, k int) (vals []float32, idx []int32) {
 				heap.Fix(h, 0)
 			}
 		}
-		// Pop the worst to the end repeatedly: a heap sort into best-first order.
 		for n := k - 1; n > 0; n-- {
 			h.Swap(0, n)
-			sub := &topHeap{v: h.v[:n], i: h.i[:n]}
-			heap.Fix(sub, 0)
+			heap.Fix(&topHeap{v: h.v[:n], i: h.i[:n]}, 0)
 		}
 	}
 	return vals, idx

@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"unsafe"
@@ -940,29 +939,5 @@ func (c *glContext) TopK(x Tensor, k int) (vals []float32, idx []int32) {
 	if k < 0 || k > cols {
 		panic(fmt.Sprintf("compute: TopK %d of rows of %v", k, xt))
 	}
-	data := c.Read(x)
-	vals = make([]float32, rows*k)
-	idx = make([]int32, rows*k)
-	if k == 0 {
-		return vals, idx
-	}
-	for r := 0; r < rows; r++ {
-		row := data[r*cols : (r+1)*cols]
-		h := &topHeap{v: vals[r*k : (r+1)*k], i: idx[r*k : (r+1)*k]}
-		for i := 0; i < k; i++ {
-			h.v[i], h.i[i] = row[i], int32(i)
-		}
-		heap.Init(h)
-		for i := k; i < cols; i++ {
-			if worse(h.v[0], h.i[0], row[i], int32(i)) {
-				h.v[0], h.i[0] = row[i], int32(i)
-				heap.Fix(h, 0)
-			}
-		}
-		for n := k - 1; n > 0; n-- {
-			h.Swap(0, n)
-			heap.Fix(&topHeap{v: h.v[:n], i: h.i[:n]}, 0)
-		}
-	}
-	return vals, idx
+	return topKRows(c.Read(x), rows, cols, k)
 }
