@@ -113,6 +113,32 @@ func serverWait(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
+// do makes one request, without following redirects: the token goes only
+// to the Hub's own host (never to a CDN), and errors name the URL without
+// its query (signed CDN URLs carry credentials there).
+func (c *hubClient) do(ctx context.Context, method string, u *url.URL, header http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", "glimpse/downloads")
+	if c.cfg.Token != "" && c.isHub(u) {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = stripQuery(u)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
 // send makes one request and follows redirects, adding the token only on
 // the Hub's host and refusing to leave https. A non-2xx final answer comes
 // back as a *statusError with the body closed.
@@ -122,24 +148,8 @@ func (c *hubClient) send(ctx context.Context, method, rawURL string, header http
 		panic(fmt.Sprintf("downloads: built a bad URL %q: %v", rawURL, err))
 	}
 	for hop := 0; ; hop++ {
-		req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+		resp, err := c.do(ctx, method, u, header)
 		if err != nil {
-			return nil, err
-		}
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		req.Header.Set("User-Agent", "glimpse/downloads")
-		if c.cfg.Token != "" && c.isHub(u) {
-			req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			// Errors from net/http name the URL; drop its query.
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				ue.URL = stripQuery(u)
-			}
 			return nil, err
 		}
 		switch resp.StatusCode {
@@ -311,20 +321,8 @@ func (c *hubClient) locate(ctx context.Context, repo, commit string, f fileEntry
 	var loc string
 	err = c.retry(ctx, "locating "+f.Path, func() (bool, error) {
 		for hop := 0; hop <= 10; hop++ {
-			req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), nil)
+			resp, err := c.do(ctx, http.MethodHead, u, nil)
 			if err != nil {
-				return false, err
-			}
-			req.Header.Set("User-Agent", "glimpse/downloads")
-			if c.cfg.Token != "" && c.isHub(u) {
-				req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-			}
-			resp, err := c.http.Do(req)
-			if err != nil {
-				var ue *url.Error
-				if errors.As(err, &ue) {
-					ue.URL = stripQuery(u)
-				}
 				return false, err
 			}
 			resp.Body.Close()
