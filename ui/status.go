@@ -105,6 +105,11 @@ func engineText(d pipeline.Description) string {
 	if d.Device != "" {
 		where += ": " + d.Device
 	}
+	if d.NoGPU != "" {
+		// macOS (OpenGL 4.1) and machines without a GL 4.3 driver: say why
+		// answers take CPU time rather than leave people guessing.
+		where += " (no GPU compute: " + d.NoGPU + ")"
+	}
 	return fmt.Sprintf("%s · %s · %s", d.Name, d.Precision, where)
 }
 

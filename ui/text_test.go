@@ -64,6 +64,9 @@ func TestEngineText(t *testing.T) {
 			"instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100 80GB HBM3"},
 		{pipeline.Description{Name: "tiny", Backend: "cpu", Device: "AMD Ryzen 9", Precision: "fp32"}, "tiny · fp32 · CPU: AMD Ryzen 9"},
 		{pipeline.Description{Name: "tiny", Backend: "cpu", Precision: "fp32"}, "tiny · fp32 · CPU"},
+		{pipeline.Description{Name: "tiny", Backend: "cpu", Device: "Apple M2", Precision: "fp32",
+			NoGPU: "macOS offers OpenGL 4.1 at most; compute shaders need 4.3"},
+			"tiny · fp32 · CPU: Apple M2 (no GPU compute: macOS offers OpenGL 4.1 at most; compute shaders need 4.3)"},
 	}
 	for _, c := range cases {
 		if got := engineText(c.d); got != c.want {

@@ -47,6 +47,9 @@ type Description struct {
 	Precision   string // "fp32" or "fp16"
 	WeightBytes int64  // bytes of checkpoint loaded
 	Decoder     string // "llama" or "t5"
+	// NoGPU says why an "auto" backend runs on the CPU (macOS has no
+	// OpenGL 4.3, say); empty when the GPU runs or the CPU was asked for.
+	NoGPU string
 	// Revision is the Hub commit when the folder is a snapshot in the
 	// Hugging Face cache (…/snapshots/COMMIT), else empty.
 	Revision string
@@ -81,6 +84,14 @@ func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) 
 	if err != nil {
 		return nil, err
 	}
+	var noGPU string
+	fallback := opt.Fallback
+	opt.Fallback = func(err error) {
+		noGPU = err.Error()
+		if fallback != nil {
+			fallback(err)
+		}
+	}
 	be, backend, err := startBackend(opt)
 	if err != nil {
 		return nil, err
@@ -112,7 +123,7 @@ func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) 
 	}
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
-		WeightBytes: loaded, Decoder: decoder, Revision: snapshotCommit(dir),
+		WeightBytes: loaded, Decoder: decoder, Revision: snapshotCommit(dir), NoGPU: noGPU,
 	}}, nil
 }
 
@@ -134,18 +145,22 @@ func resolve(ctx context.Context, arg string) (string, error) {
 	return dir, nil
 }
 
+// newGL starts the GPU backend; tests replace it to exercise the fallback of
+// machines without OpenGL 4.3.
+var newGL = compute.NewGL
+
 func startBackend(opt Options) (compute.Backend, string, error) {
 	switch opt.Backend {
 	case "cpu":
 		return compute.NewCPU(), "cpu", nil
 	case "gl":
-		be, err := compute.NewGL()
+		be, err := newGL()
 		if err != nil {
 			return nil, "", fmt.Errorf("the GPU (OpenGL 4.3) backend cannot start: %w", err)
 		}
 		return be, "gl", nil
 	case "auto", "":
-		be, err := compute.NewGL()
+		be, err := newGL()
 		if err != nil {
 			if opt.Fallback != nil {
 				opt.Fallback(err)

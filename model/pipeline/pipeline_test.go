@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"glimpse/compute"
 	"glimpse/model"
 	"glimpse/model/generate"
 	"glimpse/model/imageproc"
@@ -69,7 +71,7 @@ func TestAskMatchesTransformers(t *testing.T) {
 				t.Error("no loading progress reported")
 			}
 			d := p.Describe()
-			if d.Backend != "cpu" || d.Precision != "fp32" || d.Name != name || d.WeightBytes <= 0 {
+			if d.Backend != "cpu" || d.Precision != "fp32" || d.Name != name || d.WeightBytes <= 0 || d.NoGPU != "" {
 				t.Errorf("Describe() = %+v", d)
 			}
 			g := readGolden(t, name)
@@ -151,5 +153,29 @@ func TestSnapshotCommit(t *testing.T) {
 		if got := snapshotCommit(tt.dir); got != tt.want {
 			t.Errorf("snapshotCommit(%q) = %q, want %q", tt.dir, got, tt.want)
 		}
+	}
+}
+
+// TestAutoFallsBackToCPU: where OpenGL 4.3 cannot start (macOS), "auto"
+// runs on the CPU and the description says why, for the app to show.
+func TestAutoFallsBackToCPU(t *testing.T) {
+	reason := fmt.Errorf("%w: macOS offers OpenGL 4.1 at most; compute shaders need 4.3", compute.ErrUnavailable)
+	old := newGL
+	newGL = func() (compute.Backend, error) { return nil, reason }
+	defer func() { newGL = old }()
+	var told error
+	p, err := Open(context.Background(), filepath.Join(fixtures, "models", "tiny-instructblip-vicuna"),
+		Options{Backend: "auto", Fallback: func(err error) { told = err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	d := p.Describe()
+	if d.Backend != "cpu" || d.Precision != "fp32" || !strings.Contains(d.NoGPU, "OpenGL 4.1") || told != reason {
+		t.Errorf("Describe() = %+v, Fallback told %v", d, told)
+	}
+	if _, err := Open(context.Background(), filepath.Join(fixtures, "models", "tiny-instructblip-vicuna"),
+		Options{Backend: "gl"}); !errors.Is(err, compute.ErrUnavailable) {
+		t.Errorf("backend gl without GL: %v, want ErrUnavailable", err)
 	}
 }
