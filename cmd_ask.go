@@ -149,11 +149,8 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 			"settings InstructBLIP was published with.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || *imagePath == "" || *prompt == "" || *modelArg == "" {
 		fs.Usage()

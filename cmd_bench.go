@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -62,11 +61,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			"speed and beam-search speed, the way docs/PERFORMANCE.md reports them.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || *modelArg == "" || *tokens < 1 || *runs < 1 || *beams < 0 {
 		fs.Usage()

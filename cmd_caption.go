@@ -128,11 +128,8 @@ func runCaption(args []string, stdout, stderr io.Writer) int {
 			"image files (not those of sub-folders). Images are captioned in batches.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 || *modelArg == "" || *batchSize < 1 || (*asJSON && *asCSV) {
 		fs.Usage()

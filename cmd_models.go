@@ -68,11 +68,8 @@ func runModels(args []string, stdout, stderr io.Writer) int {
 // oneName parses the flags of a subcommand that takes exactly one NAME.
 func oneName(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int) {
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", 0
-		}
-		return "", 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return "", code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -108,11 +105,8 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("list", "list [--json]", stderr)
 	asJSON := fs.Bool("json", false, "write JSON for scripts")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	m := downloads.New(downloads.ConfigFromEnv())
 	inst, err := m.Installed()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,11 +30,8 @@ func runPreprocess(args []string, stdout, stderr io.Writer) int {
 			"transformers' InstructBLIP processor does, and writes the result.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *model == "" || *imagePath == "" || *out == "" || fs.NArg() > 0 {
 		fs.Usage()

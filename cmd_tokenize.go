@@ -42,11 +42,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) int {
 			`{"ids": [...], "tokens": [...], "decoded": "...", "decoded_skip_special": "..."}`+"\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *dir == "" || fs.NArg() > 0 {
 		fs.Usage()

@@ -8,6 +8,8 @@ package main
 
 import (
 	_ "embed"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -96,6 +98,18 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "  --version    print the version\n\nRun 'glimpse COMMAND -h' for a command's flags.")
+}
+
+// parseFlags parses a subcommand's flags. When it returns ok false the
+// command ends with code: 0 after -h (the usage was printed), 2 for a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
 }
 
 // fail prints an error for the user and returns exit code 1.
