@@ -46,11 +46,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{1, k}, x)
-			b.ResetTimer()
-			for range b.N {
-				ctx.Linear(xt, w, nil).Release()
-			}
-			b.ReportMetric(weightBytes(dt, n, k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			benchRate(b, weightBytes(dt, n, k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
 		})
 	}
 }
@@ -67,10 +63,7 @@ func BenchmarkCPUMatMul(b *testing.B) {
 	a := ctx.FromFloats([]int{m, k}, randFloats(rng, m*k, 1))
 	bm := ctx.FromFloats([]int{k, n}, randFloats(rng, k*n, 1))
 	b.Run("ViTg_257x1408x6144", func(b *testing.B) {
-		for range b.N {
-			ctx.MatMul(a, bm, false).Release()
-		}
-		b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		benchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.MatMul(a, bm, false).Release() })
 	})
 }
 
@@ -91,11 +84,7 @@ func BenchmarkCPULinearMat(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{m, k}, x)
-			b.ResetTimer()
-			for range b.N {
-				ctx.Linear(xt, w, nil).Release()
-			}
-			b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			benchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.Linear(xt, w, nil).Release() })
 		})
 	}
 }

@@ -33,17 +33,11 @@ func BenchmarkGLLinearVec(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{1, k}, x)
-			step := func() {
+			benchRate(b, weightBytes(dt, n, k), "GB/s", func() {
 				y := ctx.Linear(xt, w, nil)
 				ctx.Read(y)
 				y.Release()
-			}
-			step()
-			b.ResetTimer()
-			for range b.N {
-				step()
-			}
-			b.ReportMetric(weightBytes(dt, n, k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
 		})
 	}
 }
@@ -65,17 +59,11 @@ func BenchmarkGLLinearMat(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{m, k}, x)
-			step := func() {
+			benchRate(b, 2*m*k*n, "GFLOP/s", func() {
 				y := ctx.Linear(xt, w, nil)
 				ctx.Read(y)
 				y.Release()
-			}
-			step()
-			b.ResetTimer()
-			for range b.N {
-				step()
-			}
-			b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		})
 	}
 }
@@ -91,17 +79,11 @@ func BenchmarkGLMatMul(b *testing.B) {
 	a := ctx.FromFloats([]int{m, k}, randFloats(rng, m*k, 1))
 	bm := ctx.FromFloats([]int{k, n}, randFloats(rng, k*n, 1))
 	b.Run("ViTg_257x1408x6144", func(b *testing.B) {
-		step := func() {
+		benchRate(b, 2*m*k*n, "GFLOP/s", func() {
 			y := ctx.MatMul(a, bm, false)
 			ctx.Read(y)
 			y.Release()
-		}
-		step()
-		b.ResetTimer()
-		for range b.N {
-			step()
-		}
-		b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	})
 }
 

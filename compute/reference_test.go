@@ -205,3 +205,16 @@ func mustPanic(t *testing.T, what string, f func(), want ...string) {
 	}()
 	f()
 }
+
+// benchRate runs step once untimed (shader compilation, first-touch of
+// buffers), then times b.N runs and reports work per run, in units of 1e9
+// (GB, GFLOP), per second.
+func benchRate(b *testing.B, work float64, unit string, step func()) {
+	b.Helper()
+	step()
+	b.ResetTimer()
+	for range b.N {
+		step()
+	}
+	b.ReportMetric(work*float64(b.N)/b.Elapsed().Seconds()/1e9, unit)
+}
