@@ -17,9 +17,9 @@ import (
 
 	"glimpse/history"
 	"glimpse/model"
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
+	"glimpse/pipeline"
 )
 
 func init() {

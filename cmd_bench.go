@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 func init() {

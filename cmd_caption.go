@@ -16,8 +16,8 @@ import (
 	"strings"
 	"syscall"
 
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 func init() {

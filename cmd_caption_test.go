@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/model/pipeline"
+	"glimpse/pipeline"
 )
 
 func runCaptionCmd(args ...string) (int, string, string) {

@@ -6,9 +6,9 @@ import (
 	"io"
 	"path/filepath"
 
-	"glimpse/model/config"
-	"glimpse/model/imageproc"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/config"
+	"glimpse/input/imageproc"
+	"glimpse/checkpoint/safetensors"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/safetensors"
 )
 
 const (

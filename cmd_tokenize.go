@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"glimpse/model/tokenizer"
+	"glimpse/input/tokenizer"
 )
 
 // tokenizeStdin is where `glimpse tokenize` reads its texts; tests replace it.

@@ -4,7 +4,7 @@
 // with, LLaMA/Vicuna (llama.go) and Flan-T5 (t5.go). Weights are read from a
 // Hugging Face folder by one generic loader (load.go) that fills the structs'
 // tagged fields; sessions (session.go) run a batch of prompts forward for the
-// generation loop in model/generate.
+// generation loop in generate.
 package model
 
 import (
@@ -13,8 +13,8 @@ import (
 	"fmt"
 
 	"glimpse/compute"
-	"glimpse/model/config"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/config"
+	"glimpse/checkpoint/safetensors"
 )
 
 // Model is an InstructBLIP model whose weights live on a compute backend:

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"glimpse/compute"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/safetensors"
 )
 
 // The loader fills a model struct from a checkpoint the way ollama's

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"glimpse/compute"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/safetensors"
 )
 
 // rewriteCheckpoint copies the vicuna fixture into a temporary folder as a

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"glimpse/compute"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/safetensors"
 )
 
 // The parity tests run the tiny fixture models (real architecture, random

@@ -94,7 +94,7 @@ func isIdentity(idx []int32, n int) bool {
 
 // Session is a batch of prompts primed in the language model, stepping
 // its live sequences forward for the generation loop. It implements
-// model/generate's Session interface. Sequences start as one per prompt;
+// generate's Session interface. Sequences start as one per prompt;
 // Reorder selects, duplicates or drops them (beam search). A Session is
 // not safe for concurrent use; it must be closed.
 type Session struct {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"glimpse/compute"
-	"glimpse/model/generate"
+	"glimpse/generate"
 )
 
 // TestInputErrors checks that inputs that do not fit the model are

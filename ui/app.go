@@ -21,7 +21,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"glimpse/history"
-	"glimpse/model/pipeline"
+	"glimpse/pipeline"
 )
 
 // AppID is the application ID Fyne keys the preferences by (FyneApp.toml).

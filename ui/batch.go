@@ -16,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
+	"glimpse/pipeline"
 )
 
 // Batch captioning: every image of a folder gets a caption, written beside it

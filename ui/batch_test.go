@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
+	"glimpse/pipeline"
 )
 
 // captionFixtures is the shared ground truth, seen from ui/.

@@ -21,9 +21,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"golang.org/x/image/draw"
 
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
+	"glimpse/pipeline"
 )
 
 // captionPrompt and captionConfig are the pipeline's, shared with

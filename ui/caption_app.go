@@ -4,8 +4,8 @@ import (
 	"context"
 	"image"
 
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 // captionEnv is caption mode's view of the app: its window and file

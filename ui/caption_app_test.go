@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"glimpse/model/imageproc"
+	"glimpse/input/imageproc"
 )
 
 // TestCaptionAppEnv runs caption mode on the real app: captions go through

@@ -17,8 +17,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 // captionEvent is one image captioned (or failed) by the view.

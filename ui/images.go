@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"glimpse/model/imageproc"
+	"glimpse/input/imageproc"
 )
 
 // pickedImage is an image chosen for a question: its file, decoded, and its

@@ -11,8 +11,8 @@ import (
 
 	"glimpse/downloads"
 	"glimpse/history"
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 // Theme names, as stored in the preferences.

@@ -14,7 +14,7 @@ import (
 
 	"glimpse/downloads"
 	"glimpse/model"
-	"glimpse/model/pipeline"
+	"glimpse/pipeline"
 )
 
 // modelLoadProgress is the loading progress the pipeline reports.

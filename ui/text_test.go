@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"glimpse/downloads"
-	"glimpse/model/pipeline"
+	"glimpse/pipeline"
 )
 
 // TestPastedPath recognises file paths in pasted text and leaves other text alone.

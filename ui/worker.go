@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"glimpse/model"
-	"glimpse/model/generate"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/pipeline"
 )
 
 // engine is what the worker needs of a loaded model; *pipeline.Pipeline is one.

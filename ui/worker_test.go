@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
-	"glimpse/model/pipeline"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
+	"glimpse/pipeline"
 )
 
 // TestWorkerQueue queues many questions at once on the tiny model: Ask never

@@ -19,9 +19,9 @@ import (
 	"glimpse/compute"
 	"glimpse/downloads"
 	"glimpse/model"
-	"glimpse/model/config"
-	"glimpse/model/generate"
-	"glimpse/model/processor"
+	"glimpse/checkpoint/config"
+	"glimpse/generate"
+	"glimpse/input/processor"
 )
 
 // Options configures Open.

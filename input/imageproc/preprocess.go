@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"image"
 
-	"glimpse/model/config"
+	"glimpse/checkpoint/config"
 )
 
 // Preprocess turns an image into pixel values as BlipImageProcessor does

@@ -11,7 +11,7 @@ for name in ["llama-legacy", "llama-metaspace", "bert-uncased"]:
         out.append({"tokenizer": name, "oracle": "tokenizers.js 0.2.0", "text": d["text"], "ids": d["ids"]})
         k += 1
         if k == 300: break
-# spiece.model: TOKENIZER_ORACLE_DIR=/tmp/tokjs/t5spm go test ./model/tokenizer/ -run SentencePieceUnigram
+# spiece.model: TOKENIZER_ORACLE_DIR=/tmp/tokjs/t5spm go test ./input/tokenizer/ -run SentencePieceUnigram
 sp = spm.SentencePieceProcessor(model_file="/tmp/tokjs/t5spm/spiece.model")
 unk = sp.unk_id(); k = 0
 for l in list(open("/tmp/tokjs/t5.in"))[33:]:  # texts diff.mjs wrote

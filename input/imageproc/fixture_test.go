@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"glimpse/model/config"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/config"
+	"glimpse/checkpoint/safetensors"
 )
 
 const fixtureImages = "../../../shared/fixtures/images"

@@ -19,7 +19,7 @@ import (
 	"io"
 	"os"
 
-	"glimpse/model/imageproc/internal/jpeg"
+	"glimpse/input/imageproc/internal/jpeg"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"

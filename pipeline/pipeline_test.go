@@ -14,11 +14,11 @@ import (
 
 	"glimpse/compute"
 	"glimpse/model"
-	"glimpse/model/generate"
-	"glimpse/model/imageproc"
+	"glimpse/generate"
+	"glimpse/input/imageproc"
 )
 
-const fixtures = "../../../shared/fixtures"
+const fixtures = "../../shared/fixtures"
 
 type goldenFile struct {
 	Cases []struct {

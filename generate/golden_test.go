@@ -13,10 +13,10 @@ import (
 
 	"glimpse/compute"
 	"glimpse/model"
-	"glimpse/model/config"
-	"glimpse/model/generate"
-	"glimpse/model/safetensors"
-	"glimpse/model/tokenizer"
+	"glimpse/checkpoint/config"
+	"glimpse/generate"
+	"glimpse/checkpoint/safetensors"
+	"glimpse/input/tokenizer"
 )
 
 // The golden tests run every generate() setting of the fixtures' golden.json
@@ -25,7 +25,7 @@ import (
 // differ only from a step whose top-2 margin is below 1e-3, where float32
 // summation order can legitimately flip the winner.
 
-const fixtures = "../../../shared/fixtures"
+const fixtures = "../../shared/fixtures"
 
 type goldenRun struct {
 	Kwargs      map[string]any `json:"kwargs"`

@@ -13,9 +13,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"glimpse/model/config"
-	"glimpse/model/imageproc"
-	"glimpse/model/tokenizer"
+	"glimpse/checkpoint/config"
+	"glimpse/input/imageproc"
+	"glimpse/input/tokenizer"
 )
 
 // QFormerTokenizerDir is the sub-folder of a model folder that holds the

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/model/config"
-	"glimpse/model/imageproc"
-	"glimpse/model/safetensors"
+	"glimpse/checkpoint/config"
+	"glimpse/input/imageproc"
+	"glimpse/checkpoint/safetensors"
 )
 
 const (
