@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"glimpse/history"
-	"glimpse/model"
 	"glimpse/generate"
+	"glimpse/history"
 	"glimpse/input/imageproc"
+	"glimpse/model"
 	"glimpse/pipeline"
 )
 

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 
 	"glimpse/checkpoint/config"
-	"glimpse/input/imageproc"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/input/imageproc"
 )
 
 func init() {

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/compute"
-	"glimpse/model"
 	"glimpse/checkpoint/config"
-	"glimpse/generate"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/compute"
+	"glimpse/generate"
 	"glimpse/input/tokenizer"
+	"glimpse/model"
 )
 
 // The golden tests run every generate() setting of the fixtures' golden.json

@@ -12,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 
-	"glimpse/compute"
 	"glimpse/checkpoint/config"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/compute"
 )
 
 // Model is an InstructBLIP model whose weights live on a compute backend:

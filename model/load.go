@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"glimpse/compute"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/compute"
 )
 
 // The loader fills a model struct from a checkpoint the way ollama's

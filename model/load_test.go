@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/compute"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/compute"
 )
 
 // rewriteCheckpoint copies the vicuna fixture into a temporary folder as a

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"glimpse/compute"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/compute"
 )
 
 // The parity tests run the tiny fixture models (real architecture, random

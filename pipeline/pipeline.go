@@ -16,12 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"glimpse/checkpoint/config"
 	"glimpse/compute"
 	"glimpse/downloads"
-	"glimpse/model"
-	"glimpse/checkpoint/config"
 	"glimpse/generate"
 	"glimpse/input/processor"
+	"glimpse/model"
 )
 
 // Options configures Open.

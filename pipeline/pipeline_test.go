@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"glimpse/compute"
-	"glimpse/model"
 	"glimpse/generate"
 	"glimpse/input/imageproc"
+	"glimpse/model"
 )
 
 const fixtures = "../../shared/fixtures"

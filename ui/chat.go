@@ -15,8 +15,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"glimpse/history"
 	"glimpse/generate"
+	"glimpse/history"
 	"glimpse/pipeline"
 )
 

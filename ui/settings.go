@@ -10,8 +10,8 @@ import (
 	"fyne.io/fyne/v2"
 
 	"glimpse/downloads"
-	"glimpse/history"
 	"glimpse/generate"
+	"glimpse/history"
 	"glimpse/pipeline"
 )
 

@@ -6,8 +6,8 @@ import (
 	"image"
 	"sync"
 
-	"glimpse/model"
 	"glimpse/generate"
+	"glimpse/model"
 	"glimpse/pipeline"
 )
 

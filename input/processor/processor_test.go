@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"glimpse/checkpoint/config"
-	"glimpse/input/imageproc"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/input/imageproc"
 )
 
 const (
