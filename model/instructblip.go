@@ -1,10 +1,11 @@
 // Package model runs InstructBLIP on the compute engine: the EVA vision
 // encoder (vision.go), the Q-Former (qformer.go), the language projection and
 // the whole model (instructblip.go), and the two language models it comes
-// with, LLaMA/Vicuna (llama.go) and Flan-T5 (t5.go). Weights are read from a
-// Hugging Face folder by one generic loader (load.go) that fills the structs'
-// tagged fields; sessions (session.go) run a batch of prompts forward for the
-// generation loop in generate.
+// with, LLaMA/Vicuna (llama.go) and Flan-T5 (t5.go), both behind the
+// LanguageModel interface (language.go). Weights are read from a Hugging Face
+// folder by one generic loader (load.go) that fills the structs' tagged
+// fields; sessions (session.go) run a batch of prompts forward for the
+// generation loop in package generate, keeping a KV cache (kvcache.go).
 package model
 
 import (
@@ -22,7 +23,6 @@ import (
 // learned queries read them (conditioned on the instruction), the language
 // projection maps the query outputs into the language model's embedding
 // space, and they take the place of the `<image>` tokens of the prompt.
-// Exactly one of Llama and T5 is set.
 //
 // A Model is safe for concurrent use by several sessions; it must not be
 // used after Close.
@@ -33,8 +33,7 @@ type Model struct {
 	QueryTokens compute.Tensor `st:"query_tokens"` // [1, queries, qformer hidden]
 	QFormer     QFormer        `st:"qformer"`
 	Projection  Linear         `st:"language_projection"`
-	Llama       *Llama         `st:"language_model"`
-	T5          *T5            `st:"language_model"`
+	Language    LanguageModel  `st:"language_model"` // *Llama or *T5
 
 	backend compute.Backend
 	weights *weights
@@ -76,19 +75,19 @@ func newModel(cfg *config.Model) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, Vision: newVisionModel(vp), QFormer: newQFormer(qp)}
-	switch {
-	case cfg.Text.Llama != nil:
-		p, err := llamaParams(cfg.Text.Llama)
+	switch c := cfg.Text.Language.(type) {
+	case *config.Llama:
+		p, err := llamaParams(c)
 		if err != nil {
 			return nil, err
 		}
-		m.Llama = newLlama(p)
-	case cfg.Text.T5 != nil:
-		p, err := t5Params(cfg.Text.T5)
+		m.Language = newLlama(p)
+	case *config.T5:
+		p, err := t5Params(c)
 		if err != nil {
 			return nil, err
 		}
-		m.T5 = newT5(p)
+		m.Language = newT5(p)
 	default:
 		return nil, errors.New("config.json names no supported language model")
 	}
@@ -102,11 +101,7 @@ func (m *Model) check() error {
 	c.want(m.QueryTokens, 1, m.Config.NumQueryTokens, m.QFormer.Hidden)
 	m.QFormer.check(c)
 	c.wantLinear(&m.Projection, m.Config.Text.HiddenSize(), m.QFormer.Hidden)
-	if m.Llama != nil {
-		m.Llama.check(c)
-	} else {
-		m.T5.check(c)
-	}
+	m.Language.check(c)
 	return c.err()
 }
 
@@ -120,6 +115,17 @@ func (m *Model) Close() {
 
 // Backend is the backend holding the weights.
 func (m *Model) Backend() compute.Backend { return m.backend }
+
+// Decoder names the language model's architecture: "llama" or "t5".
+func (m *Model) Decoder() string { return m.Language.Kind() }
+
+// GenerationPrefix is what generation continues for each prompt of a
+// batch: the prompt's ids for Vicuna, the decoder start token for Flan-T5
+// (start, when set, overrides config.json's, as generation_config.json's
+// decoder_start_token_id does in transformers).
+func (m *Model) GenerationPrefix(promptIDs [][]int32, start config.TokenIDs) [][]int32 {
+	return m.Language.prefix(promptIDs, start)
+}
 
 // VocabSize is the number of logits per position: the language model's
 // embedding rows, which may exceed the tokenizer's size (padded Vicuna).
@@ -263,13 +269,7 @@ func (m *Model) embedPrompt(ctx compute.Context, in *Inputs, tr Trace) prompt {
 		flat = append(flat, row...)
 	}
 	d := m.Config.Text.HiddenSize()
-	var table compute.Tensor
-	var name string // the embedding module, for tracing
-	if m.Llama != nil {
-		table, name = m.Llama.Embed, "language_model.model.embed_tokens"
-	} else {
-		table, name = m.T5.Shared, "language_model.shared"
-	}
+	table, name := m.Language.embeddings()
 	embeds := ctx.Embedding(table, flat) // [B*T, d]
 	tr.emit(ctx, name, ctx.Reshape(embeds, b, t, d))
 
@@ -302,25 +302,6 @@ func (m *Model) embedPrompt(ctx compute.Context, in *Inputs, tr Trace) prompt {
 	return prompt{embeds: ctx.Reshape(embeds, b, t, d), mask: mask}
 }
 
-// positions returns transformers' position ids for a left-padded batch:
-// cumsum(mask) - 1, with masked positions set to 1 (as generate() prepares
-// them for a decoder-only model), flattened.
-func positions(mask [][]int32) []int32 {
-	var out []int32
-	for _, row := range mask {
-		n := int32(0)
-		for _, m := range row {
-			n += m
-			if m == 0 {
-				out = append(out, 1)
-			} else {
-				out = append(out, n-1)
-			}
-		}
-	}
-	return out
-}
-
 // Forward runs the whole model once over a batch of prompts, as
 // transformers' forward() does (for T5 with decoder input
 // [decoder_start_token_id]), calling tr (if not nil) with intermediate
@@ -336,27 +317,7 @@ func (m *Model) Forward(ctx context.Context, in *Inputs, tr Trace) ([]float32, [
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	s := p.embeds.Shape()
-	b, t := s[0], s[1]
-	var maskT compute.Tensor
-	if am := additiveMask(p.mask); am != nil {
-		maskT = g.FromFloats([]int{b, t}, am)
-	}
-	var logits compute.Tensor
-	if m.Llama != nil {
-		h := m.Llama.Forward(g, p.embeds, positions(p.mask), maskT, nil, tr)
-		logits = m.Llama.Logits(g, h)
-	} else {
-		enc := m.T5.Encode(g, p.embeds, maskT, tr)
-		cross := m.T5.crossKeysValues(g, enc, maskT)
-		start := make([]int32, b)
-		for i := range start {
-			start[i] = m.T5.DecoderStart
-		}
-		x := g.Reshape(g.Embedding(m.T5.DecoderEmbed, start), b, 1, m.T5.DModel)
-		h := m.T5.Decode(g, x, 0, cross, nil, tr)
-		logits = m.T5.Logits(g, h)
-	}
+	logits := m.Language.forward(g, p, tr)
 	tr.emit(g, "logits", logits)
 	shape := append([]int(nil), logits.Shape()...)
 	return g.Read(logits), shape, ctx.Err()

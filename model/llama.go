@@ -1,8 +1,10 @@
 package model
 
 import (
+	"context"
 	"math"
 
+	"glimpse/checkpoint/config"
 	"glimpse/compute"
 )
 
@@ -110,4 +112,121 @@ func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos []int32,
 	h = l.MLPNorm.Forward(ctx, x, p.Eps)
 	h = l.Down.Forward(ctx, ctx.Gated(p.Act, l.Gate.Forward(ctx, h), l.Up.Forward(ctx, h)))
 	return ctx.Add(x, h)
+}
+
+// Kind is "llama".
+func (m *Llama) Kind() string { return "llama" }
+
+func (m *Llama) embeddings() (compute.Tensor, string) {
+	return m.Embed, "language_model.model.embed_tokens"
+}
+
+// prefix is the prompt itself: a decoder-only model continues it.
+func (m *Llama) prefix(promptIDs [][]int32, _ config.TokenIDs) [][]int32 { return promptIDs }
+
+// forward returns the logits of every prompt position.
+func (m *Llama) forward(g compute.Context, p prompt, tr Trace) compute.Tensor {
+	s := p.embeds.Shape()
+	var mask compute.Tensor
+	if am := additiveMask(p.mask); am != nil {
+		mask = g.FromFloats([]int{s[0], s[1]}, am)
+	}
+	return m.Logits(g, m.Forward(g, p.embeds, positions(p.mask), mask, nil, tr))
+}
+
+// llamaDecoding is a batch generating with LLaMA: the KV cache, and per
+// live sequence its attention mask over every position so far (prompts
+// are left-padded) and the position id of its next token.
+type llamaDecoding struct {
+	m      *Llama
+	cache  *kvCache
+	mask   [][]int32
+	next   []int32
+	padded bool // some prompt has padding, so attention needs a mask
+}
+
+func (m *Llama) prefill(_ context.Context, g, long compute.Context, p prompt) (decoding, compute.Tensor, error) {
+	shape := p.embeds.Shape()
+	b, t := shape[0], shape[1]
+	d := &llamaDecoding{m: m, cache: newKVCache(long, len(m.Layers), b, m.KVHeads*m.HeadDim, t+initialCapacity),
+		mask: make([][]int32, b), next: make([]int32, b)}
+	for i, row := range p.mask {
+		d.mask[i] = append([]int32(nil), row...) // copied: steps append to it
+		for _, v := range row {
+			d.next[i] += v
+			d.padded = d.padded || v == 0
+		}
+	}
+	d.cache.reserve(t)
+	h := m.Forward(g, p.embeds, positions(p.mask), d.maskTensor(g), d.cache, nil)
+	d.cache.advance(t)
+	last := make([]int32, b)
+	for i := range last {
+		last[i] = int32(i*t + t - 1)
+	}
+	return d, m.Logits(g, g.Gather(g.Reshape(h, b*t, m.Hidden), last)), nil
+}
+
+func (d *llamaDecoding) step(g compute.Context, tokens []int32) compute.Tensor {
+	m, n := d.m, len(tokens)
+	x := g.Reshape(g.Embedding(m.Embed, tokens), n, 1, m.Hidden)
+	pos := append([]int32(nil), d.next...)
+	for i := range d.mask {
+		d.mask[i] = append(d.mask[i], 1)
+		d.next[i]++
+	}
+	d.cache.reserve(1)
+	h := m.Forward(g, x, pos, d.maskTensor(g), d.cache, nil)
+	d.cache.advance(1)
+	return m.Logits(g, g.Reshape(h, n, m.Hidden))
+}
+
+func (d *llamaDecoding) reorder(idx []int32, _ []int) {
+	d.cache.reorder(idx)
+	mask := make([][]int32, len(idx))
+	next := make([]int32, len(idx))
+	for i, j := range idx {
+		mask[i] = append([]int32(nil), d.mask[j]...)
+		next[i] = d.next[j]
+	}
+	d.mask, d.next = mask, next
+}
+
+// maskTensor is the additive padding mask over the cache [n, capacity],
+// or nil when no prompt is padded.
+func (d *llamaDecoding) maskTensor(g compute.Context) compute.Tensor {
+	if !d.padded {
+		return nil
+	}
+	c := d.cache.capacity
+	data := make([]float32, 0, len(d.mask)*c)
+	for _, row := range d.mask {
+		for j := 0; j < c; j++ {
+			v := float32(0)
+			if j < len(row) && row[j] == 0 {
+				v = maskNeg
+			}
+			data = append(data, v)
+		}
+	}
+	return g.FromFloats([]int{len(d.mask), c}, data)
+}
+
+// positions returns transformers' position ids for a left-padded batch:
+// cumsum(mask) - 1, with masked positions set to 1 (as generate() prepares
+// them for a decoder-only model), flattened.
+func positions(mask [][]int32) []int32 {
+	var out []int32
+	for _, row := range mask {
+		n := int32(0)
+		for _, m := range row {
+			n += m
+			if m == 0 {
+				out = append(out, 1)
+			} else {
+				out = append(out, n-1)
+			}
+		}
+	}
+	return out
 }

@@ -34,8 +34,8 @@ import (
 //     is added to or multiplied with float32 activations.
 //   - []float32: kept on the host (T5's relative position bias table, which
 //     the host turns into per-step bias tensors).
-//   - a struct, a non-nil pointer to a struct, or a slice of structs sized
-//     beforehand from the config: walked with the tag as a name prefix
+//   - a struct, a non-nil pointer to a struct (or an interface holding
+//     one), or a slice of structs sized beforehand from the config: walked with the tag as a name prefix
 //     ("encoder.layer" → "encoder.layer.0.", "encoder.layer.1.", …). Nil
 //     pointers are parts this configuration does not have, and are skipped.
 
@@ -112,6 +112,11 @@ func collectSlots(v reflect.Value, prefix string) []*slot {
 			if !fv.IsNil() {
 				out = append(out, collectSlots(fv.Elem(), prefix+tag+".")...)
 			}
+		case f.Type.Kind() == reflect.Interface && !fv.IsNil() && fv.Elem().Kind() == reflect.Pointer &&
+			fv.Elem().Elem().Kind() == reflect.Struct:
+			// An architecture chosen by the config (Model.Language): walk
+			// the struct the interface holds.
+			out = append(out, collectSlots(fv.Elem().Elem(), prefix+tag+".")...)
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
 			for j := 0; j < fv.Len(); j++ {
 				out = append(out, collectSlots(fv.Index(j), prefix+tag+"."+strconv.Itoa(j)+".")...)

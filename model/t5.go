@@ -1,8 +1,11 @@
 package model
 
 import (
+	"context"
 	"math"
+	"slices"
 
+	"glimpse/checkpoint/config"
 	"glimpse/compute"
 )
 
@@ -301,4 +304,128 @@ func (f *T5FF) Forward(ctx compute.Context, x compute.Tensor, act string) comput
 		h = activate(ctx, act, f.In.Forward(ctx, x))
 	}
 	return f.Out.Forward(ctx, h)
+}
+
+// Kind is "t5".
+func (m *T5) Kind() string { return "t5" }
+
+func (m *T5) embeddings() (compute.Tensor, string) { return m.Shared, "language_model.shared" }
+
+// prefix is the decoder start token: the answer is the decoder's own
+// sequence, not a continuation of the prompt.
+func (m *T5) prefix(promptIDs [][]int32, start config.TokenIDs) [][]int32 {
+	id := m.DecoderStart
+	if s, ok := start.First(); ok {
+		id = int32(s)
+	}
+	out := make([][]int32, len(promptIDs))
+	for i := range out {
+		out[i] = []int32{id}
+	}
+	return out
+}
+
+// startTokens is the decoder start token for n sequences.
+func (m *T5) startTokens(n int) []int32 {
+	start := make([]int32, n)
+	for i := range start {
+		start[i] = m.DecoderStart
+	}
+	return start
+}
+
+// forward encodes the prompts and returns the logits of the first decoder
+// position.
+func (m *T5) forward(g compute.Context, p prompt, tr Trace) compute.Tensor {
+	s := p.embeds.Shape()
+	b, t := s[0], s[1]
+	var mask compute.Tensor
+	if am := additiveMask(p.mask); am != nil {
+		mask = g.FromFloats([]int{b, t}, am)
+	}
+	enc := m.Encode(g, p.embeds, mask, tr)
+	cross := m.crossKeysValues(g, enc, mask)
+	x := g.Reshape(g.Embedding(m.DecoderEmbed, m.startTokens(b)), b, 1, m.DModel)
+	return m.Logits(g, m.Decode(g, x, 0, cross, nil, tr))
+}
+
+// t5Decoding is a batch generating with T5: the decoder's self-attention
+// cache, and the encoder's keys and values per prompt (crossBase) and as
+// laid out for the live sequences (cross: the same tensors until
+// sequences change prompts).
+type t5Decoding struct {
+	m                *T5
+	long             compute.Context
+	cache            *kvCache
+	crossBase, cross *crossKV
+	crossRows        []int
+}
+
+func (m *T5) prefill(ctx context.Context, g, long compute.Context, p prompt) (decoding, compute.Tensor, error) {
+	s := p.embeds.Shape()
+	b, t := s[0], s[1]
+	var mask compute.Tensor
+	if am := additiveMask(p.mask); am != nil {
+		mask = long.FromFloats([]int{b, t}, am)
+	}
+	enc := m.Encode(g, p.embeds, mask, nil)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	d := &t5Decoding{m: m, long: long, cache: newKVCache(long, len(m.Decoder.Blocks), b, m.Heads*m.DKV, initialCapacity)}
+	d.crossBase = m.crossKeysValues(long, enc, mask)
+	d.cross = d.crossBase
+	for i := 0; i < b; i++ {
+		d.crossRows = append(d.crossRows, i)
+	}
+	return d, d.step(g, m.startTokens(b)), nil
+}
+
+// step runs one decoder position over tokens.
+func (d *t5Decoding) step(g compute.Context, tokens []int32) compute.Tensor {
+	m, n := d.m, len(tokens)
+	x := g.Reshape(g.Embedding(m.DecoderEmbed, tokens), n, 1, m.DModel)
+	start := d.cache.length
+	d.cache.reserve(1)
+	h := m.Decode(g, x, start, d.cross, d.cache, nil)
+	d.cache.advance(1)
+	return m.Logits(g, g.Reshape(h, n, m.DModel))
+}
+
+// reorder reorders the self-attention cache and lays the encoder's keys
+// and values out for the live sequences' prompts, reusing the current
+// layout when it already matches (beam search keeps each beam on its
+// prompt, so this copies only when the beams are first expanded).
+func (d *t5Decoding) reorder(idx []int32, rows []int) {
+	d.cache.reorder(idx)
+	if slices.Equal(rows, d.crossRows) {
+		return
+	}
+	gather := make([]int32, len(rows))
+	for i, r := range rows {
+		gather[i] = int32(r)
+	}
+	next := &crossKV{}
+	for i := range d.crossBase.k {
+		next.k = append(next.k, d.long.Gather(d.crossBase.k[i], gather))
+		next.v = append(next.v, d.long.Gather(d.crossBase.v[i], gather))
+	}
+	if d.crossBase.mask != nil {
+		next.mask = d.long.Gather(d.crossBase.mask, gather)
+	}
+	if d.cross != d.crossBase {
+		d.cross.release()
+	}
+	d.cross, d.crossRows = next, slices.Clone(rows)
+}
+
+// release frees a cross-attention layout.
+func (kv *crossKV) release() {
+	for i := range kv.k {
+		kv.k[i].Release()
+		kv.v[i].Release()
+	}
+	if kv.mask != nil {
+		kv.mask.Release()
+	}
 }

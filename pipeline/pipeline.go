@@ -113,17 +113,13 @@ func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) 
 		be.Close()
 		return nil, err
 	}
-	decoder := "t5"
-	if net.Llama != nil {
-		decoder = "llama"
-	}
 	name := modelArg
 	if st, err := os.Stat(modelArg); err == nil && st.IsDir() {
 		name = filepath.Base(filepath.Clean(dir))
 	}
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
-		WeightBytes: loaded, Decoder: decoder, Revision: snapshotCommit(dir), NoGPU: noGPU,
+		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 	}}, nil
 }
 
@@ -340,18 +336,7 @@ func (p *Pipeline) suppressed(eos []int32) []int32 {
 // prefix is what generate() starts from: the prompt ids for Vicuna, the
 // decoder start token for Flan-T5.
 func (p *Pipeline) prefix(in *processor.Inputs) [][]int32 {
-	if p.net.Llama != nil {
-		return in.InputIDs
-	}
-	start := int32(p.net.Config.Text.T5.DecoderStartTokenID)
-	if s, ok := p.folder.Generation.DecoderStartTokenID.First(); ok {
-		start = int32(s)
-	}
-	out := make([][]int32, len(in.InputIDs))
-	for i := range out {
-		out[i] = []int32{start}
-	}
-	return out
+	return p.net.GenerationPrefix(in.InputIDs, p.folder.Generation.DecoderStartTokenID)
 }
 
 // timedSession measures the prefill and the steps of a generation.

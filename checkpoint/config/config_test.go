@@ -28,7 +28,7 @@ func TestLoadFolderFixtures(t *testing.T) {
 	}{
 		{"tiny-instructblip-vicuna", Model{Vision: vision, QFormer: qformer, NumQueryTokens: 8, ImageTokenIndex: 1001,
 			HasImageTokenIndex: true, DecoderOnly: true,
-			Text: Text{ModelType: "llama", Llama: &Llama{VocabSize: 1002, HiddenSize: 128, IntermediateSize: 256,
+			Text: Text{ModelType: "llama", Language: &Llama{VocabSize: 1002, HiddenSize: 128, IntermediateSize: 256,
 				NumHiddenLayers: 3, NumAttentionHeads: 4, NumKeyValueHeads: 4, HeadDim: 32, MaxPositionEmbeddings: 512,
 				HiddenAct: "silu", RMSNormEps: 1e-6,
 				Rope:       Rope{Type: "default", Theta: 10000, Params: map[string]any{"rope_theta": 10000.0, "rope_type": "default"}},
@@ -40,7 +40,7 @@ func TestLoadFolderFixtures(t *testing.T) {
 			}()},
 		{"tiny-instructblip-flan-t5", Model{Vision: vision, QFormer: qformer, NumQueryTokens: 8, ImageTokenIndex: 1100,
 			HasImageTokenIndex: true, DecoderOnly: false,
-			Text: Text{ModelType: "t5", T5: &T5{VocabSize: 1101, DModel: 128, DKV: 32, DFF: 256, NumLayers: 3,
+			Text: Text{ModelType: "t5", Language: &T5{VocabSize: 1101, DModel: 128, DKV: 32, DFF: 256, NumLayers: 3,
 				NumDecoderLayers: 3, NumHeads: 4, RelativeAttentionNumBuckets: 32, RelativeAttentionMaxDistance: 128,
 				LayerNormEps: 1e-6, FeedForwardProj: "gated-gelu", DenseActFn: "gelu", IsGatedAct: true,
 				TieWordEmbeddings: false, ScaleDecoderOutputs: false, PadTokenID: 0, EOSTokenID: TokenIDs{1},
@@ -59,12 +59,7 @@ func TestLoadFolderFixtures(t *testing.T) {
 			}
 			if !reflect.DeepEqual(*f.Model, c.want) {
 				t.Errorf("Model =\n%+v\nwant\n%+v", *f.Model, c.want)
-				if f.Model.Text.Llama != nil {
-					t.Errorf("Llama = %+v", *f.Model.Text.Llama)
-				}
-				if f.Model.Text.T5 != nil {
-					t.Errorf("T5 = %+v", *f.Model.Text.T5)
-				}
+				t.Errorf("text_config = %+v", f.Model.Text.Language)
 			}
 			if !reflect.DeepEqual(*f.Generation, c.gen) {
 				t.Errorf("Generation = %+v, want %+v", *f.Generation, c.gen)
@@ -138,7 +133,7 @@ func TestParseRealShapes(t *testing.T) {
 	if !reflect.DeepEqual(cross, []int{0, 2, 4, 6, 8, 10}) {
 		t.Errorf("cross-attention layers %v, want 0,2,…,10", cross)
 	}
-	l := m.Text.Llama
+	l, _ := m.Text.Language.(*Llama)
 	want := Llama{VocabSize: 32064, HiddenSize: 4096, IntermediateSize: 11008, NumHiddenLayers: 32,
 		NumAttentionHeads: 32, NumKeyValueHeads: 32, HeadDim: 128, MaxPositionEmbeddings: 2048, HiddenAct: "silu",
 		RMSNormEps: 1e-6, Rope: Rope{Type: "default", Theta: 10000},
@@ -157,8 +152,8 @@ func TestParseRealShapes(t *testing.T) {
 	wantT5 := T5{VocabSize: 32128, DModel: 2048, DKV: 64, DFF: 5120, NumLayers: 24, NumDecoderLayers: 24, NumHeads: 32,
 		RelativeAttentionNumBuckets: 32, RelativeAttentionMaxDistance: 128, LayerNormEps: 1e-6,
 		FeedForwardProj: "gated-gelu", DenseActFn: "gelu", IsGatedAct: true, EOSTokenID: TokenIDs{1}}
-	if m.Text.T5 == nil || !reflect.DeepEqual(*m.Text.T5, wantT5) {
-		t.Errorf("T5 = %+v\nwant  %+v", m.Text.T5, wantT5)
+	if x, ok := m.Text.Language.(*T5); !ok || !reflect.DeepEqual(*x, wantT5) {
+		t.Errorf("T5 = %+v\nwant  %+v", m.Text.Language, wantT5)
 	}
 	if m.DecoderOnly || m.HasImageTokenIndex {
 		t.Errorf("DecoderOnly %v, HasImageTokenIndex %v; want both false", m.DecoderOnly, m.HasImageTokenIndex)
@@ -194,7 +189,7 @@ func TestLlamaRopeAndHeads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := m.Text.Llama
+			l := m.Text.Language.(*Llama)
 			if !reflect.DeepEqual(l.Rope, c.rope) || l.NumKeyValueHeads != c.kv || l.HeadDim != c.head {
 				t.Errorf("rope %+v kv %d head %d; want %+v %d %d", l.Rope, l.NumKeyValueHeads, l.HeadDim, c.rope, c.kv, c.head)
 			}
@@ -224,7 +219,7 @@ func TestT5Activation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := m.Text.T5
+			x := m.Text.Language.(*T5)
 			if x.DenseActFn != c.act || x.IsGatedAct != c.gated || x.TieWordEmbeddings != c.tie ||
 				x.ScaleDecoderOutputs != c.scale || x.NumDecoderLayers != c.layers {
 				t.Errorf("got act %q gated %v tie %v scale %v decoder layers %d", x.DenseActFn, x.IsGatedAct,
@@ -415,10 +410,10 @@ func FuzzParse(f *testing.F) {
 		if v.HiddenSize%v.NumAttentionHeads != 0 || q.HiddenSize%q.NumAttentionHeads != 0 || v.NumPatches() <= 0 {
 			t.Fatalf("accepted inconsistent sizes: %+v %+v", v, q)
 		}
-		if l := m.Text.Llama; l != nil && (l.HeadDim <= 0 || l.NumKeyValueHeads <= 0 || l.NumAttentionHeads%l.NumKeyValueHeads != 0) {
+		if l, ok := m.Text.Language.(*Llama); ok && (l.HeadDim <= 0 || l.NumKeyValueHeads <= 0 || l.NumAttentionHeads%l.NumKeyValueHeads != 0) {
 			t.Fatalf("accepted LLaMA %+v", *l)
 		}
-		if x := m.Text.T5; x != nil && (x.NumHeads <= 0 || x.DKV <= 0 || x.DenseActFn == "") {
+		if x, ok := m.Text.Language.(*T5); ok && (x.NumHeads <= 0 || x.DKV <= 0 || x.DenseActFn == "") {
 			t.Fatalf("accepted T5 %+v", *x)
 		}
 	})

@@ -45,13 +45,8 @@ func LoadGeneration(dir string, m *Model) (*Generation, error) {
 	b, err := readFile(dir, GenerationFile)
 	if errors.Is(err, ErrMissing) {
 		g := DefaultGeneration()
-		switch {
-		case m == nil:
-		case m.Text.Llama != nil:
-			g.BOSTokenID, g.EOSTokenID, g.PadTokenID = m.Text.Llama.BOSTokenID, m.Text.Llama.EOSTokenID, m.Text.Llama.PadTokenID
-		case m.Text.T5 != nil:
-			g.EOSTokenID, g.PadTokenID = m.Text.T5.EOSTokenID, TokenIDs{m.Text.T5.PadTokenID}
-			g.DecoderStartTokenID = TokenIDs{m.Text.T5.DecoderStartTokenID}
+		if m != nil {
+			m.Text.Language.generationDefaults(&g)
 		}
 		return &g, nil
 	}

@@ -107,12 +107,29 @@ func (q QFormer) HasCrossAttention(i int) bool {
 	return q.CrossAttentionFrequency > 0 && i%q.CrossAttentionFrequency == 0
 }
 
-// Text is the language model's config: exactly one of Llama and T5 is set,
-// as ModelType says.
+// Text is the language model's config: Language is a *Llama or a *T5, as
+// ModelType says. Code that needs the concrete settings switches on
+// Language's type once (the model package builds its network that way);
+// everything else asks the Language interface.
 type Text struct {
 	ModelType string // "llama" or "t5"
-	Llama     *Llama
-	T5        *T5
+	Language  Language
+}
+
+// Language is what every language model's config answers, whatever its
+// architecture.
+type Language interface {
+	// Vocab is the number of rows of the embedding and the output layer
+	// (which may exceed the tokenizer's size: Vicuna's 32064).
+	Vocab() int
+	// Width is the hidden size, the language projection's output size.
+	Width() int
+	// ContextLength is the most positions the model can attend over, or 0
+	// when its position encoding sets no limit (T5's relative buckets).
+	ContextLength() int
+	// generationDefaults fills the token ids transformers derives for a
+	// folder without generation_config.json.
+	generationDefaults(g *Generation)
 }
 
 // defaultsVision are InstructBlipVisionConfig's defaults (EVA ViT-g/14).
@@ -203,10 +220,10 @@ func parseText(b json.RawMessage) (Text, error) {
 	switch head.ModelType {
 	case "llama":
 		l, err := parseLlama(b)
-		return Text{ModelType: "llama", Llama: l}, err
+		return Text{ModelType: "llama", Language: l}, err
 	case "t5":
 		t, err := parseT5(b)
-		return Text{ModelType: "t5", T5: t}, err
+		return Text{ModelType: "t5", Language: t}, err
 	case "":
 		// transformers would fall back to OPT, which InstructBLIP never shipped with.
 		return Text{}, errors.New("model_type is missing; Glimpse supports \"llama\" (Vicuna) and \"t5\" (Flan-T5)")
@@ -256,27 +273,11 @@ func (m *Model) validate() error {
 }
 
 // VocabSize is the number of rows of the language model's embedding.
-func (t Text) VocabSize() int {
-	if t.Llama != nil {
-		return t.Llama.VocabSize
-	}
-	if t.T5 != nil {
-		return t.T5.VocabSize
-	}
-	return 0
-}
+func (t Text) VocabSize() int { return t.Language.Vocab() }
 
 // HiddenSize is the language model's width, the output size of the
 // language projection.
-func (t Text) HiddenSize() int {
-	if t.Llama != nil {
-		return t.Llama.HiddenSize
-	}
-	if t.T5 != nil {
-		return t.T5.DModel
-	}
-	return 0
-}
+func (t Text) HiddenSize() int { return t.Language.Width() }
 
 // isAbsent reports whether a raw JSON value was missing or null.
 func isAbsent(b json.RawMessage) bool {

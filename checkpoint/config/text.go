@@ -87,6 +87,20 @@ type Rope struct {
 	Params map[string]any
 }
 
+// Vocab is VocabSize.
+func (l *Llama) Vocab() int { return l.VocabSize }
+
+// Width is HiddenSize.
+func (l *Llama) Width() int { return l.HiddenSize }
+
+// ContextLength is MaxPositionEmbeddings: rotary positions past it were
+// never trained.
+func (l *Llama) ContextLength() int { return l.MaxPositionEmbeddings }
+
+func (l *Llama) generationDefaults(g *Generation) {
+	g.BOSTokenID, g.EOSTokenID, g.PadTokenID = l.BOSTokenID, l.EOSTokenID, l.PadTokenID
+}
+
 type rawLlama struct {
 	VocabSize             int            `json:"vocab_size"`
 	HiddenSize            int            `json:"hidden_size"`
@@ -221,6 +235,20 @@ type T5 struct {
 	PadTokenID          int
 	EOSTokenID          TokenIDs
 	DecoderStartTokenID int // defaults to PadTokenID (0)
+}
+
+// Vocab is VocabSize.
+func (t *T5) Vocab() int { return t.VocabSize }
+
+// Width is DModel.
+func (t *T5) Width() int { return t.DModel }
+
+// ContextLength is 0: relative position buckets set no limit.
+func (t *T5) ContextLength() int { return 0 }
+
+func (t *T5) generationDefaults(g *Generation) {
+	g.EOSTokenID, g.PadTokenID = t.EOSTokenID, TokenIDs{t.PadTokenID}
+	g.DecoderStartTokenID = TokenIDs{t.DecoderStartTokenID}
 }
 
 type rawT5 struct {

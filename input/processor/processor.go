@@ -104,8 +104,8 @@ func Load(modelDir string) (*Processor, error) {
 		return nil, fmt.Errorf("%s: config.json's image_token_index %d is not the tokenizer's %s id %d", modelDir, m.ImageTokenIndex, ImageToken, p.ImageTokenID)
 	}
 	context := tok.ModelMaxLength()
-	if m.Text.Llama != nil {
-		context = min(context, m.Text.Llama.MaxPositionEmbeddings)
+	if n := m.Text.Language.ContextLength(); n > 0 {
+		context = min(context, n)
 	}
 	p.MaxTextTokens = context - p.NumQueryTokens
 	if context == math.MaxInt32 {
