@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	// MaxNewTokens, when positive, overrides MaxLength with prefix length +
 	// MaxNewTokens (max_new_tokens).
 	MaxNewTokens int
+	// PositionLimit, when positive, is the most positions a sequence may
+	// reach, prefix included: the language model's context. Lengths past it
+	// are refused before anything is allocated, with the limit named.
+	PositionLimit int
 	// MinLength forbids EOS while the sequence, prefix included, is shorter
 	// (min_length; MinLengthLogitsProcessor).
 	MinLength int
@@ -292,6 +297,12 @@ func newSearch(prefix [][]int32, cfg Config, stream func(Event)) (*search, error
 		return nil, configErr("greedy search returns one sequence per prompt; num_return_sequences %d needs sampling or beam search", cfg.NumReturnSequences)
 	case !(cfg.RepetitionPenalty > 0):
 		return nil, configErr("repetition_penalty must be a positive number, got %g", cfg.RepetitionPenalty)
+	case math.IsInf(cfg.RepetitionPenalty, 0):
+		return nil, configErr("repetition_penalty must be a finite number, got %g", cfg.RepetitionPenalty)
+	case math.IsNaN(cfg.LengthPenalty) || math.IsInf(cfg.LengthPenalty, 0):
+		return nil, configErr("length_penalty must be a finite number, got %g", cfg.LengthPenalty)
+	case math.IsNaN(cfg.Temperature) || math.IsInf(cfg.Temperature, 0) || math.IsNaN(cfg.TopP) || math.IsInf(cfg.TopP, 0):
+		return nil, configErr("temperature and top_p must be finite numbers, got %g and %g", cfg.Temperature, cfg.TopP)
 	case cfg.DoSample && !(cfg.Temperature > 0):
 		return nil, configErr("temperature must be a positive number when sampling, got %g", cfg.Temperature)
 	case cfg.DoSample && !(cfg.TopP >= 0 && cfg.TopP <= 1):
@@ -311,15 +322,33 @@ func newSearch(prefix [][]int32, cfg Config, stream func(Event)) (*search, error
 	}
 
 	// transformers' _prepare_generated_length: max_new_tokens wins over
-	// max_length; with neither set, 20 new tokens.
+	// max_length; with neither set, 20 new tokens. Each length is checked
+	// against the model's context before it is added to anything, so that
+	// no huge value overflows or reaches an allocation.
+	limit := cfg.PositionLimit
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	if n >= limit {
+		return nil, configErr("the prompt is %d tokens, and the model holds %d positions in all", n, limit)
+	}
 	maxLen := cfg.MaxLength
-	if cfg.MaxNewTokens > 0 {
+	switch {
+	case cfg.MaxNewTokens > limit-n:
+		return nil, configErr("max_new_tokens %d does not fit: the model holds %d positions, so at most %d new tokens follow this %d-token prompt",
+			cfg.MaxNewTokens, limit, limit-n, n)
+	case cfg.MaxNewTokens > 0:
 		maxLen = cfg.MaxNewTokens + n
-	} else if maxLen == 0 {
-		maxLen = 20 + n
+	case maxLen > limit:
+		return nil, configErr("max_length %d does not fit: the model holds %d positions", maxLen, limit)
+	case maxLen == 0:
+		maxLen = min(20+n, limit)
 	}
 	if n >= maxLen {
 		return nil, configErr("the prompt is %d tokens but max_length is %d: raise max_length or set max_new_tokens", n, maxLen)
+	}
+	if cfg.MinLength > limit || cfg.MinNewTokens > limit {
+		return nil, configErr("min_length %d / min_new_tokens %d exceed the model's %d positions", cfg.MinLength, cfg.MinNewTokens, limit)
 	}
 	minLen := cfg.MinLength
 	if cfg.MinNewTokens > 0 {

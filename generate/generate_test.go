@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -282,6 +283,20 @@ func TestConfigErrors(t *testing.T) {
 		{"negative top_k", func(c *Config) { c.TopK = -1 }, [][]int32{{1}}},
 		{"negative max_new_tokens", func(c *Config) { c.MaxNewTokens = -1 }, [][]int32{{1}}},
 		{"bad early stopping", func(c *Config) { c.EarlyStopping = 7 }, [][]int32{{1}}},
+		// Hostile values: none may overflow, allocate or run.
+		{"max_new_tokens past the context", func(c *Config) { c.PositionLimit = 2048; c.MaxNewTokens = 1_000_000_000 }, [][]int32{{1}}},
+		{"max_new_tokens at MaxInt", func(c *Config) { c.MaxNewTokens = math.MaxInt }, [][]int32{{1}}},
+		{"max_length past the context", func(c *Config) { c.PositionLimit = 2048; c.MaxLength = 1_000_000_000 }, [][]int32{{1}}},
+		{"max_length at MaxInt", func(c *Config) { c.MaxLength = math.MaxInt }, [][]int32{{1}}},
+		{"prompt fills the context", func(c *Config) { c.PositionLimit = 2 }, [][]int32{{1, 2}}},
+		{"min_length past the context", func(c *Config) { c.PositionLimit = 64; c.MinLength = 100 }, [][]int32{{1}}},
+		{"infinite temperature when sampling", func(c *Config) { c.DoSample = true; c.Temperature = math.Inf(1) }, [][]int32{{1}}},
+		{"NaN temperature", func(c *Config) { c.Temperature = math.NaN() }, [][]int32{{1}}},
+		{"NaN top_p", func(c *Config) { c.TopP = math.NaN() }, [][]int32{{1}}},
+		{"NaN length penalty", func(c *Config) { c.NumBeams = 2; c.LengthPenalty = math.NaN() }, [][]int32{{1}}},
+		{"infinite length penalty", func(c *Config) { c.LengthPenalty = math.Inf(-1) }, [][]int32{{1}}},
+		{"NaN repetition penalty", func(c *Config) { c.RepetitionPenalty = math.NaN() }, [][]int32{{1}}},
+		{"infinite repetition penalty", func(c *Config) { c.RepetitionPenalty = math.Inf(1) }, [][]int32{{1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -518,4 +533,42 @@ func TestCancel(t *testing.T) {
 			t.Errorf("prefills %d closes %d", s.prefills, s.closes)
 		}
 	})
+}
+
+// TestLengthLimitMessages checks that refused lengths name the user's
+// number and the model's limit, never an overflowed sum, and that a length
+// that just fits still generates.
+func TestLengthLimitMessages(t *testing.T) {
+	prefix := [][]int32{{1, 1, 1}}
+	for _, tc := range []struct {
+		name      string
+		set       func(*Config)
+		wantParts []string
+	}{
+		{"max_new_tokens MaxInt64", func(c *Config) { c.MaxNewTokens = math.MaxInt64 }, []string{"max_new_tokens 9223372036854775807", "2147483647 positions"}},
+		{"max_new_tokens past 2048", func(c *Config) { c.PositionLimit = 2048; c.MaxNewTokens = 1_000_000_000 }, []string{"max_new_tokens 1000000000", "2048 positions", "at most 2045 new tokens"}},
+		{"max_length past 2048", func(c *Config) { c.PositionLimit = 2048; c.MaxLength = 1_000_000_000 }, []string{"max_length 1000000000", "2048 positions"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.set(&cfg)
+			_, err := Generate(context.Background(), &fnSession{prompts: prefix, logits: constLM(1, 2)}, prefix, cfg, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, p := range tc.wantParts {
+				if !strings.Contains(err.Error(), p) {
+					t.Errorf("error %q lacks %q", err, p)
+				}
+			}
+			if regexp.MustCompile(`-\d`).MatchString(err.Error()) {
+				t.Errorf("error %q holds a negative number", err)
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.PositionLimit, cfg.MaxNewTokens = 5, 2
+	if _, err := Generate(context.Background(), &fnSession{prompts: prefix, logits: constLM(1, 2)}, prefix, cfg, nil); err != nil {
+		t.Errorf("3-token prompt + 2 new tokens in 5 positions: %v", err)
+	}
 }

@@ -24,7 +24,8 @@ func (g *search) sample(ctx context.Context, s Session, logits [][]float32) ([]R
 	}
 	seqs := make([][]int32, rows)
 	for i := range seqs {
-		seqs[i] = slices.Grow(slices.Clone(g.prefix[i/g.returns]), g.maxLen-g.prefixLen)
+		// Room for a typical answer up front; longer ones grow as usual.
+		seqs[i] = slices.Grow(slices.Clone(g.prefix[i/g.returns]), min(g.maxLen-g.prefixLen, 256))
 	}
 	var rng *rand.Rand
 	if g.cfg.DoSample {

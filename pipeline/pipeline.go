@@ -289,7 +289,7 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 
 // Configure fills in what generation takes from the model: EOS from the
 // tokenizer (Vicuna's configs name the wrong id), the pad id, the tokens
-// never to generate, and the decoder for the text.
+// never to generate, the position limit, and the decoder for the text.
 func (p *Pipeline) Configure(c generate.Config) generate.Config {
 	tok := p.proc.Tokenizer
 	gen := p.folder.Generation
@@ -310,6 +310,9 @@ func (p *Pipeline) Configure(c generate.Config) generate.Config {
 		}
 	}
 	c.Suppress = p.suppressed(c.EOS)
+	// The language model's context caps every length; T5's decoder gets
+	// the same cap as its encoder.
+	c.PositionLimit = p.folder.Model.Text.Language.ContextLength()
 	c.Decode = func(ids []int32) string { return tok.Decode(ids, true) }
 	c.Partial = generate.ByteFallback(tok.IDToToken)
 	return c

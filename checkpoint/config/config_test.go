@@ -43,7 +43,7 @@ func TestLoadFolderFixtures(t *testing.T) {
 			Text: Text{ModelType: "t5", Language: &T5{VocabSize: 1101, DModel: 128, DKV: 32, DFF: 256, NumLayers: 3,
 				NumDecoderLayers: 3, NumHeads: 4, RelativeAttentionNumBuckets: 32, RelativeAttentionMaxDistance: 128,
 				LayerNormEps: 1e-6, FeedForwardProj: "gated-gelu", DenseActFn: "gelu", IsGatedAct: true,
-				TieWordEmbeddings: false, ScaleDecoderOutputs: false, PadTokenID: 0, EOSTokenID: TokenIDs{1},
+				TieWordEmbeddings: false, ScaleDecoderOutputs: false, PadTokenID: 0, EOSTokenID: TokenIDs{1}, NPositions: 512,
 				DecoderStartTokenID: 0}}},
 			func() Generation {
 				g := DefaultGeneration()
@@ -59,7 +59,7 @@ func TestLoadFolderFixtures(t *testing.T) {
 			}
 			if !reflect.DeepEqual(*f.Model, c.want) {
 				t.Errorf("Model =\n%+v\nwant\n%+v", *f.Model, c.want)
-				t.Errorf("text_config = %+v", f.Model.Text.Language)
+				t.Errorf("text_config = %+v\nwant          %+v", f.Model.Text.Language, c.want.Text.Language)
 			}
 			if !reflect.DeepEqual(*f.Generation, c.gen) {
 				t.Errorf("Generation = %+v, want %+v", *f.Generation, c.gen)
@@ -151,7 +151,7 @@ func TestParseRealShapes(t *testing.T) {
 	}
 	wantT5 := T5{VocabSize: 32128, DModel: 2048, DKV: 64, DFF: 5120, NumLayers: 24, NumDecoderLayers: 24, NumHeads: 32,
 		RelativeAttentionNumBuckets: 32, RelativeAttentionMaxDistance: 128, LayerNormEps: 1e-6,
-		FeedForwardProj: "gated-gelu", DenseActFn: "gelu", IsGatedAct: true, EOSTokenID: TokenIDs{1}}
+		FeedForwardProj: "gated-gelu", DenseActFn: "gelu", IsGatedAct: true, EOSTokenID: TokenIDs{1}, NPositions: 512}
 	if x, ok := m.Text.Language.(*T5); !ok || !reflect.DeepEqual(*x, wantT5) {
 		t.Errorf("T5 = %+v\nwant  %+v", m.Text.Language, wantT5)
 	}

@@ -235,6 +235,9 @@ type T5 struct {
 	PadTokenID          int
 	EOSTokenID          TokenIDs
 	DecoderStartTokenID int // defaults to PadTokenID (0)
+	// NPositions is the input length the model was trained for
+	// (n_positions, 512 when absent as in T5Config's older versions).
+	NPositions int
 }
 
 // Vocab is VocabSize.
@@ -243,8 +246,11 @@ func (t *T5) Vocab() int { return t.VocabSize }
 // Width is DModel.
 func (t *T5) Width() int { return t.DModel }
 
-// ContextLength is 0: relative position buckets set no limit.
-func (t *T5) ContextLength() int { return 0 }
+// ContextLength is NPositions. T5's relative position buckets would take
+// any length, but Flan-T5 was trained on 512-token inputs and its position
+// bias costs heads × T² floats, so longer prompts are truncated (as LAVIS
+// truncates them) rather than run.
+func (t *T5) ContextLength() int { return t.NPositions }
 
 func (t *T5) generationDefaults(g *Generation) {
 	g.EOSTokenID, g.PadTokenID = t.EOSTokenID, TokenIDs{t.PadTokenID}
@@ -270,13 +276,14 @@ type rawT5 struct {
 	PadTokenID                   int      `json:"pad_token_id"`
 	EOSTokenID                   TokenIDs `json:"eos_token_id"`
 	DecoderStartTokenID          *int     `json:"decoder_start_token_id"`
+	NPositions                   int      `json:"n_positions"`
 }
 
 // parseT5 applies T5Config's defaults (t5-small) to keys the file leaves out.
 func parseT5(b []byte) (*T5, error) {
 	r := rawT5{VocabSize: 32128, DModel: 512, DKV: 64, DFF: 2048, NumLayers: 6, NumHeads: 8,
 		RelativeAttentionNumBuckets: 32, RelativeAttentionMaxDistance: 128, LayerNormEpsilon: 1e-6,
-		FeedForwardProj: "relu", PadTokenID: 0, EOSTokenID: TokenIDs{1}}
+		FeedForwardProj: "relu", PadTokenID: 0, EOSTokenID: TokenIDs{1}, NPositions: 512}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, err
 	}
@@ -284,7 +291,7 @@ func parseT5(b []byte) (*T5, error) {
 		NumDecoderLayers: r.NumLayers, NumHeads: r.NumHeads, RelativeAttentionNumBuckets: r.RelativeAttentionNumBuckets,
 		RelativeAttentionMaxDistance: r.RelativeAttentionMaxDistance, LayerNormEps: r.LayerNormEpsilon,
 		FeedForwardProj: r.FeedForwardProj, PadTokenID: r.PadTokenID, EOSTokenID: r.EOSTokenID,
-		DecoderStartTokenID: r.PadTokenID, TieWordEmbeddings: true}
+		DecoderStartTokenID: r.PadTokenID, TieWordEmbeddings: true, NPositions: r.NPositions}
 	if r.NumDecoderLayers != nil {
 		t.NumDecoderLayers = *r.NumDecoderLayers
 	}

@@ -352,10 +352,11 @@ func TestLoadSettings(t *testing.T) {
 		image   int32
 		maxText int
 	}{
-		// Vicuna: 512 positions less 8 image tokens. T5: no position limit
-		// and a tokenizer without one.
+		// Vicuna: 512 positions less 8 image tokens. T5: its tokenizer sets
+		// no limit, so n_positions does (absent: 512, the input length
+		// Flan-T5 was trained on), less 8 image tokens.
 		{"tiny-instructblip-vicuna", 1001, 504},
-		{"tiny-instructblip-flan-t5", 1100, math.MaxInt32},
+		{"tiny-instructblip-flan-t5", 1100, 504},
 	} {
 		p, err := Load(filepath.Join(fixtureModels, c.model))
 		if err != nil {
