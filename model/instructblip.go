@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"glimpse/checkpoint/config"
 	"glimpse/checkpoint/safetensors"
@@ -47,15 +49,15 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := newModel(cfg)
-	if err != nil {
-		return nil, err
-	}
 	set, err := safetensors.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
 	}
 	defer set.Close()
+	m, err := newModel(cfg, stackDepths(set.Names()))
+	if err != nil {
+		return nil, err
+	}
 	w, err := loadWeights(ctx, be, set, m, opt)
 	if err != nil {
 		return nil, err
@@ -68,30 +70,74 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 	return m, nil
 }
 
-// newModel builds the empty network for a configuration.
-func newModel(cfg *config.Model) (*Model, error) {
+// newModel builds the empty network for a configuration, once its layer
+// counts agree with the blocks the checkpoint holds (depth: the number of
+// numbered blocks under each tensor-name prefix). The network's layer
+// lists are sized from the config, so a config.json that claims 100,000,000
+// layers must be refused here, before anything is allocated.
+func newModel(cfg *config.Model, depth map[string]int) (*Model, error) {
 	vp, qp, err := visionQFormerParams(cfg)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, Vision: newVisionModel(vp), QFormer: newQFormer(qp)}
+	stacks := []stack{
+		{"vision_config.num_hidden_layers", "vision_model.encoder.layers", vp.Layers},
+		{"qformer_config.num_hidden_layers", "qformer.encoder.layer", qp.Layers},
+	}
+	var build func() LanguageModel
 	switch c := cfg.Text.Language.(type) {
 	case *config.Llama:
 		p, err := llamaParams(c)
 		if err != nil {
 			return nil, err
 		}
-		m.Language = newLlama(p)
+		stacks = append(stacks, stack{"text_config.num_hidden_layers", "language_model.model.layers", p.Layers})
+		build = func() LanguageModel { return newLlama(p) }
 	case *config.T5:
 		p, err := t5Params(c)
 		if err != nil {
 			return nil, err
 		}
-		m.Language = newT5(p)
+		stacks = append(stacks, stack{"text_config.num_layers", "language_model.encoder.block", p.EncoderLayers},
+			stack{"text_config.num_decoder_layers", "language_model.decoder.block", p.DecoderLayers})
+		build = func() LanguageModel { return newT5(p) }
 	default:
 		return nil, errors.New("config.json names no supported language model")
 	}
-	return m, nil
+	for _, s := range stacks {
+		if got := depth[s.prefix]; s.layers != got {
+			return nil, fmt.Errorf("%w: config.json's %s is %d, but the weights hold %d blocks of %s",
+				ErrIncomplete, s.key, s.layers, got, s.prefix)
+		}
+	}
+	return &Model{Config: cfg, Vision: newVisionModel(vp), QFormer: newQFormer(qp), Language: build()}, nil
+}
+
+// stack is one numbered list of blocks: the config key that sizes it, the
+// checkpoint prefix its tensors are under, and the configured count.
+type stack struct {
+	key, prefix string
+	layers      int
+}
+
+// stackDepths returns, for every tensor-name prefix followed by a block
+// number ("language_model.model.layers" in
+// "language_model.model.layers.31.mlp.up_proj.weight"), one more than the
+// highest number found.
+func stackDepths(names []string) map[string]int {
+	depth := map[string]int{}
+	for _, name := range names {
+		parts := strings.Split(name, ".")
+		for i := 1; i < len(parts); i++ {
+			n, err := strconv.Atoi(parts[i])
+			if err != nil || n < 0 {
+				continue
+			}
+			prefix := strings.Join(parts[:i], ".")
+			depth[prefix] = max(depth[prefix], n+1)
+		}
+	}
+	return depth
 }
 
 // check validates every loaded shape against the configuration.

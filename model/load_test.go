@@ -158,34 +158,59 @@ func TestLoadErrors(t *testing.T) {
 			}
 		}
 	}
+	t5 := filepath.Join(fixtures, "models", "tiny-instructblip-flan-t5")
 	tests := []struct {
 		name   string
 		edit   func(t *testing.T, dir string) // breaks the folder
 		expect string                         // in the error
+		src    string                         // the fixture to break; empty: Vicuna
 	}{
 		{"no weights", func(t *testing.T, dir string) {
 			if err := os.Remove(filepath.Join(dir, "model.safetensors.index.json")); err != nil {
 				t.Fatal(err)
 			}
-		}, "no safetensors weights"},
+		}, "no safetensors weights", ""},
 		{"no config", func(t *testing.T, dir string) {
 			if err := os.Remove(filepath.Join(dir, "config.json")); err != nil {
 				t.Fatal(err)
 			}
-		}, "config.json"},
+		}, "config.json", ""},
 		{"config disagrees with the weights",
 			replace(`"intermediate_size": 256`, `"intermediate_size": 512`),
-			"mlp.down_proj.weight has shape [128 256]"},
+			"mlp.down_proj.weight has shape [128 256]", ""},
 		{"more layers than weights",
 			replace(`"num_hidden_layers": 3,
     "num_key_value_heads"`, `"num_hidden_layers": 4,
     "num_key_value_heads"`),
-			"missing tensor language_model.model.layers.3."},
-		{"unknown activation", replace(`"hidden_act": "silu"`, `"hidden_act": "mish"`), `unsupported activation function "mish"`},
+			"text_config.num_hidden_layers is 4, but the weights hold 3 blocks of language_model.model.layers", ""},
+		// Hostile depths: refused before the layer lists are allocated
+		// (this used to exhaust memory).
+		{"100,000,000 text layers",
+			replace(`"num_hidden_layers": 3,
+    "num_key_value_heads"`, `"num_hidden_layers": 100000000,
+    "num_key_value_heads"`),
+			"text_config.num_hidden_layers is 100000000, but the weights hold 3 blocks", ""},
+		{"100,000,000 Q-Former layers",
+			replace(`"num_hidden_layers": 4,`, `"num_hidden_layers": 100000000,`),
+			"qformer_config.num_hidden_layers is 100000000, but the weights hold 4 blocks of qformer.encoder.layer", ""},
+		{"100,000,000 vision layers",
+			replace(`"num_hidden_layers": 3,
+    "patch_size"`, `"num_hidden_layers": 100000000,
+    "patch_size"`),
+			"vision_config.num_hidden_layers is 100000000, but the weights hold 3 blocks of vision_model.encoder.layers", ""},
+		{"100,000,000 T5 encoder blocks", replace(`"num_layers": 3,`, `"num_layers": 100000000,`),
+			"text_config.num_layers is 100000000, but the weights hold 3 blocks of language_model.encoder.block", t5},
+		{"100,000,000 T5 decoder blocks", replace(`"num_decoder_layers": 3,`, `"num_decoder_layers": 100000000,`),
+			"text_config.num_decoder_layers is 100000000, but the weights hold 3 blocks of language_model.decoder.block", t5},
+		{"unknown activation", replace(`"hidden_act": "silu"`, `"hidden_act": "mish"`), `unsupported activation function "mish"`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyDir(t, src)
+			from := src
+			if tc.src != "" {
+				from = tc.src
+			}
+			dir := copyDir(t, from)
 			tc.edit(t, dir)
 			_, err := Load(context.Background(), be, dir, LoadOptions{})
 			if err == nil || !strings.Contains(err.Error(), tc.expect) {
