@@ -11,6 +11,7 @@ package imageproc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -65,18 +66,65 @@ var formats = []format{
 	}, tiff.Decode, tiff.DecodeConfig},
 }
 
+// ErrNotRegular is wrapped by errors for paths that are not regular files:
+// a FIFO would block the open until some other program writes to it, and a
+// device could be read forever.
+var ErrNotRegular = errors.New("not a regular file")
+
 // DecodeFile reads and decodes an image file; see Decode.
 func DecodeFile(path string) (*RGB, string, error) {
+	return DecodeFileContext(context.Background(), path)
+}
+
+// DecodeFileContext reads and decodes an image file, stopping with ctx's
+// error between reads when ctx is cancelled (a slow network file system).
+// Only regular files (or links to them) are opened.
+func DecodeFileContext(ctx context.Context, path string) (*RGB, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("%s: %w (it is %s)", path, ErrNotRegular, fileKind(st.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	img, name, err := Decode(f)
+	img, name, err := Decode(ctxReader{ctx, f})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return img, name, nil
+}
+
+// fileKind names a non-regular file's type for an error message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
+}
+
+// ctxReader ends a read loop with ctx's error once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // Decode reads an encoded image and returns it as upright RGB with the
