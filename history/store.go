@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -140,6 +141,98 @@ func OpenDefault() (*Store, error) {
 	return Open(dir)
 }
 
+// ErrNoHistory is returned by OpenReadOnly when dir holds no history
+// database yet: nothing has been saved.
+var ErrNoHistory = errors.New("no conversations have been saved yet")
+
+// OpenReadOnly opens the history in dir for reading only, creating
+// nothing, so that commands which only list, search, show or export work
+// on a read-only data folder (a backup, a locked-down profile). Writing
+// through the returned Store fails.
+func OpenReadOnly(dir string) (*Store, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, DBName)
+	if err := checkDatabasePath(path, false); err != nil {
+		return nil, err
+	}
+	s := &Store{db: openDB(path, "ro", false), dir: dir}
+	if err := s.checkReadable(); err == nil {
+		return s, nil
+	}
+	s.db.Close()
+	// A WAL database needs its -shm file, which SQLite cannot create in a
+	// read-only folder. Nothing can write there either, so the file can be
+	// read as immutable.
+	s = &Store{db: openDB(path, "ro", true), dir: dir}
+	if err := s.checkReadable(); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenDefaultReadOnly opens the history in DataDir for reading only.
+func OpenDefaultReadOnly() (*Store, error) {
+	dir, err := DataDir()
+	if err != nil {
+		return nil, err
+	}
+	return OpenReadOnly(dir)
+}
+
+// checkReadable reads the schema version, which fails on a file that is
+// not a database or that a newer Glimpse made.
+func (s *Store) checkReadable() error {
+	var have int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&have); err != nil {
+		return s.userError("open the history database", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("the history database was made by a newer Glimpse (schema version %d; this one knows %d): update Glimpse", have, len(migrations))
+	}
+	return nil
+}
+
+// checkDatabasePath says what is wrong with the database's path before
+// SQLite tries it: SQLite reports a folder in its place, a missing
+// permission and a missing file all as "unable to open". A missing file
+// is fine when it may be created (write), else it is ErrNoHistory. The
+// errors wrap fs.ErrPermission where that is the cause.
+func checkDatabasePath(path string, write bool) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && write:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrNoHistory
+	case err != nil:
+		return fmt.Errorf("cannot open the history database: %w", err)
+	case st.IsDir():
+		return fmt.Errorf("cannot open the history database: %s is a folder, not a database; move it out of the way", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("cannot open the history database: %s is not a regular file", path)
+	}
+	flag := os.O_RDONLY
+	if write {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		verb := "read"
+		if write {
+			verb = "write"
+		}
+		return fmt.Errorf("cannot open the history database: no permission to %s %s: %w", verb, path, fs.ErrPermission)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open the history database: %w", err)
+	}
+	return f.Close()
+}
+
 func open(dir string, steps []string) (*Store, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -148,33 +241,50 @@ func open(dir string, steps []string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the data folder: %w", err)
 	}
+	if err := checkDatabasePath(filepath.Join(dir, DBName), true); err != nil {
+		return nil, err
+	}
+	s := &Store{db: openDB(filepath.Join(dir, DBName), "rwc", false), dir: dir}
+	if err := s.migrate(steps); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the database file at path with SQLite's mode ("rwc" or
+// "ro"); immutable tells SQLite that nothing can change the file.
+func openDB(path, mode string, immutable bool) *sql.DB {
 	// A file: URI keeps a '?' or '#' in the path from being read as the
 	// start of the parameters. _txlock=immediate makes every write
 	// transaction take the write lock at BEGIN, where busy_timeout applies;
 	// a deferred one that reads first can fail with SQLITE_BUSY at its first
 	// write no matter how long the timeout. Read-only transactions stay
 	// deferred (the driver begins them plainly).
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, DBName))}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
 	if !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // Windows: file:///C:/...
 	}
 	q := url.Values{}
+	q.Set("mode", mode)
+	if immutable {
+		q.Set("immutable", "1")
+	}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	if mode != "ro" {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Set("_txlock", "immediate")
 	u.RawQuery = q.Encode()
+	// sql.Open only parses its arguments; the driver name is registered by
+	// the import, so it cannot fail.
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
-		return nil, err
+		panic(fmt.Sprintf("history: sql.Open: %v", err))
 	}
-	s := &Store{db: db, dir: dir}
-	if err := s.migrate(steps); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return db
 }
 
 // migrate applies the schema steps the database has not had yet.
