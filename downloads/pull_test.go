@@ -493,22 +493,24 @@ func TestPauseResume(t *testing.T) {
 		}})
 		done <- err
 	}()
-	// Pause once bytes flow, check nothing more is served while paused.
-	for {
-		if _, n := h.Served(); n > 200<<10 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Pause once bytes flow; every transfer must then end, and no new
+	// request may start while paused.
+	waitFor(t, "200 kB served", func() bool { _, n := h.Served(); return n > 200<<10 })
 	ctl.Pause()
 	if !ctl.Paused() {
 		t.Fatal("Paused() = false after Pause")
 	}
-	time.Sleep(200 * time.Millisecond) // let cancelled handlers notice
+	waitFor(t, "every transfer to stop after Pause", func() bool { return h.InFlight() == 0 })
 	_, atPause := h.Served()
-	time.Sleep(300 * time.Millisecond)
-	if _, n := h.Served(); n != atPause {
-		t.Errorf("%d bytes served while paused", n-atPause)
+	requests := len(h.Requests())
+	// Nothing is expected to happen now; give a misbehaving client the
+	// time of a few throttled chunks to show itself.
+	time.Sleep(100 * time.Millisecond)
+	if _, n := h.Served(); n != atPause || h.InFlight() != 0 {
+		t.Errorf("%d bytes served while paused (%d transfers running)", n-atPause, h.InFlight())
+	}
+	if n := len(h.Requests()); n != requests {
+		t.Errorf("%d requests made while paused", n-requests)
 	}
 	ctl.Resume()
 	if err := <-done; err != nil {
@@ -825,4 +827,17 @@ func TestRemoveKeepsBlobsOfOtherRevisions(t *testing.T) {
 		t.Errorf("Path after removing the old revision = %q, %v", p, err)
 	}
 	checkSnapshot(t, dir, cur)
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s: events
+// in another goroutine are awaited, never assumed after a fixed sleep.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30 s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

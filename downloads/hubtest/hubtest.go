@@ -121,6 +121,7 @@ type Hub struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	throttle  atomic.Int64
+	inFlight  atomic.Int64 // file bodies being written now
 
 	mu       sync.Mutex
 	token    string
@@ -320,6 +321,10 @@ func (h *Hub) Requests() []Request {
 	defer h.mu.Unlock()
 	return append([]Request(nil), h.requests...)
 }
+
+// InFlight is the number of file bodies being sent right now: 0 once every
+// transfer has ended, whether finished, failed or cancelled by the client.
+func (h *Hub) InFlight() int { return int(h.inFlight.Load()) }
 
 // Served returns the file body bytes served so far, by file path, and
 // their sum.
@@ -647,7 +652,8 @@ func (h *Hub) serveBody(w http.ResponseWriter, r *http.Request, where string, f 
 		cutAt = cut.After - start
 	}
 	var n int64
-	defer func() { h.record(r, status, n) }()
+	h.inFlight.Add(1)
+	defer func() { h.inFlight.Add(-1); h.record(r, status, n) }()
 	flusher, _ := w.(http.Flusher)
 	chunk := int64(8 << 10)
 	for n < int64(len(body)) {
