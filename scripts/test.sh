@@ -1,17 +1,27 @@
 #!/bin/sh
 # test.sh: the whole test suite. GL tests use the machine's OpenGL (Mesa's
 # llvmpipe through EGL when there is no GPU); GUI tests need an X display, so
-# without one this starts Xvfb for the run.
+# without one this starts Xvfb for the run, on a display number Xvfb picks
+# itself (-displayfd), and stops if it did not start.
 set -eu
 cd "$(dirname "$0")/.."
 if [ -z "${DISPLAY:-}" ] && command -v Xvfb >/dev/null 2>&1; then
-	disp=:97
-	Xvfb $disp -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+	dfile=$(mktemp)
+	Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$dfile" >/dev/null 2>&1 &
 	xvfb_pid=$!
-	trap 'kill $xvfb_pid 2>/dev/null || true' EXIT INT TERM
-	export DISPLAY=$disp
-	# Wait until the server accepts clients.
+	trap 'kill $xvfb_pid 2>/dev/null || true; rm -f "$dfile"' EXIT INT TERM
+	# Xvfb writes its display number once it accepts clients.
 	i=0
-	while [ $i -lt 50 ] && ! xdpyinfo >/dev/null 2>&1 && [ ! -e /tmp/.X11-unix/X97 ]; do sleep 0.1; i=$((i+1)); done
+	while [ ! -s "$dfile" ]; do
+		if ! kill -0 $xvfb_pid 2>/dev/null || [ $i -ge 100 ]; then
+			echo "test.sh: Xvfb did not start; the GUI tests need it" >&2
+			exit 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	DISPLAY=:$(head -n 1 "$dfile")
+	export DISPLAY
+	echo "test.sh: Xvfb on display $DISPLAY"
 fi
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
