@@ -40,6 +40,9 @@ type LanguageModel interface {
 	prefix(promptIDs [][]int32, start config.TokenIDs) [][]int32
 	// check validates the loaded shapes against the hyperparameters.
 	check(c *shapeCheck)
+	// requestBytes estimates what a request needs in the language model
+	// beyond its weights (see Model.RequestBytes).
+	requestBytes(r Request) int64
 }
 
 // decoding is one batch's generation state inside a language model: its
