@@ -1,8 +1,10 @@
 #!/bin/sh
 # package-linux.sh [DIST]: builds Glimpse's Linux packages into DIST (default dist/):
-#   glimpse-VERSION-linux-ARCH.tar.xz  (fyne package: binary, icon, desktop entry, Makefile)
+#   glimpse-VERSION-linux-ARCH.tar.xz  (binary, desktop entry, icons and a Makefile to install them)
 #   glimpse_VERSION_ARCH.deb           (desktop entry, icons, GL/EGL runtime dependencies)
-# Release builds carry -tags accessibility.
+# Release builds carry -tags accessibility. Both are laid out by hand rather
+# than with fyne package, which rebuilds everything with its own flags and
+# rewrites FyneApp.toml (its Build number) while other builds may read it.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,20 +19,6 @@ trap 'rm -rf "$work"' EXIT
 
 # The binary both packages ship.
 go build -tags accessibility -trimpath -ldflags "-s -w" -o "$work/glimpse" .
-
-# .tar.xz with fyne package. It rewrites FyneApp.toml (Build += 1): keep ours.
-fyne=$(command -v fyne || echo "$(go env GOPATH)/bin/fyne")
-if [ ! -x "$fyne" ]; then
-	go install fyne.io/tools/cmd/fyne@v1.7.4
-fi
-cp FyneApp.toml "$work/FyneApp.toml.keep"
-if ! "$fyne" package -os linux --tags accessibility --release --exe "$work/glimpse" >"$work/fyne.log" 2>&1; then
-	cp "$work/FyneApp.toml.keep" FyneApp.toml
-	cat "$work/fyne.log" >&2
-	exit 1
-fi
-cp "$work/FyneApp.toml.keep" FyneApp.toml
-mv Glimpse.tar.xz "$dist/glimpse-$version-linux-$goarch.tar.xz"
 
 # .deb laid out by hand: dpkg-deb needs no debian/ tree.
 pkg="$work/deb"
@@ -50,5 +38,14 @@ mkdir -p "$pkg/DEBIAN"
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" -e "s/@SIZE@/$size/" \
 	packaging/linux/control.in >"$pkg/DEBIAN/control"
 dpkg-deb --root-owner-group --build "$pkg" "$dist/glimpse_${version}_$arch.deb" >/dev/null
+
+# .tar.xz: the same files under usr/local, and a Makefile that installs them.
+tarroot="$work/glimpse-$version"
+mkdir -p "$tarroot/usr/local"
+cp -R "$pkg/usr/bin" "$pkg/usr/share" "$tarroot/usr/local/"
+rm -rf "$tarroot/usr/local/share/doc"
+cp packaging/linux/Makefile.tar "$tarroot/Makefile"
+cp README.md "$tarroot/README.md"
+tar -C "$work" --owner=0 --group=0 -cJf "$dist/glimpse-$version-linux-$goarch.tar.xz" "glimpse-$version"
 echo "$dist/glimpse-$version-linux-$goarch.tar.xz"
 echo "$dist/glimpse_${version}_$arch.deb"

@@ -14,6 +14,10 @@ import (
 // TestLinuxPackages builds the .tar.xz and the .deb, unpacks the .deb into an
 // empty root and runs the installed glimpse --version.
 func TestLinuxPackages(t *testing.T) {
+	fyneAppBefore, err := os.ReadFile(filepath.Join(repoRoot(t), "FyneApp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dist := t.TempDir()
 	run(t, repoRoot(t), "./scripts/package-linux.sh", dist)
 	version := appVersion(t)
@@ -60,9 +64,29 @@ func TestLinuxPackages(t *testing.T) {
 		t.Errorf("desktop entry missing or without Exec: %v", err)
 	}
 
-	listing := run(t, root, "tar", "tJf", tars[0])
-	if !strings.Contains(listing, "usr/local/bin/glimpse") {
-		t.Errorf("the .tar.xz has no usr/local/bin/glimpse:\n%s", listing)
+	// The tarball: unpack it and install with its Makefile into a staging
+	// root, as `sudo make install` would into /usr/local.
+	unpacked, stage := t.TempDir(), t.TempDir()
+	run(t, unpacked, "tar", "xJf", tars[0])
+	top := filepath.Join(unpacked, "glimpse-"+version)
+	run(t, top, "make", "install", "DESTDIR="+stage)
+	for _, f := range []string{
+		"usr/local/bin/glimpse",
+		"usr/local/share/applications/app.glimpse.Glimpse.desktop",
+		"usr/local/share/icons/hicolor/256x256/apps/glimpse.png",
+	} {
+		if _, err := os.Stat(filepath.Join(stage, f)); err != nil {
+			t.Errorf("make install from the .tar.xz did not install %s: %v", f, err)
+		}
+	}
+	out = run(t, stage, filepath.Join(stage, "usr/local/bin/glimpse"), "--version")
+	if want := "glimpse " + version; strings.TrimSpace(out) != want {
+		t.Errorf("glimpse --version installed from the .tar.xz = %q, want %q", out, want)
+	}
+
+	// Packaging must leave the app's metadata alone: other builds embed it.
+	if after, err := os.ReadFile(filepath.Join(repoRoot(t), "FyneApp.toml")); err != nil || !bytes.Equal(after, fyneAppBefore) {
+		t.Errorf("packaging changed FyneApp.toml (%v):\n%s", err, after)
 	}
 }
 
