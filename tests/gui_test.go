@@ -48,23 +48,37 @@ int main(int argc, char **argv) {
 }
 `
 
-// realDrop drags file from the GTK drag source (right of the app) onto the
-// middle of the app's window and waits for the drag to end.
-func realDrop(t *testing.T, dragBin, file string, env []string, appOut *bytes.Buffer) {
+// realDrop drags file from a GTK drag source, placed in the screen's
+// bottom-right corner, onto the middle of the app's window (win), moving
+// the pointer in steps as a hand would, and waits for the drag to end.
+// Every position comes from the screen's and the windows' geometry.
+func realDrop(t *testing.T, dragBin, file, win string, env []string, appOut *bytes.Buffer) {
 	t.Helper()
-	drag := exec.Command(dragBin, "file://"+file, "1120", "680")
+	screen := strings.Fields(xdo(t, "getdisplaygeometry"))
+	if len(screen) != 2 {
+		t.Fatalf("xdotool getdisplaygeometry: %q", screen)
+	}
+	sw, _ := strconv.Atoi(screen[0])
+	sh, _ := strconv.Atoi(screen[1])
+	srcX, srcY := sw-160, sh-120
+	drag := exec.Command(dragBin, "file://"+file, strconv.Itoa(srcX), strconv.Itoa(srcY))
 	drag.Env = env
 	if err := drag.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer drag.Process.Kill()
 	dragWin := waitWindow(t, "glimpse-drag-source", nil, appOut)
-	xdo(t, "windowmove", "--sync", dragWin, "1120", "680")
-	time.Sleep(500 * time.Millisecond)
-	xdo(t, "mousemove", "--sync", "1180", "720")
+	xdo(t, "windowmove", "--sync", dragWin, strconv.Itoa(srcX), strconv.Itoa(srcY))
+	fromX, fromY := centre(t, dragWin)
+	toX, toY := centre(t, win)
+	xdo(t, "mousemove", "--sync", strconv.Itoa(fromX), strconv.Itoa(fromY))
 	xdo(t, "mousedown", "1")
-	for _, p := range [][2]int{{1170, 715}, {1150, 700}, {1000, 600}, {800, 500}, {600, 400}, {590, 395}} {
-		xdo(t, "mousemove", "--sync", strconv.Itoa(p[0]), strconv.Itoa(p[1]))
+	// A few small moves first, so GTK sees a drag start, then on to the
+	// target in steps.
+	for _, f := range []float64{0.01, 0.03, 0.2, 0.4, 0.6, 0.8, 0.98, 1} {
+		x := fromX + int(f*float64(toX-fromX))
+		y := fromY + int(f*float64(toY-fromY))
+		xdo(t, "mousemove", "--sync", strconv.Itoa(x), strconv.Itoa(y))
 		time.Sleep(150 * time.Millisecond)
 	}
 	xdo(t, "mouseup", "1")
@@ -75,7 +89,23 @@ func realDrop(t *testing.T, dragBin, file string, env []string, appOut *bytes.Bu
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the drag did not end; app output:\n%s", appOut.String())
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the app handles the drop on its UI goroutine
+}
+
+// centre returns the screen position of a window's middle.
+func centre(t *testing.T, win string) (int, int) {
+	t.Helper()
+	geo := map[string]int{}
+	for _, line := range strings.Fields(xdo(t, "getwindowgeometry", "--shell", win)) {
+		k, v, ok := strings.Cut(line, "=")
+		if n, err := strconv.Atoi(v); ok && err == nil {
+			geo[k] = n
+		}
+	}
+	if geo["WIDTH"] <= 0 || geo["HEIGHT"] <= 0 {
+		t.Fatalf("window %s has no geometry: %v", win, geo)
+	}
+	return geo["X"] + geo["WIDTH"]/2, geo["Y"] + geo["HEIGHT"]/2
 }
 
 // xdo runs xdotool and returns its trimmed output.
@@ -232,7 +262,7 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 	xdo(t, "windowmove", "--sync", win, "0", "0")
 	time.Sleep(time.Second) // the first frames
 
-	realDrop(t, dragBin, imagePath, env, &appOut)
+	realDrop(t, dragBin, imagePath, win, env, &appOut)
 
 	// The drop put the image in the slot and the focus in the question box.
 	xdo(t, "windowfocus", "--sync", win)
@@ -308,7 +338,7 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 	xdo(t, "windowfocus", "--sync", win)
 	xdo(t, "key", "ctrl+2")
 	time.Sleep(500 * time.Millisecond)
-	realDrop(t, dragBin, imagePath, env, &appOut)
+	realDrop(t, dragBin, imagePath, win, env, &appOut)
 	time.Sleep(3 * time.Second) // a 5-beam caption of the tiny model on the CPU
 	if n := colours(screenshot(t, win, filepath.Join(shotDir, "caption.png"))); n < 50 {
 		t.Errorf("caption screenshot has %d colours", n)
