@@ -33,6 +33,7 @@ run: build
 # the machine has (Mesa's llvmpipe without a GPU), the GUI tests under Xvfb,
 # and the packaging tests (which cross-build the Windows installer and run it
 # under wine, hence deps-windows).
+# Then the parsers of untrusted files are fuzzed for 15 s each.
 # The whole run builds with the release flags, so the test binaries, the
 # end-to-end glimpse binary and the Linux packages share one compile of Fyne
 # (the accessibility tag is a no-op on Linux).
@@ -40,6 +41,7 @@ test: export GOFLAGS := -tags=accessibility -trimpath
 test: deps deps-windows
 	$(GO) vet ./...
 	./scripts/test.sh
+	./scripts/fuzz.sh 15
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./compute/
