@@ -1,8 +1,8 @@
 // Package pipeline answers questions about images end to end: it opens a
-// model folder (or an installed model by name) on a compute backend, turns
-// images and prompts into the model's inputs, and generates the answers with
-// transformers' semantics. The command line and the desktop app both go
-// through it, so they give the same answers.
+// model folder on a compute backend, turns images and prompts into the
+// model's inputs, and generates the answers with transformers' semantics.
+// The application layer (glimpse/app) opens it for both front ends, so they
+// give the same answers; finding a model by name is app's business.
 package pipeline
 
 import (
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"glimpse/checkpoint/config"
 	"glimpse/compute"
-	"glimpse/downloads"
 	"glimpse/generate"
 	"glimpse/input/processor"
 	"glimpse/model"
@@ -26,6 +24,9 @@ import (
 
 // Options configures Open.
 type Options struct {
+	// Name labels the model in Describe (an installed model's name, say);
+	// empty means the folder's base name.
+	Name string
 	// Backend is "gl" (the GPU through OpenGL 4.3), "cpu", or "auto" / ""
 	// (gl when it can start, else cpu).
 	Backend string
@@ -68,14 +69,9 @@ type Pipeline struct {
 // ErrBadOption reports an unknown backend or precision name.
 var ErrBadOption = errors.New("unknown option")
 
-// Open resolves modelArg (a folder, or the name of a model installed with
-// the model manager), starts the compute backend and loads the weights.
+// Open starts the compute backend and loads the model in folder dir.
 // Cancelling ctx stops loading.
-func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) {
-	dir, err := resolve(ctx, modelArg)
-	if err != nil {
-		return nil, err
-	}
+func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	folder, err := config.LoadFolder(dir)
 	if err != nil {
 		return nil, err
@@ -113,32 +109,14 @@ func Open(ctx context.Context, modelArg string, opt Options) (*Pipeline, error) 
 		be.Close()
 		return nil, err
 	}
-	name := modelArg
-	if st, err := os.Stat(modelArg); err == nil && st.IsDir() {
+	name := opt.Name
+	if name == "" {
 		name = filepath.Base(filepath.Clean(dir))
 	}
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
 		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 	}}, nil
-}
-
-// resolve turns a model argument into a folder.
-func resolve(ctx context.Context, arg string) (string, error) {
-	if arg == "" {
-		return "", errors.New("no model given: name a model folder or a model installed with `glimpse models pull`")
-	}
-	if st, err := os.Stat(arg); err == nil {
-		if !st.IsDir() {
-			return "", fmt.Errorf("%s is a file; give the model's folder", arg)
-		}
-		return arg, nil
-	}
-	dir, err := downloads.LocalPath(ctx, arg)
-	if err != nil {
-		return "", fmt.Errorf("%s is neither a folder nor an installed model: %v", arg, err)
-	}
-	return dir, nil
 }
 
 // newGL starts the GPU backend; tests replace it to exercise the fallback of
@@ -213,22 +191,6 @@ func (p *Pipeline) Processor() *processor.Processor { return p.proc }
 func (p *Pipeline) Close() {
 	p.net.Close()
 	p.backend.Close()
-}
-
-// SeedSettings are the generation settings InstructBLIP was published with
-// (LAVIS and the original demo): 5 beams, max_length 256, min_length 1,
-// repetition_penalty 1.5, length_penalty 1, and top_p 0.9 / temperature 1
-// for when sampling is switched on.
-func SeedSettings() generate.Config {
-	c := generate.DefaultConfig()
-	c.NumBeams = 5
-	c.MaxLength = 256
-	c.MinLength = 1
-	c.RepetitionPenalty = 1.5
-	c.LengthPenalty = 1
-	c.TopP = 0.9
-	c.Temperature = 1
-	return c
 }
 
 // Timings measure one Ask.
@@ -359,17 +321,4 @@ func (s *timedSession) Step(ctx context.Context, tokens []int32) ([][]float32, e
 	start := time.Now()
 	defer func() { s.steps += time.Since(start); s.nsteps++ }()
 	return s.Session.Step(ctx, tokens)
-}
-
-// CaptionPrompt is InstructBLIP's short-caption instruction, used for alt
-// text by `glimpse caption` and the app's caption mode.
-const CaptionPrompt = "A short image caption:"
-
-// CaptionSettings are the seed's beam-search settings with a short answer:
-// alt text, not a description.
-func CaptionSettings() generate.Config {
-	c := SeedSettings()
-	c.MaxLength = 0
-	c.MaxNewTokens = 30
-	return c
 }

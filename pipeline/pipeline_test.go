@@ -52,9 +52,12 @@ func TestAskMatchesTransformers(t *testing.T) {
 			c.NumBeams, c.MaxNewTokens = 1, 24
 			return c
 		},
+		// The golden file's kwargs: InstructBLIP's published settings
+		// with a shorter max_length.
 		"beam5_seed_settings": func() generate.Config {
-			c := SeedSettings()
-			c.MaxLength = 48
+			c := generate.DefaultConfig()
+			c.NumBeams, c.MaxLength, c.MinLength = 5, 48, 1
+			c.TopP, c.RepetitionPenalty, c.LengthPenalty, c.Temperature = 0.9, 1.5, 1, 1
 			return c
 		},
 	}
@@ -117,8 +120,6 @@ func TestOpenErrors(t *testing.T) {
 		opt         Options
 		want        string
 	}{
-		{"no model", "", Options{}, "no model given"},
-		{"a file", filepath.Join(tiny, "config.json"), Options{}, "is a file"},
 		{"bad backend", tiny, Options{Backend: "tpu"}, "backend \"tpu\""},
 		{"bad precision", tiny, Options{Backend: "cpu", Precision: "fp8"}, "precision \"fp8\""},
 		{"empty folder", t.TempDir(), Options{Backend: "cpu"}, "lacks"},

@@ -14,14 +14,14 @@ import (
 	"runtime"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/app"
+	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"glimpse/app"
 	"glimpse/history"
-	"glimpse/pipeline"
 )
 
 // AppID is the application ID Fyne keys the preferences by (FyneApp.toml).
@@ -100,7 +100,7 @@ func Run(opt Options) int {
 		fmt.Fprintf(os.Stderr, "glimpse: %v\n", err)
 		return 1
 	}
-	fa := app.NewWithID(AppID)
+	fa := fyneapp.NewWithID(AppID)
 	a, err := New(fa, opt)
 	if err != nil {
 		// Started from a desktop menu, nobody reads stderr: say it in a window.
@@ -144,18 +144,9 @@ func New(fa fyne.App, opt Options) (*App, error) { return newApp(fa, opt, fyne.D
 func newApp(fa fyne.App, opt Options, do func(func())) (*App, error) {
 	a := &App{fyne: fa, opt: opt, do: do}
 	a.settings = LoadSettings(fa.Preferences())
-	applied := applyDataFolder(a.settings)
-	store, err := history.OpenDefault()
-	var folderErr error
-	if err != nil && applied {
-		// The data folder chosen in Settings is gone (an unplugged disk?):
-		// use the default one, and say so, rather than not start at all.
-		folderErr = err
-		os.Unsetenv(history.EnvHome)
-		store, err = history.OpenDefault()
-	}
+	store, folderErr, err := app.OpenHistory(a.settings.DataFolder)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the history: %v", err)
+		return nil, err
 	}
 	a.store = store
 	a.worker = newWorker(func(f func()) { a.do(f) })
@@ -203,7 +194,7 @@ func (a *App) preload() {
 		Engine:    choice,
 		OnLoading: a.status.loading,
 		OnLoaded:  a.status.loaded,
-		OnDone: func(_ *pipeline.Result, err error) {
+		OnDone: func(_ *app.Result, err error) {
 			a.status.loadDone()
 			if err != nil && !errors.Is(err, context.Canceled) {
 				a.chat.showError("The model " + displayName(choice.Model) + " could not be loaded. " + friendlyAskError(err))
@@ -246,7 +237,7 @@ func (a *App) setSettings(s Settings) {
 	}
 	if a.engineChoice() != oldEngine {
 		// Another model, backend or precision: load it now.
-		a.status.desc = pipeline.Description{}
+		a.status.desc = app.Description{}
 		a.preload()
 	}
 	a.status.refresh()

@@ -260,8 +260,10 @@ func setGreedy(t *testing.T, a *App, rep string) {
 func TestStopAnswer(t *testing.T) {
 	a, q := testApp(t, func(p fyne.Preferences) {
 		withTinyModel(p)
-		p.SetInt(prefMaxLen, 2000) // far past the tiny model's context: stopped long before
-		p.SetInt(prefMinLen, 1000)
+		// The tiny model's whole context (512 positions), every step
+		// required: hundreds of beam steps, stopped long before.
+		p.SetInt(prefMaxLen, 512)
+		p.SetInt(prefMinLen, 510)
 	})
 	a.chat.pickPath(filepath.Join(fixtures, "images", "noise.jpg"))
 	test.Type(a.chat.question, "Describe it")

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"image"
 	"os"
@@ -14,9 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"glimpse/app"
 	"glimpse/generate"
-	"glimpse/input/imageproc"
-	"glimpse/pipeline"
 )
 
 // captionFixtures is the shared ground truth, seen from ui/.
@@ -26,7 +24,7 @@ const captionFixtures = "../../shared/fixtures"
 // all of caption mode's tests.
 var captionModel struct {
 	once sync.Once
-	p    *pipeline.Pipeline
+	m    *app.Model
 	err  error
 	mu   sync.Mutex // Ask runs one at a time, as the app's worker runs it
 
@@ -36,17 +34,17 @@ var captionModel struct {
 
 // captionAsk is CaptionEnv.Ask backed by the real pipeline on the tiny
 // fixture model; asks, when not nil, counts the images it is given.
-func captionAsk(t *testing.T, asks *[]int) askFunc {
+func captionAsk(t *testing.T, asks *[]int) app.AskFunc {
 	t.Helper()
 	captionModel.once.Do(func() {
-		captionModel.p, captionModel.err = pipeline.Open(context.Background(),
-			filepath.Join(captionFixtures, "models", "tiny-instructblip-vicuna"), pipeline.Options{Backend: "cpu"})
+		captionModel.m, captionModel.err = app.Open(context.Background(),
+			filepath.Join(captionFixtures, "models", "tiny-instructblip-vicuna"), app.OpenOptions{Backend: "cpu"})
 	})
 	if captionModel.err != nil {
 		t.Fatal(captionModel.err)
 	}
 	var mu sync.Mutex
-	return func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
+	return func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
 		if asks != nil {
 			mu.Lock()
 			*asks = append(*asks, len(images))
@@ -54,7 +52,7 @@ func captionAsk(t *testing.T, asks *[]int) askFunc {
 		}
 		captionModel.mu.Lock()
 		defer captionModel.mu.Unlock()
-		return captionModel.p.Ask(ctx, images, prompts, cfg, nil)
+		return captionModel.m.Ask(ctx, images, prompts, cfg, nil)
 	}
 }
 
@@ -84,13 +82,16 @@ func expectedCaptions(t *testing.T, dir string, names []string, size int) map[st
 		}
 		var imgs []image.Image
 		for _, n := range batch {
-			img, _, err := imageproc.DecodeFile(filepath.Join(dir, filepath.FromSlash(n)))
+			img, err := app.LoadImage(filepath.Join(dir, filepath.FromSlash(n)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			imgs = append(imgs, img)
+			imgs = append(imgs, img.Image)
 		}
-		caps, err := captionImages(context.Background(), ask, imgs, captionPrompt, captionConfig())
+		caps, errs, err := app.Caption(context.Background(), ask, imgs, app.CaptionPrompt, app.CaptionSettings())
+		if err == nil {
+			err = errors.Join(errs...)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,25 +138,6 @@ func copyFixtureImages(t *testing.T, dir string, nested map[string]bool) []strin
 	return rels
 }
 
-func readSidecars(t *testing.T, dir string, rels []string) map[string]string {
-	t.Helper()
-	got := map[string]string{}
-	for _, rel := range rels {
-		b, err := os.ReadFile(sidecarPath(dir, rel))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(string(b), "\n") {
-			t.Errorf("%s's sidecar does not end with a newline: %q", rel, b)
-		}
-		got[rel] = strings.TrimSuffix(string(b), "\n")
-	}
-	return got
-}
-
 func readCaptionCSV(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -177,23 +159,6 @@ func readCaptionCSV(t *testing.T, path string) map[string]string {
 	return got
 }
 
-func readCaptionJSON(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []batchEntry
-	if err := json.Unmarshal(b, &recs); err != nil {
-		t.Fatalf("captions.json: %v\n%s", err, b)
-	}
-	got := map[string]string{}
-	for _, r := range recs {
-		got[r.Path] = r.Caption
-	}
-	return got
-}
-
 func diffCaptions(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	for k, w := range want {
@@ -210,422 +175,22 @@ func diffCaptions(t *testing.T, what string, got, want map[string]string) {
 	}
 }
 
-// TestBatchOutputs captions a folder of the fixture images in each output
-// format and checks every caption against the pipeline's own, batch for
-// batch.
-func TestBatchOutputs(t *testing.T) {
-	tests := []struct {
-		format    string
-		recursive bool
-		size      int
-	}{
-		{BatchSidecars, true, 4},
-		{BatchCSV, false, 2},
-		{BatchJSON, true, 3},
-	}
-	for _, tc := range tests {
-		t.Run(tc.format, func(t *testing.T) {
-			dir := t.TempDir()
-			rels := copyFixtureImages(t, dir, map[string]bool{"noise.jpg": true, "tiny.png": true})
-			var taken []string
-			for _, r := range rels {
-				if tc.recursive || !strings.Contains(r, "/") {
-					taken = append(taken, r)
-				}
-			}
-			want := expectedCaptions(t, dir, taken, tc.size)
-			var asks []int
-			var last BatchProgress
-			rep, err := runBatch(context.Background(), BatchOptions{Folder: dir, Recursive: tc.recursive, Format: tc.format,
-				BatchSize: tc.size, Prompt: captionPrompt, Config: captionConfig()}, captionAsk(t, &asks),
-				func(p BatchProgress) { last = p })
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Total != len(taken) || rep.Captioned != len(taken) || rep.Done != len(taken) || rep.Failed != 0 {
-				t.Errorf("report %+v, want %d captioned", rep.BatchProgress, len(taken))
-			}
-			if last.Done != len(taken) {
-				t.Errorf("last progress %+v, want all %d done", last, len(taken))
-			}
-			for i, n := range asks {
-				if n > tc.size || (i < len(asks)-1 && n != tc.size) {
-					t.Errorf("asks took %v images, want batches of %d", asks, tc.size)
-					break
-				}
-			}
-			switch tc.format {
-			case BatchSidecars:
-				diffCaptions(t, "sidecars", readSidecars(t, dir, rels), want)
-			case BatchCSV:
-				diffCaptions(t, "CSV", readCaptionCSV(t, rep.Output), want)
-			case BatchJSON:
-				diffCaptions(t, "JSON", readCaptionJSON(t, rep.Output), want)
-			}
-			state, err := readBatchState(filepath.Join(dir, batchStateName))
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffCaptions(t, "state", state, want)
-		})
-	}
-}
-
-// TestBatchResume stops a batch after its first Ask, then runs it again:
-// only the remaining images go to the model, and the output (in another
-// format the second time, to check outputs are rebuilt from the state)
-// holds every caption.
-func TestBatchResume(t *testing.T) {
-	tests := []struct{ first, second string }{
-		{BatchCSV, BatchSidecars},
-		{BatchSidecars, BatchJSON},
-	}
-	for _, tc := range tests {
-		t.Run(tc.first+"-then-"+tc.second, func(t *testing.T) {
-			dir := t.TempDir()
-			rels := copyFixtureImages(t, dir, nil)
-			const size = 2
-			want := expectedCaptions(t, dir, rels, size)
-			opt := BatchOptions{Folder: dir, Format: tc.first, BatchSize: size, Prompt: captionPrompt, Config: captionConfig()}
-
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			real := captionAsk(t, nil)
-			var firstAsks []int
-			stopAfterOne := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
-				firstAsks = append(firstAsks, len(images))
-				res, err := real(ctx, images, prompts, cfg)
-				cancel() // the user presses Stop while the first batch is captioned
-				return res, err
-			}
-			rep, err := runBatch(ctx, opt, stopAfterOne, nil)
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("stopped batch returned %v, want context.Canceled", err)
-			}
-			if rep.Captioned != size || len(firstAsks) != 1 {
-				t.Fatalf("stopped batch captioned %d in asks %v, want %d in one", rep.Captioned, firstAsks, size)
-			}
-			if tc.first != BatchSidecars {
-				// The stopped batch's file already holds what was done.
-				got := map[string]string{}
-				if tc.first == BatchCSV {
-					got = readCaptionCSV(t, rep.Output)
-				}
-				diffCaptions(t, "stopped output", got, map[string]string{rels[0]: want[rels[0]], rels[1]: want[rels[1]]})
-			}
-
-			var asks []int
-			opt.Format = tc.second
-			rep, err = runBatch(context.Background(), opt, captionAsk(t, &asks), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Resumed != size || rep.Captioned != len(rels)-size || rep.Done != len(rels) {
-				t.Errorf("resumed batch %+v, want %d resumed and %d captioned", rep.BatchProgress, size, len(rels)-size)
-			}
-			if n := sum(asks); n != len(rels)-size {
-				t.Errorf("resumed batch sent %d images to the model (asks %v), want only the %d left", n, asks, len(rels)-size)
-			}
-			switch tc.second {
-			case BatchSidecars:
-				diffCaptions(t, "sidecars", readSidecars(t, dir, rels), want)
-			case BatchJSON:
-				diffCaptions(t, "JSON", readCaptionJSON(t, rep.Output), want)
-			}
-
-			// A third run has nothing left to do.
-			asks = nil
-			rep, err = runBatch(context.Background(), opt, captionAsk(t, &asks), nil)
-			if err != nil || len(asks) != 0 || rep.Resumed != len(rels) {
-				t.Errorf("finished batch run again: %+v, asks %v, err %v; want everything resumed", rep.BatchProgress, asks, err)
-			}
-		})
-	}
-}
-
-func sum(xs []int) int {
-	n := 0
-	for _, x := range xs {
-		n += x
-	}
-	return n
-}
-
-// TestBatchUnreadable puts files that are not images among the images: they
-// are reported and skipped, the rest is captioned, and a rerun tries only
-// them again.
-func TestBatchUnreadable(t *testing.T) {
-	dir := t.TempDir()
-	rels := copyFixtureImages(t, dir, nil)
-	bad := map[string][]byte{
-		"broken.png": []byte("this is not a PNG"),
-		"empty.jpg":  nil,
-		"cut.png":    mustRead(t, filepath.Join(captionFixtures, "images", "shapes.png"))[:100],
-	}
-	for n, b := range bad {
-		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := expectedCaptions(t, dir, rels, len(rels))
-	var asks []int
-	rep, err := runBatch(context.Background(), BatchOptions{Folder: dir, Format: BatchCSV, BatchSize: len(rels),
-		Prompt: captionPrompt, Config: captionConfig()}, captionAsk(t, &asks), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Total != len(rels)+len(bad) || rep.Failed != len(bad) || rep.Captioned != len(rels) {
-		t.Errorf("report %+v, want %d failed and %d captioned", rep.BatchProgress, len(bad), len(rels))
-	}
-	failed := map[string]bool{}
-	for _, f := range rep.Failures {
-		failed[f.Path] = true
-		if !strings.Contains(f.Err, "not an image Glimpse can read") {
-			t.Errorf("%s: failure %q does not say the file is unreadable", f.Path, f.Err)
-		}
-	}
-	for n := range bad {
-		if !failed[n] {
-			t.Errorf("%s not reported (failures %v)", n, rep.Failures)
-		}
-	}
-	diffCaptions(t, "CSV", readCaptionCSV(t, rep.Output), want)
-
-	asks = nil
-	rep, err = runBatch(context.Background(), BatchOptions{Folder: dir, Format: BatchCSV, BatchSize: len(rels),
-		Prompt: captionPrompt, Config: captionConfig()}, captionAsk(t, &asks), nil)
-	if err != nil || len(asks) != 0 || rep.Failed != len(bad) || rep.Resumed != len(rels) {
-		t.Errorf("rerun: %+v, asks %v, err %v; want the unreadable files reported again and nothing sent to the model", rep.BatchProgress, asks, err)
-	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// TestBatchModelFailure makes the model fail on one image of a batch: the
-// batch is retried one image at a time, so only that image goes without a
-// caption.
-func TestBatchModelFailure(t *testing.T) {
-	dir := t.TempDir()
-	rels := copyFixtureImages(t, dir, nil)
-	real := captionAsk(t, nil)
-	// tiny.png is 16×9; the failure stands for an image the model cannot
-	// take (in the app: out of GPU memory for one odd size, say).
-	failTiny := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
-		for _, img := range images {
-			if img.Bounds().Dx() == 16 {
-				return nil, errors.New("the model cannot take this image")
-			}
-		}
-		return real(ctx, images, prompts, cfg)
-	}
-	var good []string
-	for _, r := range rels {
-		if r != "tiny.png" {
-			good = append(good, r)
-		}
-	}
-	want := map[string]string{}
-	for _, r := range good {
-		want[r] = expectedCaptions(t, dir, []string{r}, 1)[r]
-	}
-	rep, err := runBatch(context.Background(), BatchOptions{Folder: dir, Format: BatchSidecars, BatchSize: 3,
-		Prompt: captionPrompt, Config: captionConfig()}, failTiny, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Failed != 1 || len(rep.Failures) != 1 || rep.Failures[0].Path != "tiny.png" ||
-		!strings.Contains(rep.Failures[0].Err, "cannot take") {
-		t.Errorf("failures %v, want tiny.png's", rep.Failures)
-	}
-	// The batch with tiny.png was captioned one by one; the others in their
-	// batch of three, so compare those batches' captions.
-	wantBatch := expectedCaptions(t, dir, []string{"alpha.png", "gray.jpg", "noise.jpg"}, 3)
-	for k, v := range wantBatch {
-		want[k] = v
-	}
-	diffCaptions(t, "sidecars", readSidecars(t, dir, rels), want)
-}
-
-// TestBatchSidecarOwnership checks that a text file Glimpse did not write is
-// never replaced, even by a redo, while Glimpse's own sidecars are.
-func TestBatchSidecarOwnership(t *testing.T) {
-	dir := t.TempDir()
-	rels := copyFixtureImages(t, dir, nil)
-	want := expectedCaptions(t, dir, rels, len(rels))
-	mine := "my own description of the gray photo\n"
-	if err := os.WriteFile(sidecarPath(dir, "gray.jpg"), []byte(mine), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// An earlier run (another model, say) captioned shapes.png and wrote
-	// its sidecar; the last state line was cut short by a crash.
-	old := `{"path":"shapes.png","caption":"an old caption"}` + "\n" + `{"path":"tiny.png","capt`
-	if err := os.WriteFile(filepath.Join(dir, batchStateName), []byte(old), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(sidecarPath(dir, "shapes.png"), []byte("an old caption\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opt := BatchOptions{Folder: dir, Format: BatchSidecars, BatchSize: len(rels), Prompt: captionPrompt, Config: captionConfig()}
-
-	// Resuming keeps the earlier caption; tiny.png's cut line is not done.
-	var asks []int
-	rep, err := runBatch(context.Background(), opt, captionAsk(t, &asks), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Resumed != 1 || sum(asks) != len(rels)-1 {
-		t.Errorf("resume: %+v, asks %v; want shapes.png resumed and the rest captioned", rep.BatchProgress, asks)
-	}
-	got := readSidecars(t, dir, rels)
-	if got["shapes.png"] != "an old caption" {
-		t.Errorf("resume changed shapes.png's sidecar to %q", got["shapes.png"])
-	}
-	if got["gray.jpg"]+"\n" != mine {
-		t.Errorf("the user's gray.jpg.txt was replaced by %q", got["gray.jpg"])
-	}
-	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "gray.jpg") || !strings.Contains(rep.Notes[0], "did not write") {
-		t.Errorf("notes %q, want one about gray.jpg's own text file", rep.Notes)
-	}
-	state, err := readBatchState(filepath.Join(dir, batchStateName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(state) != len(rels) {
-		t.Errorf("state after resume has %d images, want %d (a line was lost after the cut one?)", len(state), len(rels))
-	}
-
-	// A redo captions everything again and replaces Glimpse's sidecars, but
-	// still not the user's.
-	asks = nil
-	opt.Redo = true
-	if _, err := runBatch(context.Background(), opt, captionAsk(t, &asks), nil); err != nil {
-		t.Fatal(err)
-	}
-	if sum(asks) != len(rels) {
-		t.Errorf("redo sent %v images, want all %d", asks, len(rels))
-	}
-	got = readSidecars(t, dir, rels)
-	wantSide := map[string]string{}
-	for k, v := range want {
-		wantSide[k] = v
-	}
-	wantSide["gray.jpg"] = strings.TrimSuffix(mine, "\n")
-	diffCaptions(t, "sidecars after redo", got, wantSide)
-}
-
-// TestBatchErrors checks the errors a batch returns before it starts.
-func TestBatchErrors(t *testing.T) {
-	empty := t.TempDir()
-	file := filepath.Join(empty, "notes.txt")
-	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		opt  BatchOptions
-		want string
-	}{
-		{"no images", BatchOptions{Folder: empty, Format: BatchCSV}, "has no images"},
-		{"missing", BatchOptions{Folder: filepath.Join(empty, "gone"), Format: BatchCSV}, "cannot be opened"},
-		{"file", BatchOptions{Folder: file, Format: BatchCSV}, "is not a folder"},
-		{"format", BatchOptions{Folder: empty, Format: "xml"}, "unknown caption output"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ask := func(context.Context, []image.Image, []string, generate.Config) (*pipeline.Result, error) {
-				t.Fatal("the model was asked")
-				return nil, nil
-			}
-			_, err := runBatch(context.Background(), tc.opt, ask, nil)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-}
-
-// TestBatchFindImages checks which files a batch takes: images by extension in
-// any case, sub-folders only when recursive, never hidden files or folders.
-func TestBatchFindImages(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{"a.PNG", "b.jpeg", "c.txt", ".hidden.png", "d.webp.txt", "s/e.tif", ".git/f.png", "s/t/g.BMP", "h.gif"} {
-		p := filepath.Join(dir, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		recursive bool
-		want      string
-	}{
-		{false, "a.PNG b.jpeg h.gif"},
-		{true, "a.PNG b.jpeg h.gif s/e.tif s/t/g.BMP"},
-	}
-	for _, tc := range tests {
-		got, err := findImages(dir, tc.recursive)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Join(got, " ") != tc.want {
-			t.Errorf("recursive=%v: %v, want %s", tc.recursive, got, tc.want)
-		}
-	}
-}
-
 // TestBatchProgressText checks the words under the progress bar.
 func TestBatchProgressText(t *testing.T) {
 	tests := []struct {
-		p    BatchProgress
+		p    app.BatchProgress
 		want string
 	}{
-		{BatchProgress{Total: 40, Done: 12, ETA: 90 * time.Second}, "12 of 40 images · about 2 min left"},
-		{BatchProgress{Total: 40, Done: 12, Resumed: 10, Failed: 1, ETA: 3 * time.Second, Current: "a/b.png"},
+		{app.BatchProgress{Total: 40, Done: 12, ETA: 90 * time.Second}, "12 of 40 images · about 2 min left"},
+		{app.BatchProgress{Total: 40, Done: 12, Resumed: 10, Failed: 1, ETA: 3 * time.Second, Current: "a/b.png"},
 			"12 of 40 images · 10 captioned before · 1 could not be read · about a few seconds left · now a/b.png"},
-		{BatchProgress{Total: 5, Done: 5, ETA: time.Minute}, "5 of 5 images"},
-		{BatchProgress{Total: 900, Done: 1, ETA: 2*time.Hour + 20*time.Minute}, "1 of 900 images · about 2 h 20 min left"},
-		{BatchProgress{Total: 9, Done: 1, ETA: 42 * time.Second}, "1 of 9 images · about 40 s left"},
+		{app.BatchProgress{Total: 5, Done: 5, ETA: time.Minute}, "5 of 5 images"},
+		{app.BatchProgress{Total: 900, Done: 1, ETA: 2*time.Hour + 20*time.Minute}, "1 of 900 images · about 2 h 20 min left"},
+		{app.BatchProgress{Total: 9, Done: 1, ETA: 42 * time.Second}, "1 of 9 images · about 40 s left"},
 	}
 	for _, tc := range tests {
 		if got := batchProgressText(tc.p); got != tc.want {
 			t.Errorf("batchProgressText(%+v) = %q, want %q", tc.p, got, tc.want)
 		}
 	}
-}
-
-// TestBatchStoppedByApp has the app stop the model's work (Esc pressed
-// while another tab shows): the Ask ends with context.Canceled although the
-// batch's own context goes on. The batch stops as if stopped itself, keeps
-// what was captioned, and reports no image as failed.
-func TestBatchStoppedByApp(t *testing.T) {
-	dir := t.TempDir()
-	rels := copyFixtureImages(t, dir, nil)
-	real := captionAsk(t, nil)
-	calls := 0
-	ask := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
-		calls++
-		if calls == 2 {
-			return nil, context.Canceled
-		}
-		return real(ctx, images, prompts, cfg)
-	}
-	rep, err := runBatch(context.Background(), BatchOptions{Folder: dir, Format: BatchJSON, BatchSize: 2,
-		Prompt: captionPrompt, Config: captionConfig()}, ask, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if rep.Captioned != 2 || rep.Failed != 0 || calls != 2 {
-		t.Errorf("report %+v after %d asks, want 2 captioned, none failed, 2 asks", rep.BatchProgress, calls)
-	}
-	want := expectedCaptions(t, dir, rels[:2], 2)
-	diffCaptions(t, "JSON", readCaptionJSON(t, rep.Output), want)
 }

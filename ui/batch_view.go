@@ -14,13 +14,15 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"glimpse/app"
 )
 
 // batchFormats are the output choices as the view words them, in order.
 var batchFormats = []struct{ format, label string }{
-	{BatchSidecars, "photo.jpg.txt beside each image"},
-	{BatchCSV, "captions.csv"},
-	{BatchJSON, "captions.json"},
+	{app.BatchSidecars, "photo.jpg.txt beside each image"},
+	{app.BatchCSV, "captions.csv"},
+	{app.BatchJSON, "captions.json"},
 }
 
 // batchImagesPerAsk is how many images go to the model together.
@@ -50,7 +52,7 @@ type batchView struct {
 
 	// onDone, when set (tests), is called on the UI goroutine when a batch
 	// ends.
-	onDone func(*BatchReport, error)
+	onDone func(*app.BatchReport, error)
 }
 
 func newBatchView(v *captionView) *batchView {
@@ -74,7 +76,7 @@ func newBatchView(v *captionView) *batchView {
 		fyne.CurrentApp().Preferences().SetString(prefBatchFormat, b.formatName())
 	})
 	b.format.Required = true
-	b.setFormat(prefs.StringWithFallback(prefBatchFormat, BatchSidecars))
+	b.setFormat(prefs.StringWithFallback(prefBatchFormat, app.BatchSidecars))
 	b.bar = widget.NewProgressBar()
 	b.progress = widget.NewLabel("")
 	b.report = widget.NewLabel("")
@@ -108,7 +110,7 @@ func (b *batchView) formatName() string {
 			return f.format
 		}
 	}
-	return BatchSidecars
+	return app.BatchSidecars
 }
 
 // setFormat chooses an output format by name.
@@ -168,9 +170,9 @@ func (b *batchView) start() {
 		b.chooseFolder()
 		return
 	}
-	opt := BatchOptions{
+	opt := app.BatchOptions{
 		Folder: b.folder, Recursive: b.recursive.Checked, Format: b.formatName(), Redo: b.redo.Checked,
-		BatchSize: batchImagesPerAsk, Prompt: captionPrompt, Config: captionConfig(),
+		BatchSize: batchImagesPerAsk, Prompt: app.CaptionPrompt, Config: app.CaptionSettings(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
@@ -183,7 +185,7 @@ func (b *batchView) start() {
 	b.pending.Add(1)
 	go func() {
 		defer b.pending.Done()
-		rep, err := runBatch(ctx, opt, b.v.env.Ask, func(p BatchProgress) {
+		rep, err := app.CaptionFolder(ctx, opt, b.v.env.Ask, func(p app.BatchProgress) {
 			b.v.env.Do(func() {
 				if run == b.run {
 					b.showProgress(p)
@@ -209,7 +211,7 @@ func (b *batchView) stop() {
 }
 
 // showProgress updates the bar and its words.
-func (b *batchView) showProgress(p BatchProgress) {
+func (b *batchView) showProgress(p app.BatchProgress) {
 	if p.Total > 0 {
 		b.bar.SetValue(float64(p.Done) / float64(p.Total))
 	}
@@ -217,7 +219,7 @@ func (b *batchView) showProgress(p BatchProgress) {
 }
 
 // batchProgressText words a batch's progress: "12 of 40 images · about 2 min left".
-func batchProgressText(p BatchProgress) string {
+func batchProgressText(p app.BatchProgress) string {
 	parts := []string{fmt.Sprintf("%d of %d images", p.Done, p.Total)}
 	if p.Resumed > 0 {
 		parts = append(parts, fmt.Sprintf("%d captioned before", p.Resumed))
@@ -249,7 +251,7 @@ func batchTimeLeft(d time.Duration) string {
 }
 
 // finish shows what a batch did.
-func (b *batchView) finish(opt BatchOptions, rep *BatchReport, err error) {
+func (b *batchView) finish(opt app.BatchOptions, rep *app.BatchReport, err error) {
 	b.sync()
 	b.v.syncButtons()
 	if rep != nil {
@@ -266,7 +268,7 @@ func (b *batchView) finish(opt BatchOptions, rep *BatchReport, err error) {
 }
 
 // batchReportText words a batch's report for the window.
-func batchReportText(opt BatchOptions, rep *BatchReport, err error) string {
+func batchReportText(opt app.BatchOptions, rep *app.BatchReport, err error) string {
 	if rep == nil {
 		return err.Error()
 	}
@@ -290,7 +292,7 @@ func batchReportText(opt BatchOptions, rep *BatchReport, err error) string {
 			lines = append(lines, fmt.Sprintf("… and %d more images could not be captioned.", len(rep.Failures)-most))
 			break
 		}
-		lines = append(lines, f.Path+": "+f.Err)
+		lines = append(lines, f.String())
 	}
 	for i, n := range rep.Notes {
 		if i == most {

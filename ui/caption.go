@@ -3,12 +3,10 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"image"
 	"image/color"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"unicode"
 
@@ -21,17 +19,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"golang.org/x/image/draw"
 
-	"glimpse/generate"
-	"glimpse/input/imageproc"
-	"glimpse/pipeline"
+	"glimpse/app"
 )
-
-// captionPrompt and captionConfig are the pipeline's, shared with
-// `glimpse caption` so the app and the command line write the same alt text:
-// the seed's beam search cut to 30 new tokens.
-const captionPrompt = pipeline.CaptionPrompt
-
-func captionConfig() generate.Config { return pipeline.CaptionSettings() }
 
 // Preference keys of caption mode.
 const (
@@ -49,7 +38,7 @@ type CaptionEnv struct {
 	// the UI goroutine); it blocks until done, must not run at the same time
 	// as the app's other uses of the model, and returns soon after ctx is
 	// cancelled, with ctx's error.
-	Ask func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error)
+	Ask app.AskFunc
 	// OpenImage and OpenFolder, when set, show the app's file dialogs
 	// (native ones where there are) and call done on the UI goroutine with
 	// the chosen path, or "" when cancelled. Unset, Fyne's dialogs are used.
@@ -224,11 +213,7 @@ func (v *captionView) openImage() {
 		r.Close()
 		done(r.URI().Path(), nil)
 	}, v.env.Window)
-	exts := make([]string, 0, len(captionExts))
-	for e := range captionExts {
-		exts = append(exts, e)
-	}
-	d.SetFilter(storage.NewExtensionFileFilter(exts))
+	d.SetFilter(storage.NewExtensionFileFilter(app.ImageExtensions()))
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -262,18 +247,20 @@ func (v *captionView) next() {
 		defer v.pending.Done()
 		var caption string
 		var preview image.Image
-		img, err := decodeForCaption(path)
+		img, err := app.LoadImage(path)
 		if err == nil {
 			// The image shows while its caption is made.
-			preview = previewImage(img, 1024)
+			preview = previewImage(img.Image, 1024)
 			v.env.Do(func() {
 				if run == v.running {
 					v.picture.set(preview, "")
 				}
 			})
 			var captions []string
-			if captions, err = captionImages(ctx, v.env.Ask, []image.Image{img}, captionPrompt, captionConfig()); err == nil {
-				caption = captions[0]
+			var errs []error
+			captions, errs, err = app.Caption(ctx, v.env.Ask, []image.Image{img.Image}, app.CaptionPrompt, app.CaptionSettings())
+			if err == nil {
+				caption, err = captions[0], errs[0]
 			}
 		}
 		v.env.Do(func() {
@@ -321,23 +308,6 @@ func (v *captionView) finish(path, caption string, preview image.Image, err erro
 	if !errors.Is(err, context.Canceled) {
 		v.next()
 	}
-}
-
-// decodeForCaption reads an image, with an error worded for the window.
-func decodeForCaption(path string) (image.Image, error) {
-	img, _, err := imageproc.DecodeFile(path)
-	if err == nil {
-		return img, nil
-	}
-	name := filepath.Base(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s does not exist", path)
-	case errors.Is(err, os.ErrPermission):
-		return nil, fmt.Errorf("%s cannot be read: permission denied", name)
-	}
-	msg := strings.TrimPrefix(err.Error(), path+": ")
-	return nil, fmt.Errorf("%s is not an image Glimpse can read (PNG, JPEG, GIF, WebP, BMP or TIFF): %s", name, msg)
 }
 
 // previewImage is img at most limit pixels on its longer side, as RGBA, so

@@ -4,8 +4,8 @@ import (
 	"context"
 	"image"
 
+	"glimpse/app"
 	"glimpse/generate"
-	"glimpse/pipeline"
 )
 
 // captionEnv is caption mode's view of the app: its window and file
@@ -27,16 +27,16 @@ func (a *App) captionEnv() CaptionEnv {
 // called off the UI goroutine. ctx cancels this request alone (the worker
 // skips it if it is still queued, stops it if it runs), and askAndWait then
 // returns at once.
-func (a *App) askAndWait(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
+func (a *App) askAndWait(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
 	type answer struct {
-		res *pipeline.Result
+		res *app.Result
 		err error
 	}
 	done := make(chan answer, 1)
 	a.do(func() { // the settings behind engineChoice belong to the UI goroutine
 		a.worker.Ask(AskRequest{
 			Context: ctx, Engine: a.engineChoice(), Images: images, Prompts: prompts, Config: cfg,
-			OnDone: func(res *pipeline.Result, err error) { done <- answer{res, err} },
+			OnDone: func(res *app.Result, err error) { done <- answer{res, err} },
 		})
 	})
 	select {

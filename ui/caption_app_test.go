@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"glimpse/app"
 	"glimpse/input/imageproc"
 )
 
@@ -43,7 +44,7 @@ func TestCaptionAppEnv(t *testing.T) {
 	cancel()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := env.Ask(ctx, []image.Image{img}, []string{captionPrompt}, captionConfig())
+		_, err := env.Ask(ctx, []image.Image{img}, []string{app.CaptionPrompt}, app.CaptionSettings())
 		errc <- err
 	}()
 	var askErr error

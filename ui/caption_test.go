@@ -17,8 +17,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"glimpse/app"
 	"glimpse/generate"
-	"glimpse/pipeline"
 )
 
 // captionEvent is one image captioned (or failed) by the view.
@@ -66,7 +66,7 @@ func (e *captionEvents) until(t *testing.T, what string, cond func() bool) {
 
 // newTestCaptionView builds caption mode in a headless test window, backed
 // by the tiny fixture model (or ask).
-func newTestCaptionView(t *testing.T, ask askFunc) (*captionView, fyne.Window, *captionEvents) {
+func newTestCaptionView(t *testing.T, ask app.AskFunc) (*captionView, fyne.Window, *captionEvents) {
 	t.Helper()
 	test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
@@ -231,7 +231,7 @@ func TestCaptionStop(t *testing.T) {
 	real := captionAsk(t, nil)
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
-	ask := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error) {
+	ask := func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
 		select {
 		case started <- struct{}{}:
 			// The first Ask holds until the test has pressed Esc, as a
@@ -361,13 +361,13 @@ func TestCaptionBatchView(t *testing.T) {
 	want := expectedCaptions(t, dir, rels, batchImagesPerAsk)
 	v, w, events := newTestCaptionView(t, nil)
 	done := make(chan error, 1)
-	var rep *BatchReport
-	v.batch.onDone = func(r *BatchReport, err error) { rep = r; done <- err }
+	var rep *app.BatchReport
+	v.batch.onDone = func(r *app.BatchReport, err error) { rep = r; done <- err }
 	v.dropPaths([]string{dir})
 	if v.batch.folder != dir || v.batch.folderLabel.Text != dir || w.Canvas().Focused() != v.batch.startBtn {
 		t.Fatalf("dropping a folder chose %q (focus on %T)", v.batch.folder, w.Canvas().Focused())
 	}
-	v.batch.setFormat(BatchCSV)
+	v.batch.setFormat(app.BatchCSV)
 	test.Tap(v.batch.startBtn)
 	var err error
 	events.until(t, "the batch to finish", func() bool {
@@ -391,7 +391,7 @@ func TestCaptionBatchView(t *testing.T) {
 	if v.batch.startBtn.Disabled() || !v.batch.stopBtn.Disabled() {
 		t.Error("after the batch, Start should be enabled and Stop disabled")
 	}
-	if got := fyne.CurrentApp().Preferences().String(prefBatchFormat); got != BatchCSV {
+	if got := fyne.CurrentApp().Preferences().String(prefBatchFormat); got != app.BatchCSV {
 		t.Errorf("the chosen format was not remembered: %q", got)
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"glimpse/app"
 	"glimpse/generate"
 	"glimpse/history"
-	"glimpse/pipeline"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -170,7 +170,7 @@ func (c *chatView) clearError() { c.errLabel.Hide(); c.errLabel.SetText("") }
 func (c *chatView) dropPaths(paths []string) {
 	var errs []string
 	for _, p := range paths {
-		img, err := loadImage(p)
+		img, err := app.LoadImage(p)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -186,7 +186,7 @@ func (c *chatView) dropPaths(paths []string) {
 
 // pickPath loads a chosen or pasted path into the slot.
 func (c *chatView) pickPath(path string) {
-	img, err := loadImage(path)
+	img, err := app.LoadImage(path)
 	if err != nil {
 		c.showError(err.Error())
 		return
@@ -194,7 +194,7 @@ func (c *chatView) pickPath(path string) {
 	c.setImage(img)
 }
 
-func (c *chatView) setImage(img *pickedImage) {
+func (c *chatView) setImage(img *app.Image) {
 	c.clearError()
 	c.slot.set(img)
 	c.a.win.Canvas().Focus(c.question)
@@ -269,19 +269,21 @@ func (c *chatView) send() {
 	c.question.SetText("")
 	c.setBusy(true)
 
-	settings, conv, shown := c.a.settings, c.convID, c.shown
-	cfg := settings.Generation()
+	conv, shown := c.convID, c.shown
+	cfg := c.a.settings.Generation()
 	streamed := ""
+	var answered app.Description // the model that answers, for the history
 	c.a.worker.Ask(AskRequest{
-		Context: ctx,
-		Engine:  c.a.engineChoice(),
-		Images:  []image.Image{img.Image},
-		Prompts: []string{q},
-		Config:  cfg,
-		OnLoading: func(p modelLoadProgress) {
-			c.a.status.loading(p)
+		Context:   ctx,
+		Engine:    c.a.engineChoice(),
+		Images:    []image.Image{img.Image},
+		Prompts:   []string{q},
+		Config:    cfg,
+		OnLoading: c.a.status.loading,
+		OnLoaded: func(d app.Description) {
+			answered = d
+			c.a.status.loaded(d)
 		},
-		OnLoaded: c.a.status.loaded,
 		OnEvent: func(e generate.Event) {
 			switch {
 			case e.Index < 0:
@@ -295,7 +297,7 @@ func (c *chatView) send() {
 				c.scroll.ScrollToBottom()
 			}
 		},
-		OnDone: func(res *pipeline.Result, err error) {
+		OnDone: func(res *app.Result, err error) {
 			cancel()
 			c.a.status.loadDone()
 			if c.pending == answer { // else New chat has already let it go
@@ -314,12 +316,11 @@ func (c *chatView) send() {
 				answer.setText("No answer came back.")
 				return
 			}
-			a := res.Answers[0]
-			answer.setText(a.Text)
+			answer.setText(res.Answers[0].Text)
 			for _, w := range res.Warnings {
 				c.a.status.flash(w)
 			}
-			id := c.save(conv, q, img, a, res.Timings, settings)
+			id := c.save(conv, app.Exchange{Prompt: q, Image: img, Config: cfg, Model: answered, Result: res})
 			// The exchange is saved where it was asked; the panel follows
 			// only if it still shows that chat.
 			if c.shown == shown && id != 0 {
@@ -330,47 +331,32 @@ func (c *chatView) send() {
 	})
 }
 
-// friendlyAskError says what to do about a failed question.
+// friendlyAskError words a failed question for the window: the error's own
+// words, and what to do about it in this app, chosen by the error's kind.
 func friendlyAskError(err error) string {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "no model is chosen"):
-		return msg
-	case strings.Contains(msg, "not installed") || strings.Contains(msg, "neither a folder"):
+	case errors.Is(err, app.ErrNoModel):
+		return "No model is chosen: open Models (Ctrl+M), download one and make it active."
+	case errors.Is(err, app.ErrModelNotFound):
 		return "The active model is not installed: " + msg + ". Open Models (Ctrl+M) to download it or choose another."
-	case strings.Contains(strings.ToLower(msg), "out of") && strings.Contains(strings.ToLower(msg), "memory"):
+	case errors.Is(err, app.ErrModelIncomplete):
+		return "The active model is incomplete: " + msg + ". Open Models (Ctrl+M) to verify or download it again, or choose another."
+	case errors.Is(err, app.ErrOutOfMemory):
 		return msg + ". Try fp16 precision or a smaller model in Models (Ctrl+M), or the CPU backend in Settings."
-	case strings.Contains(msg, "backend cannot start"):
+	case errors.Is(err, app.ErrBackendUnavailable):
 		return msg + ". Choose the cpu (or auto) backend in Settings (Ctrl+,), or update the graphics driver."
-	case errors.Is(err, pipeline.ErrBadOption):
+	case errors.Is(err, app.ErrBadSetting):
 		return msg + ". Fix it in Settings (Ctrl+,)."
 	}
 	return "Glimpse could not answer: " + msg
 }
 
-// save records the exchange in the history: in conversation id, or a new
-// one when id is 0 (the first answer of a chat). It returns the
+// save records an answered question in the history: in conversation id, or
+// a new one when id is 0 (the first answer of a chat). It returns the
 // conversation's id, 0 when saving failed.
-func (c *chatView) save(id int64, q string, img *pickedImage, ans pipeline.Answer, t pipeline.Timings, s Settings) int64 {
-	ctx := context.Background()
-	modelName := c.a.status.desc.Name
-	timings := history.Timings{Prefill: t.Prefill, Decode: t.Decode}
-	var err error
-	if id == 0 {
-		var conv history.Conversation
-		conv, err = c.a.store.SaveExchange(ctx, history.Exchange{Prompt: q,
-			Images: []history.Image{{Name: img.Name, Data: img.Data}}, Answer: ans.Text, Model: modelName,
-			Settings: s.SettingsJSON(), Timings: timings, PromptTokens: ans.PromptTokens, OutputTokens: ans.NewTokens})
-		id = conv.ID
-	} else {
-		_, err = c.a.store.Append(ctx, id, history.Message{Role: history.RoleUser, Text: q},
-			history.Image{Name: img.Name, Data: img.Data})
-		if err == nil {
-			_, err = c.a.store.Append(ctx, id, history.Message{Role: history.RoleAssistant, Text: ans.Text,
-				Model: modelName, Settings: s.SettingsJSON(), Timings: timings,
-				PromptTokens: ans.PromptTokens, OutputTokens: ans.NewTokens})
-		}
-	}
+func (c *chatView) save(id int64, ex app.Exchange) int64 {
+	id, err := app.Record(context.Background(), c.a.store, id, ex)
 	if err != nil {
 		c.showError("The answer could not be saved to the history: " + err.Error())
 		return 0
@@ -415,7 +401,7 @@ func (c *chatView) load(id int64) {
 	}
 	c.scroll.ScrollToBottom()
 	if last != nil {
-		if img, err := loadImage(last.Path); err == nil {
+		if img, err := app.LoadImage(last.Path); err == nil {
 			img.Name = last.Name
 			c.slot.set(img)
 		}

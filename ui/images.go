@@ -1,50 +1,11 @@
 package ui
 
 import (
-	"errors"
-	"fmt"
-	"image"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"glimpse/input/imageproc"
 )
-
-// pickedImage is an image chosen for a question: its file, decoded, and its
-// bytes for the history.
-type pickedImage struct {
-	Path  string
-	Name  string
-	Data  []byte
-	Image image.Image
-}
-
-// loadImage reads and decodes an image file, with an error worded for the
-// window when it is not one Glimpse can read.
-func loadImage(path string) (*pickedImage, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("%s does not exist", path)
-		case errors.Is(err, fs.ErrPermission):
-			return nil, fmt.Errorf("%s cannot be read: permission denied", path)
-		}
-		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
-			return nil, fmt.Errorf("%s is a folder: choose an image file", path)
-		}
-		return nil, fmt.Errorf("%s cannot be read: %v", path, err)
-	}
-	img, _, err := imageproc.DecodeFile(path)
-	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), path+": ")
-		return nil, fmt.Errorf("%s is not an image Glimpse can read (PNG, JPEG, GIF, WebP, BMP or TIFF): %s", filepath.Base(path), msg)
-	}
-	return &pickedImage{Path: path, Name: filepath.Base(path), Data: data, Image: img}, nil
-}
 
 // pastedPath recognises text that is a path to an existing file: a plain
 // path, one in quotes (as file managers copy them) or a file:// URI. It

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"glimpse/app"
 )
 
 // Every custom widget speaks to screen readers (fyne.Accessible).
@@ -139,7 +141,7 @@ func (q *questionEntry) TypedShortcut(s fyne.Shortcut) {
 type imageSlot struct {
 	widget.BaseWidget
 	app     *App
-	img     *pickedImage
+	img     *app.Image
 	focused bool
 
 	thumb  *canvas.Image
@@ -165,7 +167,7 @@ func newImageSlot(a *App, onOpen func(), onPaste func(string)) *imageSlot {
 }
 
 // set shows img (nil clears the slot).
-func (s *imageSlot) set(img *pickedImage) {
+func (s *imageSlot) set(img *app.Image) {
 	s.img = img
 	if img == nil {
 		s.thumb.Image = nil

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"glimpse/app"
 	"glimpse/downloads"
 )
 
@@ -129,13 +130,12 @@ func (v *modelsView) recommend() {
 	v.recLabel.SetText("Checking this machine's GPU and memory to recommend a model…")
 	v.recLabel.Show()
 	go func() {
-		m := detectMachine()
-		r := Recommend(downloads.Catalogue(), m)
+		r := app.Recommend(downloads.Catalogue(), app.Probe())
 		v.a.do(func() { v.showRecommendation(r) })
 	}()
 }
 
-func (v *modelsView) showRecommendation(r Recommendation) {
+func (v *modelsView) showRecommendation(r app.Recommendation) {
 	v.recLabel.SetText(fmt.Sprintf("Recommended for this machine: %s in %s. %s", r.Model.Name, r.Precision, r.Why))
 	v.recLabel.Importance = widget.HighImportance
 	v.recLabel.Show()

@@ -1,18 +1,15 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"fyne.io/fyne/v2"
 
+	"glimpse/app"
 	"glimpse/downloads"
 	"glimpse/generate"
-	"glimpse/history"
-	"glimpse/pipeline"
 )
 
 // Theme names, as stored in the preferences.
@@ -57,7 +54,7 @@ type Settings struct {
 // settings (5 beams, max length 256, min length 1, repetition penalty 1.5,
 // length penalty 1, top-p 0.9, temperature 1 for when sampling is on).
 func DefaultSettings() Settings {
-	c := pipeline.SeedSettings()
+	c := app.SeedSettings()
 	return Settings{
 		NumBeams: c.NumBeams, MaxLength: c.MaxLength, MaxNewTokens: c.MaxNewTokens, MinLength: c.MinLength,
 		RepetitionPenalty: c.RepetitionPenalty, LengthPenalty: c.LengthPenalty,
@@ -68,7 +65,7 @@ func DefaultSettings() Settings {
 
 // Generation returns the generate() settings the user chose.
 func (s Settings) Generation() generate.Config {
-	c := pipeline.SeedSettings()
+	c := app.SeedSettings()
 	c.NumBeams, c.MaxLength, c.MaxNewTokens, c.MinLength = s.NumBeams, s.MaxLength, s.MaxNewTokens, s.MinLength
 	c.RepetitionPenalty, c.LengthPenalty = s.RepetitionPenalty, s.LengthPenalty
 	c.DoSample, c.Temperature, c.TopP, c.TopK, c.Seed = s.DoSample, s.Temperature, s.TopP, s.TopK, s.Seed
@@ -116,28 +113,6 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("%s", strings.Join(bad, "; "))
 	}
 	return nil
-}
-
-// SettingsJSON is how an answer's settings are recorded in the history, under
-// transformers' names.
-func (s Settings) SettingsJSON() json.RawMessage {
-	m := map[string]any{
-		"num_beams": s.NumBeams, "min_length": s.MinLength,
-		"repetition_penalty": s.RepetitionPenalty, "length_penalty": s.LengthPenalty, "do_sample": s.DoSample,
-	}
-	if s.MaxNewTokens > 0 {
-		m["max_new_tokens"] = s.MaxNewTokens
-	} else {
-		m["max_length"] = s.MaxLength
-	}
-	if s.DoSample {
-		m["temperature"], m["top_p"], m["top_k"], m["seed"] = s.Temperature, s.TopP, s.TopK, s.Seed
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("ui: settings do not marshal: %v", err))
-	}
-	return b
 }
 
 // Download returns the model manager's configuration: the Hugging Face
@@ -215,15 +190,4 @@ func (s Settings) Save(p fyne.Preferences) {
 	p.SetString(prefDataFolder, s.DataFolder)
 	p.SetString(prefHFToken, s.HFToken)
 	p.SetString(prefHFEndpoint, s.HFEndpoint)
-}
-
-// applyDataFolder points the history at the settings' data folder by setting
-// GLIMPSE_HOME for this process, unless the environment already sets it (a
-// person or a test that set it wins). It reports whether it set it.
-func applyDataFolder(s Settings) bool {
-	if s.DataFolder != "" && os.Getenv(history.EnvHome) == "" {
-		os.Setenv(history.EnvHome, s.DataFolder)
-		return true
-	}
-	return false
 }

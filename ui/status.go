@@ -12,20 +12,16 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"glimpse/app"
 	"glimpse/downloads"
-	"glimpse/model"
-	"glimpse/pipeline"
 )
-
-// modelLoadProgress is the loading progress the pipeline reports.
-type modelLoadProgress = model.LoadProgress
 
 // statusBar shows, along the bottom of the window, the loaded model (name,
 // precision, backend and device), a loading progress bar, memory use, and
 // short notices.
 type statusBar struct {
 	a       *App
-	desc    pipeline.Description // what is loaded; zero before the first answer
+	desc    app.Description // what is loaded; zero before the first answer
 	engine  *widget.Label
 	bar     *widget.ProgressBar
 	memory  *widget.Label
@@ -97,7 +93,7 @@ func (s *statusBar) refresh() {
 }
 
 // engineText says what runs, e.g. "instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100".
-func engineText(d pipeline.Description) string {
+func engineText(d app.Description) string {
 	where := "CPU"
 	if d.Backend == "gl" {
 		where = "GPU"
@@ -123,7 +119,7 @@ func displayName(m string) string {
 }
 
 // loading shows the loading progress bar.
-func (s *statusBar) loading(p model.LoadProgress) {
+func (s *statusBar) loading(p app.LoadProgress) {
 	s.notice.Hide()
 	s.bar.Show()
 	s.bar.SetValue(float64(p.Bytes) / float64(max(p.TotalBytes, 1)))
@@ -131,7 +127,7 @@ func (s *statusBar) loading(p model.LoadProgress) {
 }
 
 // loaded shows what the worker has loaded.
-func (s *statusBar) loaded(d pipeline.Description) {
+func (s *statusBar) loaded(d app.Description) {
 	s.desc = d
 	s.bar.Hide()
 	s.notice.Show()

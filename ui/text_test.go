@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"glimpse/app"
 	"glimpse/downloads"
-	"glimpse/pipeline"
 )
 
 // TestPastedPath recognises file paths in pasted text and leaves other text alone.
@@ -57,14 +57,14 @@ func TestProgressText(t *testing.T) {
 // TestEngineText says what runs in the status bar.
 func TestEngineText(t *testing.T) {
 	cases := []struct {
-		d    pipeline.Description
+		d    app.Description
 		want string
 	}{
-		{pipeline.Description{Name: "instructblip-vicuna-7b", Backend: "gl", Device: "NVIDIA H100 80GB HBM3", Precision: "fp16"},
+		{app.Description{Name: "instructblip-vicuna-7b", Backend: "gl", Device: "NVIDIA H100 80GB HBM3", Precision: "fp16"},
 			"instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100 80GB HBM3"},
-		{pipeline.Description{Name: "tiny", Backend: "cpu", Device: "AMD Ryzen 9", Precision: "fp32"}, "tiny · fp32 · CPU: AMD Ryzen 9"},
-		{pipeline.Description{Name: "tiny", Backend: "cpu", Precision: "fp32"}, "tiny · fp32 · CPU"},
-		{pipeline.Description{Name: "tiny", Backend: "cpu", Device: "Apple M2", Precision: "fp32",
+		{app.Description{Name: "tiny", Backend: "cpu", Device: "AMD Ryzen 9", Precision: "fp32"}, "tiny · fp32 · CPU: AMD Ryzen 9"},
+		{app.Description{Name: "tiny", Backend: "cpu", Precision: "fp32"}, "tiny · fp32 · CPU"},
+		{app.Description{Name: "tiny", Backend: "cpu", Device: "Apple M2", Precision: "fp32",
 			NoGPU: "macOS offers OpenGL 4.1 at most; compute shaders need 4.3"},
 			"tiny · fp32 · CPU: Apple M2 (no GPU compute: macOS offers OpenGL 4.1 at most; compute shaders need 4.3)"},
 	}

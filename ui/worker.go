@@ -2,29 +2,28 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"image"
 	"sync"
 
+	"glimpse/app"
 	"glimpse/generate"
-	"glimpse/model"
-	"glimpse/pipeline"
 )
 
-// engine is what the worker needs of a loaded model; *pipeline.Pipeline is one.
+// engine is what the worker needs of a loaded model; *app.Model is one.
 type engine interface {
-	Describe() pipeline.Description
-	Ask(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config, stream func(generate.Event)) (*pipeline.Result, error)
+	Describe() app.Description
+	Ask(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config, stream func(generate.Event)) (*app.Result, error)
 	Close()
 }
 
-// openPipeline loads a model; tests and the app both use the real pipeline.
-func openPipeline(ctx context.Context, modelArg string, opt pipeline.Options) (engine, error) {
-	p, err := pipeline.Open(ctx, modelArg, opt)
+// openModel loads a model through the application layer, as the command
+// line does.
+func openModel(ctx context.Context, name string, opt app.OpenOptions) (engine, error) {
+	m, err := app.Open(ctx, name, opt)
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return m, nil
 }
 
 // EngineChoice names a model and how to run it; the worker reloads when it
@@ -47,12 +46,12 @@ type AskRequest struct {
 	Config  generate.Config
 	// OnLoading reports loading progress when the model has to be loaded
 	// first; OnLoaded says what was loaded.
-	OnLoading func(model.LoadProgress)
-	OnLoaded  func(pipeline.Description)
+	OnLoading func(app.LoadProgress)
+	OnLoaded  func(app.Description)
 	// OnEvent receives generate's events: streamed text or beam progress.
 	OnEvent func(generate.Event)
 	// OnDone gets the result, or the error (context.Canceled when stopped).
-	OnDone func(*pipeline.Result, error)
+	OnDone func(*app.Result, error)
 }
 
 // worker owns the loaded model on its own goroutine, so loading and
@@ -60,7 +59,7 @@ type AskRequest struct {
 // Stop cancels the one running.
 type worker struct {
 	do   func(func()) // hands a function to the UI goroutine
-	open func(ctx context.Context, modelArg string, opt pipeline.Options) (engine, error)
+	open func(ctx context.Context, name string, opt app.OpenOptions) (engine, error)
 	wake chan struct{} // signals the loop that jobs were queued or Close was called
 
 	mu     sync.Mutex
@@ -76,7 +75,7 @@ type worker struct {
 }
 
 func newWorker(do func(func())) *worker {
-	w := &worker{do: do, open: openPipeline, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &worker{do: do, open: openModel, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -196,21 +195,18 @@ func (w *worker) loop() {
 }
 
 // run loads the requested model if another (or none) is loaded, then asks.
-func (w *worker) run(ctx context.Context, r AskRequest) (*pipeline.Result, error) {
+func (w *worker) run(ctx context.Context, r AskRequest) (*app.Result, error) {
 	if err := ctx.Err(); err != nil { // cancelled while queued
 		return nil, err
-	}
-	if r.Engine.Model == "" {
-		return nil, errors.New("no model is chosen: open Models (Ctrl+M), download one and make it active")
 	}
 	if w.eng == nil || w.choice != r.Engine {
 		if w.eng != nil {
 			w.eng.Close()
 			w.eng = nil
 		}
-		opt := pipeline.Options{Backend: r.Engine.Backend, Precision: r.Engine.Precision}
+		opt := app.OpenOptions{Backend: r.Engine.Backend, Precision: r.Engine.Precision}
 		if r.OnLoading != nil {
-			opt.Progress = func(p model.LoadProgress) { w.do(func() { r.OnLoading(p) }) }
+			opt.Progress = func(p app.LoadProgress) { w.do(func() { r.OnLoading(p) }) }
 		}
 		eng, err := w.open(ctx, r.Engine.Model, opt)
 		if err != nil {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"glimpse/app"
 	"glimpse/generate"
 	"glimpse/input/imageproc"
-	"glimpse/pipeline"
 )
 
 // TestWorkerQueue queues many questions at once on the tiny model: Ask never
@@ -23,7 +23,7 @@ func TestWorkerQueue(t *testing.T) {
 	}
 	q := make(uiQueue, 100000)
 	w := newWorker(q.do)
-	cfg := pipeline.SeedSettings()
+	cfg := app.SeedSettings()
 	cfg.NumBeams, cfg.MaxNewTokens = 1, 2
 	choice := EngineChoice{Model: tinyVicuna, Backend: "cpu", Precision: "auto"}
 
@@ -35,7 +35,7 @@ func TestWorkerQueue(t *testing.T) {
 	for i := 0; i < n; i++ {
 		r := AskRequest{Engine: choice, Images: []image.Image{img}, Prompts: []string{"What is it?"}, Config: cfg,
 			OnEvent: func(generate.Event) { events[i]++ },
-			OnDone: func(res *pipeline.Result, err error) {
+			OnDone: func(res *app.Result, err error) {
 				order = append(order, i)
 				errs[i] = err
 				if err == nil && (res == nil || len(res.Answers) != 1) {
@@ -78,5 +78,5 @@ func TestWorkerQueue(t *testing.T) {
 	if cancelled < 2 || cancelled == n {
 		t.Errorf("%d jobs cancelled; want the skipped one and those Close dropped", cancelled)
 	}
-	w.Ask(AskRequest{OnDone: func(*pipeline.Result, error) { t.Error("a job ran after Close") }})
+	w.Ask(AskRequest{OnDone: func(*app.Result, error) { t.Error("a job ran after Close") }})
 }

@@ -1,4 +1,4 @@
-package ui
+package app
 
 import (
 	"bufio"
@@ -12,46 +12,108 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"glimpse/generate"
-	"glimpse/input/imageproc"
-	"glimpse/pipeline"
 )
 
-// Batch captioning: every image of a folder gets a caption, written beside it
-// as a text file or gathered into one CSV or JSON file. The captions made so
-// far are recorded in a state file in the folder, one JSON line per image, so
-// a stopped (or crashed) batch resumes where it left off: a rerun captions
-// only the images the state file does not hold, and writes the outputs of
-// all of them. Nothing here touches Fyne, so all of it is unit-tested.
+// Captioning: short alt-text captions for images, a batch at a time. The
+// command line captions the files it is given to standard output; a folder
+// job (CaptionFolder, the app's caption mode) writes every image's caption
+// beside it as a text file or gathers them in one CSV or JSON file, and
+// records the captions made so far in a state file in the folder, one JSON
+// line per image, so a stopped (or crashed) job resumes where it left off: a
+// rerun captions only the images the state file does not hold, and writes
+// the outputs of all of them.
 
-// Output formats of a batch.
+// Caption captions imgs with prompt in one Ask. If that fails for a reason
+// that may lie with one image, it tries them one at a time, so an image the
+// model cannot take costs only its own caption: errs[i] says why image i has
+// none. err is set, and nothing else, when the work was stopped (an
+// ErrCancelled or context error) or failed for a reason that is not about
+// the images (no model, a bad setting, no backend).
+func Caption(ctx context.Context, ask AskFunc, imgs []image.Image, prompt string, cfg generate.Config) (captions []string, errs []error, err error) {
+	errs = make([]error, len(imgs))
+	captions, err = captionImages(ctx, ask, imgs, prompt, cfg)
+	if err == nil {
+		return captions, errs, nil // kept even when stopped meanwhile
+	}
+	if ctx.Err() != nil {
+		return nil, nil, classify(ctx.Err())
+	}
+	if cancelled(err) || !aboutImages(err) {
+		return nil, nil, err // the app stopped the model's work (Esc elsewhere), or no image would do
+	}
+	if len(imgs) == 1 {
+		errs[0] = err
+		return []string{""}, errs, nil
+	}
+	captions = make([]string, len(imgs))
+	for i := range imgs {
+		c, err := captionImages(ctx, ask, imgs[i:i+1], prompt, cfg)
+		if ctx.Err() != nil {
+			return nil, nil, classify(ctx.Err())
+		}
+		if err != nil {
+			if cancelled(err) || !aboutImages(err) {
+				return nil, nil, err
+			}
+			errs[i] = err
+			continue
+		}
+		captions[i] = c[0]
+	}
+	return captions, errs, nil
+}
+
+// aboutImages reports whether an error of Ask may depend on the images
+// asked about, so that asking about fewer of them may succeed.
+func aboutImages(err error) bool {
+	for _, k := range []error{ErrNoModel, ErrModelNotFound, ErrModelIncomplete, ErrBackendUnavailable, ErrBadSetting} {
+		if errors.Is(err, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// captionImages captions a batch of images with one prompt and one Ask.
+func captionImages(ctx context.Context, ask AskFunc, imgs []image.Image, prompt string, cfg generate.Config) ([]string, error) {
+	prompts := make([]string, len(imgs))
+	for i := range prompts {
+		prompts[i] = prompt
+	}
+	res, err := ask(ctx, imgs, prompts, cfg)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(res.Answers) != len(imgs) {
+		panic(fmt.Sprintf("app: %d answers for %d images (NumReturnSequences must be 1)", len(res.Answers), len(imgs)))
+	}
+	out := make([]string, len(imgs))
+	for i, a := range res.Answers {
+		out[i] = strings.TrimSpace(a.Text)
+	}
+	return out, nil
+}
+
+// Output formats of a folder job.
 const (
 	BatchSidecars = "txt"  // IMAGE.EXT.txt beside each image
 	BatchCSV      = "csv"  // one captions.csv in the folder: path,caption
 	BatchJSON     = "json" // one captions.json in the folder: [{"path", "caption"}]
 )
 
-// batchStateName is the state file, kept in the captioned folder.
-const batchStateName = ".glimpse-captions.jsonl"
+// BatchStateName is the state file of a folder job, kept in the folder.
+const BatchStateName = ".glimpse-captions.jsonl"
 
 // sidecarExt is added to an image's whole name for its caption file:
 // photo.jpg gets photo.jpg.txt, so photo.jpg and photo.png never share one
 // and each text file names its image.
 const sidecarExt = ".txt"
 
-// captionExts are the image files a batch takes, by extension.
-var captionExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true,
-	".bmp": true, ".tif": true, ".tiff": true}
-
-// askFunc answers prompts about images: the app's model, or a pipeline in
-// tests. It blocks until done and returns ctx.Err() when stopped.
-type askFunc func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*pipeline.Result, error)
-
-// BatchOptions say what a batch captions and where the captions go.
+// BatchOptions say what a folder job captions and where the captions go.
 type BatchOptions struct {
 	Folder    string
 	Recursive bool   // also the images in sub-folders (hidden ones excepted)
@@ -67,10 +129,19 @@ type BatchOptions struct {
 // BatchFailure is an image that could not be captioned, with why.
 type BatchFailure struct {
 	Path string // relative to the folder, with forward slashes
-	Err  string
+	Err  error  // an *ImageError naming Path, or the model's error
 }
 
-// BatchProgress is reported after each step of a batch.
+// String says which image failed and why, in one line for people.
+func (f BatchFailure) String() string {
+	var ie *ImageError
+	if errors.As(f.Err, &ie) {
+		return ie.Error()
+	}
+	return f.Path + ": " + f.Err.Error()
+}
+
+// BatchProgress is reported after each step of a folder job.
 type BatchProgress struct {
 	Total     int // images found
 	Done      int // images finished: captioned now, before, or failed
@@ -82,7 +153,7 @@ type BatchProgress struct {
 	ETA       time.Duration // 0 until one batch has been timed
 }
 
-// BatchReport is what a batch did.
+// BatchReport is what a folder job did.
 type BatchReport struct {
 	BatchProgress
 	Failures []BatchFailure
@@ -92,75 +163,23 @@ type BatchReport struct {
 	Output string // the CSV or JSON file written, "" for sidecars
 }
 
-// batchEntry is one line of the state file.
+// batchEntry is one line of the state file, and one record of captions.json.
 type batchEntry struct {
 	Path    string `json:"path"` // relative, forward slashes
 	Caption string `json:"caption"`
 }
 
-// findImages lists the images of a folder (and its sub-folders when
-// recursive, skipping hidden ones), as sorted relative slash paths.
-func findImages(folder string, recursive bool) ([]string, error) {
-	st, err := os.Stat(folder)
-	if err != nil {
-		return nil, fmt.Errorf("%s cannot be opened: %v", folder, userErr(err))
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a folder", folder)
-	}
-	var found []string
-	err = filepath.WalkDir(folder, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if path == folder {
-				return err
-			}
-			return nil // an unreadable sub-folder is passed over
-		}
-		if d.IsDir() {
-			if path != folder && (!recursive || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") || !captionExts[strings.ToLower(filepath.Ext(d.Name()))] {
-			return nil
-		}
-		rel, err := filepath.Rel(folder, path)
-		if err != nil {
-			return err
-		}
-		found = append(found, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s cannot be read: %v", folder, userErr(err))
-	}
-	sort.Strings(found)
-	return found, nil
-}
-
-// userErr strips the path from file errors whose message already names it.
-func userErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// readBatchState reads the captions an earlier run recorded. A last line cut
-// short by a crash is ignored; later lines win.
-func readBatchState(path string) (map[string]string, error) {
+// ReadBatchState reads the captions an earlier folder job recorded in
+// statePath, by relative path. A last line cut short by a crash is ignored;
+// later lines win.
+func ReadBatchState(statePath string) (map[string]string, error) {
 	done := map[string]string{}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(statePath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return done, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the batch's progress file %s: %v", path, userErr(err))
+		return nil, fmt.Errorf("cannot read the batch's progress file %s: %v", statePath, userErr(err))
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
@@ -173,38 +192,39 @@ func readBatchState(path string) (map[string]string, error) {
 	return done, nil
 }
 
-// sidecarPath is the caption file of an image.
-func sidecarPath(folder, rel string) string {
+// SidecarPath is the caption file of image rel in folder.
+func SidecarPath(folder, rel string) string {
 	return filepath.Join(folder, filepath.FromSlash(rel)) + sidecarExt
 }
 
-// batchOutputPath is the CSV or JSON file of a batch.
+// batchOutputPath is the CSV or JSON file of a folder job.
 func batchOutputPath(folder, format string) string {
 	return filepath.Join(folder, "captions."+format)
 }
 
-// runBatch captions the images of opt.Folder with ask, reporting progress
-// (from its own goroutine) after every batch of images. Unreadable images are
-// reported and skipped. When ctx is cancelled it stops after writing the
-// outputs of what was captioned; the report then comes with ctx's error.
-func runBatch(ctx context.Context, opt BatchOptions, ask askFunc, progress func(BatchProgress)) (*BatchReport, error) {
+// CaptionFolder captions the images of opt.Folder with ask, reporting
+// progress (from its own goroutine) after every batch of images. Unreadable
+// images are reported and skipped. When ctx is cancelled, or ask reports
+// that the model's work was stopped, it stops after writing the outputs of
+// what was captioned; the report then comes with the error.
+func CaptionFolder(ctx context.Context, opt BatchOptions, ask AskFunc, progress func(BatchProgress)) (*BatchReport, error) {
 	switch opt.Format {
 	case BatchSidecars, BatchCSV, BatchJSON:
 	default:
-		return nil, fmt.Errorf("unknown caption output %q (use txt, csv or json)", opt.Format)
+		return nil, &Error{Kind: ErrBadSetting, Msg: fmt.Sprintf("unknown caption output %q (use txt, csv or json)", opt.Format)}
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 4
 	}
-	images, err := findImages(opt.Folder, opt.Recursive)
+	images, err := FindImages(opt.Folder, opt.Recursive)
 	if err != nil {
 		return nil, err
 	}
 	if len(images) == 0 {
-		return nil, fmt.Errorf("%s has no images (PNG, JPEG, GIF, WebP, BMP or TIFF)", opt.Folder)
+		return nil, noImages(opt.Folder)
 	}
-	statePath := filepath.Join(opt.Folder, batchStateName)
-	done, err := readBatchState(statePath)
+	statePath := filepath.Join(opt.Folder, BatchStateName)
+	done, err := ReadBatchState(statePath)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +273,8 @@ func runBatch(ctx context.Context, opt BatchOptions, ask askFunc, progress func(
 	start := time.Now()
 	var runErr error
 	for i := 0; i < len(todo); {
-		if runErr = ctx.Err(); runErr != nil {
+		if err := ctx.Err(); err != nil {
+			runErr = classify(err)
 			break
 		}
 		// Decode the next BatchSize readable images.
@@ -261,21 +282,26 @@ func runBatch(ctx context.Context, opt BatchOptions, ask askFunc, progress func(
 		var imgs []image.Image
 		for ; i < len(todo) && len(rels) < opt.BatchSize; i++ {
 			rel := todo[i]
-			path := filepath.Join(opt.Folder, filepath.FromSlash(rel))
-			img, _, err := imageproc.DecodeFile(path)
+			img, err := LoadImage(filepath.Join(opt.Folder, filepath.FromSlash(rel)))
 			if err != nil {
-				rep.fail(rel, "not an image Glimpse can read: "+strings.TrimPrefix(err.Error(), path+": "))
+				var ie *ImageError
+				if errors.As(err, &ie) {
+					named := *ie
+					named.Path = rel
+					err = &named
+				}
+				rep.fail(rel, err)
 				continue
 			}
 			rels = append(rels, rel)
-			imgs = append(imgs, img)
+			imgs = append(imgs, img.Image)
 		}
 		if len(rels) == 0 {
 			report("")
 			continue
 		}
 		report(rels[0])
-		captions, errs, err := captionEach(ctx, ask, imgs, opt.Prompt, opt.Config)
+		captions, errs, err := Caption(ctx, ask, imgs, opt.Prompt, opt.Config)
 		if err != nil {
 			runErr = err
 			break
@@ -283,7 +309,7 @@ func runBatch(ctx context.Context, opt BatchOptions, ask askFunc, progress func(
 		var lines bytes.Buffer
 		for j, rel := range rels {
 			if errs[j] != nil {
-				rep.fail(rel, errs[j].Error())
+				rep.fail(rel, errs[j])
 				continue
 			}
 			done[rel] = captions[j]
@@ -338,63 +364,8 @@ func openBatchState(path string) (*os.File, error) {
 	return f, nil
 }
 
-// captionEach captions imgs with one Ask. If that fails for another reason
-// than ctx, it tries them one at a time, so an image the model cannot take
-// costs only its own caption: errs[i] says why image i has none. err is
-// ctx's error when stopped.
-func captionEach(ctx context.Context, ask askFunc, imgs []image.Image, prompt string, cfg generate.Config) (captions []string, errs []error, err error) {
-	errs = make([]error, len(imgs))
-	captions, err = captionImages(ctx, ask, imgs, prompt, cfg)
-	if err == nil {
-		return captions, errs, nil // kept even when stopped meanwhile
-	}
-	if ctx.Err() != nil {
-		return nil, nil, ctx.Err()
-	}
-	if errors.Is(err, context.Canceled) {
-		return nil, nil, err // the app stopped the model's work (Esc elsewhere)
-	}
-	if len(imgs) == 1 {
-		errs[0] = err
-		return []string{""}, errs, nil
-	}
-	captions = make([]string, len(imgs))
-	for i := range imgs {
-		c, err := captionImages(ctx, ask, imgs[i:i+1], prompt, cfg)
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		captions[i] = c[0]
-	}
-	return captions, errs, nil
-}
-
-// captionImages captions a batch of images with one prompt.
-func captionImages(ctx context.Context, ask askFunc, imgs []image.Image, prompt string, cfg generate.Config) ([]string, error) {
-	prompts := make([]string, len(imgs))
-	for i := range prompts {
-		prompts[i] = prompt
-	}
-	res, err := ask(ctx, imgs, prompts, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if len(res.Answers) != len(imgs) {
-		panic(fmt.Sprintf("batch: %d answers for %d images (NumReturnSequences must be 1)", len(res.Answers), len(imgs)))
-	}
-	out := make([]string, len(imgs))
-	for i, a := range res.Answers {
-		out[i] = strings.TrimSpace(a.Text)
-	}
-	return out, nil
-}
-
-func (r *BatchReport) fail(rel, why string) {
-	r.Failures = append(r.Failures, BatchFailure{Path: rel, Err: why})
+func (r *BatchReport) fail(rel string, err error) {
+	r.Failures = append(r.Failures, BatchFailure{Path: rel, Err: err})
 	r.Failed++
 	r.Done++
 }
@@ -410,7 +381,7 @@ type batchWriter struct {
 // the image (now, or before a redo) is Glimpse's; anything else is the
 // user's, and stays.
 func (w *batchWriter) sidecar(rel, caption, previous string) {
-	path := sidecarPath(w.folder, rel)
+	path := SidecarPath(w.folder, rel)
 	want := caption + "\n"
 	old, err := os.ReadFile(path)
 	switch {
@@ -418,7 +389,7 @@ func (w *batchWriter) sidecar(rel, caption, previous string) {
 		return
 	case err == nil && (previous == "" || string(old) != previous+"\n"):
 		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s already has a text file that Glimpse did not write; "+
-			"it was left as it is (its caption is in %s)", rel, batchStateName))
+			"it was left as it is (its caption is in %s)", rel, BatchStateName))
 		return
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s: cannot read %s: %v", rel, filepath.Base(path), userErr(err)))

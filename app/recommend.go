@@ -1,32 +1,10 @@
-package ui
+package app
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
-	"glimpse/compute"
 	"glimpse/downloads"
 )
-
-// Machine is what a model recommendation depends on.
-type Machine struct {
-	// GPU says a GPU backend (OpenGL 4.3) is available.
-	GPU bool
-	// GPUName is the GPU's name, for the message.
-	GPUName string
-	// GPUMemory is the GPU's memory in bytes; 0 when nothing says (see
-	// detectMachine).
-	GPUMemory int64
-	// RAM is the system memory in bytes; 0 when unknown.
-	RAM int64
-}
 
 // Recommendation is the model suggested for a first download.
 type Recommendation struct {
@@ -118,99 +96,4 @@ func gpuLabel(m Machine) string {
 		return "The GPU (" + m.GPUName + ")"
 	}
 	return "The GPU"
-}
-
-// gpuMemoryKeys are the Info.Limits keys a backend may use for its device
-// memory (from GL_NVX_gpu_memory_info or GL_ATI_meminfo).
-var gpuMemoryKeys = []string{"gpu_memory_bytes", "total_memory_bytes", "memory_bytes"}
-
-// detectMachine starts the GPU backend briefly to learn what it is and reads
-// the system memory. It takes a moment; run it off the UI goroutine.
-func detectMachine() Machine {
-	m := Machine{RAM: systemRAM()}
-	be, err := compute.NewGL()
-	if err != nil {
-		return m
-	}
-	defer be.Close()
-	info := be.Info()
-	m.GPU, m.GPUName = true, info.Device
-	for _, k := range gpuMemoryKeys {
-		if v := info.Limits[k]; v > 0 {
-			m.GPUMemory = v
-			break
-		}
-	}
-	if m.GPUMemory == 0 {
-		m.GPUMemory = systemGPUMemory(info.Device)
-	}
-	return m
-}
-
-// systemGPUMemory asks the system for the GPU's memory where the GL driver
-// does not say: nvidia-smi for NVIDIA GPUs (Linux and Windows), the amdgpu
-// driver's sysfs files for AMD GPUs on Linux. 0 when neither knows
-// (integrated GPUs share the system memory).
-func systemGPUMemory(device string) int64 {
-	if strings.Contains(strings.ToUpper(device), "NVIDIA") {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits").Output()
-		if err == nil {
-			if n := parseNvidiaSmi(string(out)); n > 0 {
-				return n
-			}
-		}
-	}
-	return sysfsVRAM("/sys/class/drm")
-}
-
-// parseNvidiaSmi reads nvidia-smi's memory.total in MiB, one GPU a line,
-// and returns the largest in bytes.
-func parseNvidiaSmi(out string) int64 {
-	var best int64
-	for _, line := range strings.Split(out, "\n") {
-		if mib, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64); err == nil && mib<<20 > best {
-			best = mib << 20
-		}
-	}
-	return best
-}
-
-// sysfsVRAM returns the largest card*/device/mem_info_vram_total (bytes,
-// written by the amdgpu driver) under drm, or 0.
-func sysfsVRAM(drm string) int64 {
-	files, _ := filepath.Glob(filepath.Join(drm, "card*", "device", "mem_info_vram_total"))
-	var best int64
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > best {
-			best = n
-		}
-	}
-	return best
-}
-
-// systemRAM reads MemTotal from /proc/meminfo; 0 elsewhere.
-func systemRAM() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			fs := strings.Fields(rest)
-			if len(fs) > 0 {
-				if kb, err := strconv.ParseInt(fs[0], 10, 64); err == nil {
-					return kb << 10
-				}
-			}
-		}
-	}
-	return 0
 }
