@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ const (
 )
 
 func fixtureModel(name string) string {
-	return filepath.Join("..", "shared", "fixtures", "models", name)
+	return filepath.Join("..", "..", "shared", "fixtures", "models", name)
 }
 
 // cliHub starts a stand-in Hub with the vicuna fixture and points the

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -39,7 +39,7 @@ func TestPulledModelAnswers(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("golden.json has no greedy sequence for case 0")
 	}
-	image := filepath.Join("..", "shared", "fixtures", "images", c.Image)
+	image := filepath.Join("..", "..", "shared", "fixtures", "images", c.Image)
 	code, out, errs := runCLI("ask", "--model", cliRepo, "--image", image, "--prompt", c.Prompt,
 		"--backend", "cpu", "--precision", "fp32", "--num-beams", "1", "--max-new-tokens", "24", "--repetition-penalty", "1", "--json")
 	if code != 0 {

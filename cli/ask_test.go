@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"testing"
 )
 
-// askFixtures is ../shared/fixtures beside the repository.
-const askFixtures = "../shared/fixtures"
+// askFixtures is ../shared/fixtures beside the repository, seen from cli/.
+const askFixtures = "../../shared/fixtures"
 
 type askGolden struct {
 	Kind  string `json:"kind"`
@@ -169,7 +169,7 @@ func TestAskErrors(t *testing.T) {
 		{"incomplete model folder", []string{"--model", incomplete, "--image", img, "--prompt", "hi"}, 1, "lacks the weights"},
 		{"model is a file", []string{"--model", img, "--image", img, "--prompt", "hi"}, 1, "is a file"},
 		{"missing image", []string{"--model", vicuna, "--image", filepath.Join(tmp, "none.png"), "--prompt", "hi"}, 1, "does not exist"},
-		{"unreadable image", []string{"--model", vicuna, "--image", notImage, "--prompt", "hi"}, 1, "cannot read image"},
+		{"unreadable image", []string{"--model", vicuna, "--image", notImage, "--prompt", "hi"}, 1, "is not an image Glimpse can read"},
 		{"bad backend", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "tpu"}, 1, "use gl, cpu or auto"},
 		{"bad precision", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--precision", "fp8"}, 1, "use fp32, fp16 or auto"},
 		{"prompt beyond max_length", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--max-length", "5"}, 1, "max_length is 5"},

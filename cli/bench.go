@@ -1,29 +1,27 @@
-package main
+package cli
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"image"
-	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"glimpse/app"
 	"glimpse/generate"
-	"glimpse/pipeline"
 )
 
-func init() {
-	commands["bench"] = command{
-		summary: "measure a model's speed: time to first token, decoding and beam search",
-		run:     runBench,
-	}
+var benchCmd = &Command{
+	Name:      "bench",
+	UsageLine: "bench --model DIR|NAME [flags]",
+	Short:     "measure a model's speed: time to first token, decoding and beam search",
+	Long: "Measures time to first token (image encoding and prompt), greedy decoding\n" +
+		"speed and beam-search speed, the way docs/PERFORMANCE.md reports them.\n\n",
+	Run: runBench,
 }
 
 // benchResult is what `glimpse bench` measures, in the units of the
@@ -43,46 +41,38 @@ type benchResult struct {
 	PeakRSSMiB     float64 `json:"peak_rss_mib,omitempty"`
 }
 
-func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	modelArg := fs.String("model", "", "model folder, or the name of an installed model")
+func runBench(env *Env, fs *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
+	modelArg := modelFlag(fs)
 	imagePath := fs.String("image", "", "image file (default: a generated gradient)")
 	prompt := fs.String("prompt", "What is unusual about this image?", "the question")
 	tokens := fs.Int("tokens", 32, "tokens to generate in the decoding measurements (EOS is held off until then)")
 	beams := fs.Int("beams", 5, "beam width of the beam-search measurement (0: skip it)")
 	runs := fs.Int("runs", 3, "runs of each measurement; the best is reported")
-	backend := fs.String("backend", "auto", "gl, cpu or auto")
-	precision := fs.String("precision", "auto", "fp32, fp16 or auto")
+	ef := addEngineFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: glimpse bench --model DIR|NAME [flags]\n\n"+
-			"Measures time to first token (image encoding and prompt), greedy decoding\n"+
-			"speed and beam-search speed, the way docs/PERFORMANCE.md reports them.\n\n")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 || *modelArg == "" || *tokens < 1 || *runs < 1 || *beams < 0 {
 		fs.Usage()
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 
 	img := image.Image(gradient(224, 224))
 	if *imagePath != "" {
-		var err error
-		if img, err = decodeImage(*imagePath); err != nil {
+		loaded, err := app.LoadImage(*imagePath)
+		if err != nil {
 			return fail(stderr, "%v", err)
 		}
+		img = loaded.Image
 	}
 	start := time.Now()
-	p, err := pipeline.Open(ctx, *modelArg, pipeline.Options{Backend: *backend, Precision: *precision,
-		Fallback: func(err error) { fmt.Fprintf(stderr, "glimpse: no usable GPU (%v); measuring the CPU\n", err) }})
+	p, err := openModel(ctx, stderr, *modelArg, ef, "measuring the CPU")
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return failErr(stderr, err)
 	}
 	defer p.Close()
 	d := p.Describe()
@@ -90,8 +80,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		LoadMS: ms(time.Since(start)), Tokens: *tokens, Beams: *beams}
 
 	// measure runs cfg `runs` times and keeps the fastest run.
-	measure := func(cfg generate.Config) (*pipeline.Result, error) {
-		var best *pipeline.Result
+	measure := func(cfg generate.Config) (*app.Result, error) {
+		var best *app.Result
 		for i := 0; i < *runs; i++ {
 			res, err := p.Ask(ctx, []image.Image{img}, []string{*prompt}, cfg, nil)
 			if err != nil {
@@ -110,7 +100,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	first, err := measure(fixed(1))
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return failErr(stderr, err)
 	}
 	t := first.Timings
 	r.PromptTokens = first.Answers[0].PromptTokens
@@ -121,7 +111,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if *beams > 0 {
 		beam, err := measure(fixed(*beams))
 		if err != nil {
-			return fail(stderr, "%v", err)
+			return failErr(stderr, err)
 		}
 		if bt := beam.Timings; bt.Steps > 0 && bt.Decode > 0 {
 			r.BeamStepsPS = float64(bt.Steps) / bt.Decode.Seconds()

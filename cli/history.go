@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,18 +18,21 @@ import (
 	"glimpse/history"
 )
 
-func init() {
-	commands["history"] = command{
-		summary: "list, search, show, export, import or delete saved conversations",
-		run:     runHistory,
-	}
+// The history's commands use package history directly: listing, showing,
+// searching, exporting and deleting are the history's own operations, and
+// app would only forward them.
+var historyCmd = &Command{
+	Name:      "history",
+	UsageLine: "history COMMAND [arguments]",
+	Short:     "list, search, show, export, import or delete saved conversations",
+	Run:       runHistory,
 }
 
 // historySub is one `glimpse history` subcommand.
 type historySub struct {
 	args    string // what follows the name, for the usage text
 	summary string
-	run     func(s *history.Store, args []string, stdout, stderr io.Writer) int
+	run     func(s *history.Store, env *Env, args []string) int
 }
 
 var historySubs = map[string]historySub{
@@ -61,7 +64,8 @@ func historyDirForHelp() string {
 	return "the user's data folder"
 }
 
-func runHistory(args []string, stdout, stderr io.Writer) int {
+func runHistory(env *Env, _ *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	if len(args) == 0 {
 		historyUsage(stderr)
 		return 2
@@ -91,7 +95,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "%v", err)
 	}
 	defer s.Close()
-	return sub.run(s, args[1:], stdout, stderr)
+	return sub.run(s, env, args[1:])
 }
 
 // historyParse parses flags that may come before, between or after the
@@ -156,30 +160,30 @@ func historyJSON(stdout io.Writer, v any) int {
 	return 0
 }
 
-func historyList(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historyList(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history list", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit := fs.Int("limit", 0, "list at most `N` conversations (0: all)")
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "glimpse history list: unexpected argument %q\n", pos[0])
+		fmt.Fprintf(env.Stderr, "glimpse history list: unexpected argument %q\n", pos[0])
 		return 2
 	}
 	list, err := s.Recent(context.Background(), *limit)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return fail(env.Stderr, "%v", err)
 	}
 	if *asJSON {
-		return historyJSON(stdout, list)
+		return historyJSON(env.Stdout, list)
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(stdout, "No conversations yet.")
+		fmt.Fprintln(env.Stdout, "No conversations yet.")
 		return 0
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "ID\tUPDATED\tMESSAGES\t  TITLE")
 	for _, c := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t  %s\n", c.ID, historyTime(c.Updated), c.Messages, c.Title)
@@ -188,21 +192,21 @@ func historyList(s *history.Store, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-func historyShow(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historyShow(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history show", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
-	id, code, ok := historyOneID("show", pos, stderr)
+	id, code, ok := historyOneID("show", pos, env.Stderr)
 	if !ok {
 		return code
 	}
 	c, err := s.Get(context.Background(), id)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return fail(env.Stderr, "%v", err)
 	}
-	fmt.Fprintf(stdout, "%s\nconversation %d · started %s · updated %s\n", c.Title, c.ID, historyTime(c.Created), historyTime(c.Updated))
+	fmt.Fprintf(env.Stdout, "%s\nconversation %d · started %s · updated %s\n", c.Title, c.ID, historyTime(c.Created), historyTime(c.Updated))
 	for _, m := range c.Messages {
 		who := string(m.Role)
 		if m.Model != "" {
@@ -211,15 +215,15 @@ func historyShow(s *history.Store, args []string, stdout, stderr io.Writer) int 
 				who += "@" + m.Revision
 			}
 		}
-		fmt.Fprintf(stdout, "\n[%s] %s\n", who, historyTime(m.Created))
+		fmt.Fprintf(env.Stdout, "\n[%s] %s\n", who, historyTime(m.Created))
 		for _, a := range m.Attachments {
 			name := a.Name
 			if name == "" {
 				name = "image"
 			}
-			fmt.Fprintf(stdout, "  %s (%s, %d×%d): %s\n", name, a.Format, a.Width, a.Height, a.Path)
+			fmt.Fprintf(env.Stdout, "  %s (%s, %d×%d): %s\n", name, a.Format, a.Width, a.Height, a.Path)
 		}
-		fmt.Fprintln(stdout, strings.TrimRight(m.Text, "\n"))
+		fmt.Fprintln(env.Stdout, strings.TrimRight(m.Text, "\n"))
 		var facts []string
 		if m.PromptTokens > 0 || m.OutputTokens > 0 {
 			facts = append(facts, fmt.Sprintf("tokens: %d in, %d out", m.PromptTokens, m.OutputTokens))
@@ -232,7 +236,7 @@ func historyShow(s *history.Store, args []string, stdout, stderr io.Writer) int 
 			facts = append(facts, "settings: "+string(m.Settings))
 		}
 		if len(facts) > 0 {
-			fmt.Fprintf(stdout, "  (%s)\n", strings.Join(facts, "; "))
+			fmt.Fprintf(env.Stdout, "  (%s)\n", strings.Join(facts, "; "))
 		}
 	}
 	return 0
@@ -250,21 +254,21 @@ type historyHit struct {
 	Fragments []history.Fragment `json:"fragments"` // the snippet, with matches marked
 }
 
-func historySearch(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historySearch(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history search", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit := fs.Int("limit", 50, "show at most `N` messages")
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(stderr, "glimpse history search: what should it look for? e.g. glimpse history search red car")
+		fmt.Fprintln(env.Stderr, "glimpse history search: what should it look for? e.g. glimpse history search red car")
 		return 2
 	}
 	hits, err := s.Search(context.Background(), strings.Join(pos, " "), *limit)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return fail(env.Stderr, "%v", err)
 	}
 	if *asJSON {
 		out := make([]historyHit, 0, len(hits))
@@ -272,28 +276,28 @@ func historySearch(s *history.Store, args []string, stdout, stderr io.Writer) in
 			out = append(out, historyHit{ID: h.ConversationID, MessageID: h.MessageID, Title: h.Title, Role: h.Role,
 				Created: h.Created, Snippet: h.Snippet.String(), Fragments: h.Snippet})
 		}
-		return historyJSON(stdout, out)
+		return historyJSON(env.Stdout, out)
 	}
 	if len(hits) == 0 {
-		fmt.Fprintln(stdout, "Nothing found.")
+		fmt.Fprintln(env.Stdout, "Nothing found.")
 		return 0
 	}
 	for _, h := range hits {
 		snippet := strings.Join(strings.Fields(h.Snippet.Mark("[", "]")), " ")
-		fmt.Fprintf(stdout, "%d  %s  (%s, %s)\n    %s\n", h.ConversationID, h.Title, h.Role, historyTime(h.Created), snippet)
+		fmt.Fprintf(env.Stdout, "%d  %s  (%s, %s)\n    %s\n", h.ConversationID, h.Title, h.Role, historyTime(h.Created), snippet)
 	}
 	return 0
 }
 
-func historyExport(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historyExport(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history export", flag.ContinueOnError)
 	formatName := fs.String("format", "", "md, json or html (default: from the --out file's extension)")
 	out := fs.String("out", "", "the file to write (md also writes a folder of images beside it); - for standard output")
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
-	id, code, ok := historyOneID("export", pos, stderr)
+	id, code, ok := historyOneID("export", pos, env.Stderr)
 	if !ok {
 		return code
 	}
@@ -302,71 +306,71 @@ func historyExport(s *history.Store, args []string, stdout, stderr io.Writer) in
 		name = filepath.Ext(*out)
 	}
 	if name == "" {
-		fmt.Fprintln(stderr, "glimpse history export: say which format with --format md, json or html")
+		fmt.Fprintln(env.Stderr, "glimpse history export: say which format with --format md, json or html")
 		return 2
 	}
 	format, err := history.ParseFormat(name)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return fail(env.Stderr, "%v", err)
 	}
 	ctx := context.Background()
 	switch {
 	case *out == "" || *out == "-":
 		if format == history.Markdown {
-			fmt.Fprintln(stderr, "glimpse history export: Markdown needs --out PATH, for its images")
+			fmt.Fprintln(env.Stderr, "glimpse history export: Markdown needs --out PATH, for its images")
 			return 2
 		}
 		if format == history.JSON {
-			err = s.WriteJSON(ctx, id, stdout)
+			err = s.WriteJSON(ctx, id, env.Stdout)
 		} else {
-			err = s.WriteHTML(ctx, id, stdout)
+			err = s.WriteHTML(ctx, id, env.Stdout)
 		}
 	default:
 		if err = s.Export(ctx, id, format, *out); err == nil {
-			fmt.Fprintf(stderr, "Wrote %s\n", *out)
+			fmt.Fprintf(env.Stderr, "Wrote %s\n", *out)
 		}
 	}
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return fail(env.Stderr, "%v", err)
 	}
 	return 0
 }
 
-func historyImport(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historyImport(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history import", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "glimpse history import: expected one file, a JSON export")
+		fmt.Fprintln(env.Stderr, "glimpse history import: expected one file, a JSON export")
 		return 2
 	}
-	var r io.Reader = os.Stdin
+	r := env.Stdin
 	if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
-			return fail(stderr, "%v", err)
+			return fail(env.Stderr, "%v", err)
 		}
 		defer f.Close()
 		r = f
 	}
 	c, err := s.Import(context.Background(), r)
 	if err != nil {
-		return fail(stderr, "%s: %v", pos[0], err)
+		return fail(env.Stderr, "%s: %v", pos[0], err)
 	}
-	fmt.Fprintf(stdout, "Imported conversation %d: %s\n", c.ID, c.Title)
+	fmt.Fprintf(env.Stdout, "Imported conversation %d: %s\n", c.ID, c.Title)
 	return 0
 }
 
-func historyRemove(s *history.Store, args []string, stdout, stderr io.Writer) int {
+func historyRemove(s *history.Store, env *Env, args []string) int {
 	fs := flag.NewFlagSet("history rm", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, stderr)
+	pos, code, ok := historyParse(fs, args, env.Stderr)
 	if !ok {
 		return code
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(stderr, "glimpse history rm: which conversation? e.g. glimpse history rm 3")
+		fmt.Fprintln(env.Stderr, "glimpse history rm: which conversation? e.g. glimpse history rm 3")
 		return 2
 	}
 	// Check every ID before deleting any, so a typo deletes nothing.
@@ -374,7 +378,7 @@ func historyRemove(s *history.Store, args []string, stdout, stderr io.Writer) in
 	for _, p := range pos {
 		id, err := historyID(p)
 		if err != nil {
-			return fail(stderr, "%v", err)
+			return fail(env.Stderr, "%v", err)
 		}
 		ids = append(ids, id)
 	}
@@ -383,11 +387,11 @@ func historyRemove(s *history.Store, args []string, stdout, stderr io.Writer) in
 		err := s.Delete(context.Background(), id)
 		switch {
 		case errors.Is(err, history.ErrNotFound):
-			status = fail(stderr, "%v", err)
+			status = fail(env.Stderr, "%v", err)
 		case err != nil:
-			return fail(stderr, "%v", err)
+			return fail(env.Stderr, "%v", err)
 		default:
-			fmt.Fprintf(stdout, "Deleted conversation %d\n", id)
+			fmt.Fprintf(env.Stdout, "Deleted conversation %d\n", id)
 		}
 	}
 	return status

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 )
 
 // tokenizeFixtures is ../shared/fixtures/tokenizers beside the repository.
-const tokenizeFixtures = "../shared/fixtures/tokenizers"
+const tokenizeFixtures = "../../shared/fixtures/tokenizers"
 
 type tokenizeCase struct {
 	Text               string   `json:"text"`
@@ -25,11 +25,8 @@ type tokenizeCase struct {
 // runTokenizeWith runs `glimpse tokenize args…` with input on standard input.
 func runTokenizeWith(t *testing.T, input string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	old := tokenizeStdin
-	tokenizeStdin = strings.NewReader(input)
-	defer func() { tokenizeStdin = old }()
 	var out, errb bytes.Buffer
-	code = run(append([]string{"tokenize"}, args...), &out, &errb)
+	code = Main(append([]string{"tokenize"}, args...), Env{Stdin: strings.NewReader(input), Stdout: &out, Stderr: &errb})
 	return code, out.String(), errb.String()
 }
 

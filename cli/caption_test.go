@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/pipeline"
+	"glimpse/app"
 )
 
 func runCaptionCmd(args ...string) (int, string, string) {
@@ -27,7 +27,7 @@ func TestCaptionGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := loadAskGolden(t, name)
 			c := g.Cases[2]
-			if c.Prompt != pipeline.CaptionPrompt {
+			if c.Prompt != app.CaptionPrompt {
 				t.Fatalf("golden case 2 prompt %q is not the caption prompt", c.Prompt)
 			}
 			want := c.Generate["beam5_seed_settings"].Text
@@ -103,7 +103,7 @@ func TestCaptionFolderAndFormats(t *testing.T) {
 	code, out, errs := runCaptionCmd(append(append(common, "--csv"), dir)...)
 	// The broken image is reported and the exit code says so; the others
 	// are captioned.
-	if code != 1 || !strings.Contains(errs, "cannot read image") || !strings.Contains(errs, "broken.jpg") {
+	if code != 1 || !strings.Contains(errs, "broken.jpg is not an image Glimpse can read") || !strings.Contains(errs, "broken.jpg") {
 		t.Errorf("exit %d, stderr %q: want exit 1 naming broken.jpg", code, errs)
 	}
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()

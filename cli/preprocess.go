@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 
 	"glimpse/checkpoint/config"
@@ -11,26 +10,24 @@ import (
 	"glimpse/input/imageproc"
 )
 
-func init() {
-	commands["preprocess"] = command{
-		summary: "write an image's pixel values, as the model sees them, to a safetensors file",
-		run:     runPreprocess,
-	}
+var preprocessCmd = &Command{
+	Name:      "preprocess",
+	UsageLine: "preprocess --model DIR --image FILE --out FILE.safetensors",
+	Short:     "write an image's pixel values, as the model sees them, to a safetensors file",
+	Long: "Decodes the image (EXIF orientation applied), resizes, rescales and normalizes it as\n" +
+		"transformers' InstructBLIP processor does, and writes the result.\n\n",
+	Run: runPreprocess,
 }
 
-func runPreprocess(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// runPreprocess serves debugging the image side against transformers: it
+// works on a model folder's processor settings alone, without loading a
+// model, so it uses the input packages directly rather than app.
+func runPreprocess(env *Env, fs *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	model := fs.String("model", "", "model folder (its processor_config.json or preprocessor_config.json gives size, mean and std)")
 	imagePath := fs.String("image", "", "image file (PNG, JPEG, GIF, WebP, BMP or TIFF)")
 	out := fs.String("out", "", "safetensors file to write; it holds \"pixel_values\", [1,3,H,W] float32")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: glimpse preprocess --model DIR --image FILE --out FILE.safetensors\n\n"+
-			"Decodes the image (EXIF orientation applied), resizes, rescales and normalizes it as\n"+
-			"transformers' InstructBLIP processor does, and writes the result.\n\n")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if *model == "" || *imagePath == "" || *out == "" || fs.NArg() > 0 {

@@ -1,26 +1,23 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"glimpse/input/tokenizer"
 )
 
-// tokenizeStdin is where `glimpse tokenize` reads its texts; tests replace it.
-var tokenizeStdin io.Reader = os.Stdin
-
-func init() {
-	commands["tokenize"] = command{
-		summary: "tokenize JSON strings read from standard input, one per line",
-		run:     runTokenize,
-	}
+var tokenizeCmd = &Command{
+	Name:      "tokenize",
+	UsageLine: "tokenize --tokenizer DIR [--no-special] < lines",
+	Short:     "tokenize JSON strings read from standard input, one per line",
+	Long: "Reads one JSON-encoded string per line and writes one JSON object per line:\n" +
+		`{"ids": [...], "tokens": [...], "decoded": "...", "decoded_skip_special": "..."}` + "\n\n",
+	Run: runTokenize,
 }
 
 // tokenizeResult is one output line of `glimpse tokenize`.
@@ -31,18 +28,13 @@ type tokenizeResult struct {
 	DecodedSkipSpecial string   `json:"decoded_skip_special"`
 }
 
-func runTokenize(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// runTokenize serves comparing the tokenizers with Hugging Face's; it
+// needs a tokenizer folder alone, so it uses the tokenizer package directly.
+func runTokenize(env *Env, fs *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	dir := fs.String("tokenizer", "", "folder with tokenizer files (tokenizer.json, vocab.txt or tokenizer.model/spiece.model)")
 	noSpecial := fs.Bool("no-special", false, "leave out the special tokens the tokenizer adds (BOS, EOS, [CLS], [SEP])")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: glimpse tokenize --tokenizer DIR [--no-special] < lines\n\n"+
-			"Reads one JSON-encoded string per line and writes one JSON object per line:\n"+
-			`{"ids": [...], "tokens": [...], "decoded": "...", "decoded_skip_special": "..."}`+"\n\n")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if *dir == "" || fs.NArg() > 0 {
@@ -53,7 +45,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	in := bufio.NewReader(tokenizeStdin)
+	in := bufio.NewReader(env.Stdin)
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)

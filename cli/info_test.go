@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"glimpse/app"
 	"glimpse/compute"
 )
 
@@ -44,17 +45,15 @@ func TestInfoJSON(t *testing.T) {
 	}
 }
 
+// TestInfoUnavailableGL prints the reason where no context can be made
+// (macOS, no driver), as app.Probe reports it (its own test makes the GL
+// backend fail to start).
 func TestInfoUnavailableGL(t *testing.T) {
-	// Where no context can be made (macOS, no driver) the reason is printed.
-	saved := newGLBackend
-	t.Cleanup(func() { newGLBackend = saved })
-	newGLBackend = func() (compute.Backend, error) {
-		return nil, fmt.Errorf("%w: macOS offers OpenGL 4.1 at most", compute.ErrUnavailable)
-	}
-	var out, errb bytes.Buffer
-	if code := run([]string{"info"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	reason := fmt.Errorf("%w: macOS offers OpenGL 4.1 at most", compute.ErrUnavailable)
+	rep := infoReport{Glimpse: "1.2.3", Machine: app.Machine{Go: runtime.Version(), OS: "darwin", Arch: "arm64", CPUs: 8,
+		Backends: []app.Backend{{Name: "cpu", Usable: true, Device: "Apple M2"}, {Name: "gl", Reason: reason.Error()}}}}
+	var out bytes.Buffer
+	printInfo(&out, rep)
 	if !strings.Contains(out.String(), "gl   not usable: compute backend unavailable: macOS offers OpenGL 4.1 at most") {
 		t.Fatalf("output:\n%s", out.String())
 	}

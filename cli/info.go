@@ -1,64 +1,43 @@
-package main
+package cli
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 
-	"glimpse/compute"
+	"glimpse/app"
+	"glimpse/downloads"
 )
 
-func init() {
-	commands["info"] = command{
-		summary: "show the Go runtime, the system and which compute backends work here",
-		run:     runInfo,
-	}
+var infoCmd = &Command{
+	Name:      "info",
+	UsageLine: "info [--json]",
+	Short:     "show the Go runtime, the system and which compute backends work here",
+	Long: "Prints the Go version, the system, and each compute backend: whether it\n" +
+		"works here (and why not), its device, version, kernel variants and limits.\n",
+	Run: runInfo,
 }
 
-// infoReport is what `glimpse info` prints (its --json form verbatim).
+// infoReport is what `glimpse info` prints (its --json form verbatim): the
+// version and the machine as app.Probe finds it.
 type infoReport struct {
-	Glimpse  string          `json:"glimpse"`
-	Go       string          `json:"go"`
-	OS       string          `json:"os"`
-	Arch     string          `json:"arch"`
-	CPUs     int             `json:"cpus"`
-	Backends []backendReport `json:"backends"`
+	Glimpse string `json:"glimpse"`
+	app.Machine
 }
 
-// backendReport describes one compute backend: usable, or the reason not.
-type backendReport struct {
-	Name     string            `json:"name"`
-	Usable   bool              `json:"usable"`
-	Reason   string            `json:"reason,omitempty"`
-	Device   string            `json:"device,omitempty"`
-	Version  string            `json:"version,omitempty"`
-	Variants []string          `json:"variants,omitempty"`
-	Limits   map[string]int64  `json:"limits,omitempty"`
-	Extra    map[string]string `json:"extra,omitempty"`
-}
-
-// newGLBackend is compute.NewGL; tests replace it to show the unusable case.
-var newGLBackend = compute.NewGL
-
-func runInfo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runInfo(env *Env, fs *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: glimpse info [--json]\n\nPrints the Go version, the system, and each compute backend: whether it\nworks here (and why not), its device, version, kernel variants and limits.")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, "info takes no arguments, got %q", fs.Args())
 	}
-	rep := gatherInfo()
+	rep := infoReport{Glimpse: env.Version, Machine: app.Probe()}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -69,32 +48,6 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 	}
 	printInfo(stdout, rep)
 	return 0
-}
-
-func gatherInfo() infoReport {
-	rep := infoReport{
-		Glimpse: version,
-		Go:      runtime.Version(),
-		OS:      runtime.GOOS,
-		Arch:    runtime.GOARCH,
-		CPUs:    runtime.NumCPU(),
-	}
-	cpu := compute.NewCPU()
-	rep.Backends = append(rep.Backends, reportOf(cpu.Info()))
-	cpu.Close()
-	gl, err := newGLBackend()
-	if err != nil {
-		rep.Backends = append(rep.Backends, backendReport{Name: "gl", Reason: err.Error()})
-	} else {
-		rep.Backends = append(rep.Backends, reportOf(gl.Info()))
-		gl.Close()
-	}
-	return rep
-}
-
-func reportOf(i compute.Info) backendReport {
-	return backendReport{Name: i.Name, Usable: true, Device: i.Device, Version: i.Version,
-		Variants: i.Variants, Limits: i.Limits, Extra: i.Extra}
 }
 
 // limitNames are the limits worth a line of their own, in print order.
@@ -109,6 +62,9 @@ func printInfo(w io.Writer, rep infoReport) {
 	fmt.Fprintf(w, "Glimpse %s\n", rep.Glimpse)
 	fmt.Fprintf(w, "Go:      %s\n", rep.Go)
 	fmt.Fprintf(w, "System:  %s/%s, %d CPUs\n", rep.OS, rep.Arch, rep.CPUs)
+	if rep.RAM > 0 {
+		fmt.Fprintf(w, "Memory:  %s\n", downloads.FormatBytes(rep.RAM))
+	}
 	fmt.Fprintln(w, "\nCompute backends:")
 	for _, b := range rep.Backends {
 		if !b.Usable {
@@ -118,6 +74,9 @@ func printInfo(w io.Writer, rep infoReport) {
 		fmt.Fprintf(w, "  %-4s usable\n", b.Name)
 		fmt.Fprintf(w, "       device    %s\n", b.Device)
 		fmt.Fprintf(w, "       version   %s\n", b.Version)
+		if b.Memory > 0 {
+			fmt.Fprintf(w, "       memory    %s\n", downloads.FormatBytes(b.Memory))
+		}
 		fmt.Fprintf(w, "       variants  %s\n", strings.Join(b.Variants, ", "))
 		shown := map[string]bool{}
 		for _, l := range limitNames {

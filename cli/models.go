@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,22 +7,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"glimpse/downloads"
 )
 
-func init() {
-	commands["models"] = command{
-		summary: "list, pull, verify and remove models (Hugging Face Hub and cache)",
-		run:     runModels,
-	}
+// The model manager's commands use package downloads directly: they are
+// its front end, as the app's Models view is, and app would only forward.
+var modelsCmd = &Command{
+	Name:      "models",
+	UsageLine: "models COMMAND",
+	Short:     "list, pull, verify and remove models (Hugging Face Hub and cache)",
+	Run:       runModels,
 }
 
 // modelsSubcommands are the verbs of `glimpse models`.
@@ -47,7 +46,8 @@ func modelsUsage(w io.Writer) {
 		"HF_ENDPOINT, HF_TOKEN (or `hf auth login`) and HF_HUB_OFFLINE=1 are honoured.\n")
 }
 
-func runModels(args []string, stdout, stderr io.Writer) int {
+func runModels(env *Env, _ *flag.FlagSet, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	if len(args) == 0 {
 		modelsUsage(stderr)
 		return 2
@@ -68,7 +68,7 @@ func runModels(args []string, stdout, stderr io.Writer) int {
 // oneName parses the flags of a subcommand that takes exactly one NAME.
 func oneName(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int) {
 	fs.SetOutput(stderr)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return "", code
 	}
 	if fs.NArg() != 1 {
@@ -87,12 +87,6 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// interruptible returns a context that Ctrl-C and SIGTERM cancel, so that a
-// pull stops cleanly with its progress saved.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
 // listEntry is one line of `glimpse models list --json`.
 type listEntry struct {
 	downloads.Model
@@ -105,7 +99,7 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("list", "list [--json]", stderr)
 	asJSON := fs.Bool("json", false, "write JSON for scripts")
 	fs.SetOutput(stderr)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	m := downloads.New(downloads.ConfigFromEnv())
@@ -277,13 +271,7 @@ type progressBar struct {
 }
 
 func newProgressBar(w io.Writer, quiet bool) *progressBar {
-	b := &progressBar{w: w, quiet: quiet, state: map[string]downloads.FileState{}}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			b.tty = true
-		}
-	}
-	return b
+	return &progressBar{w: w, quiet: quiet, tty: isTerminal(w), state: map[string]downloads.FileState{}}
 }
 
 func (b *progressBar) clear() {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	preprocessModel  = "../shared/fixtures/models/tiny-instructblip-vicuna"
-	preprocessImages = "../shared/fixtures/images"
+	preprocessModel  = "../../shared/fixtures/models/tiny-instructblip-vicuna"
+	preprocessImages = "../../shared/fixtures/images"
 )
 
 func runPreprocessWith(args ...string) (code int, stdout, stderr string) {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 func TestBench(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"bench", "--model", "../shared/fixtures/models/tiny-instructblip-vicuna",
+	code := run([]string{"bench", "--model", "../../shared/fixtures/models/tiny-instructblip-vicuna",
 		"--backend", "cpu", "--tokens", "4", "--beams", "2", "--runs", "1", "--json"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
