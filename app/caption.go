@@ -105,8 +105,8 @@ const (
 	BatchJSON     = "json" // one captions.json in the folder: [{"path", "caption"}]
 )
 
-// BatchStateName is the state file of a folder job, kept in the folder.
-const BatchStateName = ".glimpse-captions.jsonl"
+// batchStateName is the state file of a folder job, kept in the folder.
+const batchStateName = ".glimpse-captions.jsonl"
 
 // sidecarExt is added to an image's whole name for its caption file:
 // photo.jpg gets photo.jpg.txt, so photo.jpg and photo.png never share one
@@ -169,10 +169,10 @@ type batchEntry struct {
 	Caption string `json:"caption"`
 }
 
-// ReadBatchState reads the captions an earlier folder job recorded in
+// readBatchState reads the captions an earlier folder job recorded in
 // statePath, by relative path. A last line cut short by a crash is ignored;
 // later lines win.
-func ReadBatchState(statePath string) (map[string]string, error) {
+func readBatchState(statePath string) (map[string]string, error) {
 	done := map[string]string{}
 	b, err := os.ReadFile(statePath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -192,8 +192,8 @@ func ReadBatchState(statePath string) (map[string]string, error) {
 	return done, nil
 }
 
-// SidecarPath is the caption file of image rel in folder.
-func SidecarPath(folder, rel string) string {
+// sidecarPath is the caption file of image rel in folder.
+func sidecarPath(folder, rel string) string {
 	return filepath.Join(folder, filepath.FromSlash(rel)) + sidecarExt
 }
 
@@ -223,8 +223,8 @@ func CaptionFolder(ctx context.Context, opt BatchOptions, ask AskFunc, progress 
 	if len(images) == 0 {
 		return nil, noImages(opt.Folder)
 	}
-	statePath := filepath.Join(opt.Folder, BatchStateName)
-	done, err := ReadBatchState(statePath)
+	statePath := filepath.Join(opt.Folder, batchStateName)
+	done, err := readBatchState(statePath)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,7 @@ type batchWriter struct {
 // the image (now, or before a redo) is Glimpse's; anything else is the
 // user's, and stays.
 func (w *batchWriter) sidecar(rel, caption, previous string) {
-	path := SidecarPath(w.folder, rel)
+	path := sidecarPath(w.folder, rel)
 	want := caption + "\n"
 	old, err := os.ReadFile(path)
 	switch {
@@ -389,7 +389,7 @@ func (w *batchWriter) sidecar(rel, caption, previous string) {
 		return
 	case err == nil && (previous == "" || string(old) != previous+"\n"):
 		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s already has a text file that Glimpse did not write; "+
-			"it was left as it is (its caption is in %s)", rel, BatchStateName))
+			"it was left as it is (its caption is in %s)", rel, batchStateName))
 		return
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s: cannot read %s: %v", rel, filepath.Base(path), userErr(err)))

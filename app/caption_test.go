@@ -105,7 +105,7 @@ func readSidecars(t *testing.T, dir string, rels []string) map[string]string {
 	t.Helper()
 	got := map[string]string{}
 	for _, rel := range rels {
-		b, err := os.ReadFile(SidecarPath(dir, rel))
+		b, err := os.ReadFile(sidecarPath(dir, rel))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -226,7 +226,7 @@ func TestBatchOutputs(t *testing.T) {
 			case BatchJSON:
 				diffCaptions(t, "JSON", readCaptionJSON(t, rep.Output), want)
 			}
-			state, err := ReadBatchState(filepath.Join(dir, BatchStateName))
+			state, err := readBatchState(filepath.Join(dir, batchStateName))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -415,16 +415,16 @@ func TestBatchSidecarOwnership(t *testing.T) {
 	rels := copyFixtureImages(t, dir, nil)
 	want := expectedCaptions(t, dir, rels, len(rels))
 	mine := "my own description of the gray photo\n"
-	if err := os.WriteFile(SidecarPath(dir, "gray.jpg"), []byte(mine), 0o644); err != nil {
+	if err := os.WriteFile(sidecarPath(dir, "gray.jpg"), []byte(mine), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// An earlier run (another model, say) captioned shapes.png and wrote
 	// its sidecar; the last state line was cut short by a crash.
 	old := `{"path":"shapes.png","caption":"an old caption"}` + "\n" + `{"path":"tiny.png","capt`
-	if err := os.WriteFile(filepath.Join(dir, BatchStateName), []byte(old), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, batchStateName), []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(SidecarPath(dir, "shapes.png"), []byte("an old caption\n"), 0o644); err != nil {
+	if err := os.WriteFile(sidecarPath(dir, "shapes.png"), []byte("an old caption\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	opt := BatchOptions{Folder: dir, Format: BatchSidecars, BatchSize: len(rels), Prompt: CaptionPrompt, Config: CaptionSettings()}
@@ -448,7 +448,7 @@ func TestBatchSidecarOwnership(t *testing.T) {
 	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "gray.jpg") || !strings.Contains(rep.Notes[0], "did not write") {
 		t.Errorf("notes %q, want one about gray.jpg's own text file", rep.Notes)
 	}
-	state, err := ReadBatchState(filepath.Join(dir, BatchStateName))
+	state, err := readBatchState(filepath.Join(dir, batchStateName))
 	if err != nil {
 		t.Fatal(err)
 	}

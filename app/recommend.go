@@ -17,8 +17,8 @@ type Recommendation struct {
 	Why string
 }
 
-// headroom keeps a tenth of the memory for the desktop, other programs and
-// the estimate's error.
+// fitsIn reports whether need fits in have, keeping a tenth of it for the
+// desktop, other programs and the estimate's error.
 func fitsIn(need, have int64) bool { return have > 0 && need <= have-have/10 }
 
 // requirement returns m's need for precision p.
