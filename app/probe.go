@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"glimpse/compute"
+	"glimpse/compute/cpu"
+	"glimpse/compute/gl"
 )
 
 // Machine is what Probe finds: the system, and each compute backend with
@@ -51,14 +53,14 @@ type Backend struct {
 
 // newGL starts the GPU backend; tests replace it to probe a machine without
 // OpenGL 4.3.
-var newGL = compute.NewGL
+var newGL = gl.New
 
 // Probe looks at the machine: the Go runtime, the system memory, and each
 // compute backend, starting the GPU one briefly to learn what it is. It
 // takes a moment; front ends with a window run it off the UI goroutine.
 func Probe() Machine {
 	m := Machine{Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), RAM: systemRAM()}
-	cpu := compute.NewCPU()
+	cpu := cpu.New()
 	m.Backends = append(m.Backends, backendOf(cpu.Info()))
 	cpu.Close()
 	gl, err := newGL()

@@ -1,11 +1,30 @@
-// Package compute is Glimpse's tensor engine: a small API that the model code
-// is written against, with two backends behind it.
+// Package compute is Glimpse's tensor engine: the API the model code is
+// written against (Backend, Context, Tensor), and the front that every
+// backend sits behind, as ggml.c is for ggml's backends.
 //
-//   - The GL backend runs OpenGL 4.3 compute shaders (glsl/) on the GPU, through
-//     a headless EGL context on Linux and a hidden GLFW window elsewhere.
-//   - The CPU backend is pure Go with the same operations and the same numerics
-//     (float32 accumulation). It is the reference every GL kernel is tested
-//     against, and the engine on machines without OpenGL 4.3 (macOS).
+// The front defines each operation once. It checks the operands' shapes and
+// dtypes, computes the result's shape, allocates the result and only then
+// calls the backend's kernel through the narrow Device interface (device.go):
+// buffers in, buffers out, no checks repeated. Broken shape invariants are
+// programming errors and panic here, with a message naming the operation and
+// the shapes, whatever the backend. The front also owns tensor lifetimes
+// (handles, views, Context and Backend closing) so that every backend frees
+// memory on the same rules.
+//
+// Two backends implement Device:
+//
+//   - compute/gl runs OpenGL 4.3 compute shaders on the GPU, through a
+//     headless EGL context on Linux and a hidden GLFW window elsewhere. It is
+//     the only package with cgo and OpenGL.
+//   - compute/cpu is pure Go with the same numerics (float32 accumulation).
+//     It is the engine on machines without OpenGL 4.3 (macOS).
+//
+// A kernel that only some devices have (today the GPU argmax; later fused
+// RMSNorm+Linear, GPU top-k, KV-cache appends) is an optional interface the
+// front finds with a type assertion, falling back to a composition of the
+// kernels every device has (ArgmaxKernel is the model). compute/optest holds
+// the one table of operation cases that every backend runs against float64
+// references.
 //
 // Tensors are dense and row-major. Most operations work on the last dimension
 // ("rows" of length Shape[len-1]) and treat all leading dimensions as a flat
@@ -16,13 +35,14 @@
 // Context that made it and is freed when that Context is closed, so a forward
 // pass opens a Context, runs, reads back what it needs and closes it. Long-lived
 // state (a KV cache) lives in a Context that outlives the per-step ones.
+// Reshape views share storage with their base; the storage goes when the last
+// handle on it is released.
 //
 // Operations queue work without waiting for the device; only Read (and the
 // operations that return Go values, such as Argmax) synchronise.
 //
-// Broken shape invariants are programming errors: operations panic with a
-// message naming the shapes. Errors that can happen to users (no GL context,
-// out of device memory) are returned.
+// Errors that can happen to users (no GL context, out of device memory) are
+// returned, not panicked.
 package compute
 
 import (
@@ -47,6 +67,7 @@ const (
 // in the Q8 and Q4 formats. Rows of quantized tensors must be a multiple of it.
 const BlockSize = 32
 
+// String returns the dtype's short name (f32, f16, bf16, q8, q4).
 func (d DType) String() string {
 	switch d {
 	case F32:
@@ -99,7 +120,9 @@ type Backend interface {
 	Upload(dtype DType, shape []int, data []float32) (Tensor, error)
 	// NewContext returns a context for running operations.
 	NewContext() Context
-	// Close frees everything the backend holds.
+	// Close frees everything the backend holds. Using the backend, its
+	// Contexts or its tensors afterwards panics (closing a Context or
+	// releasing a tensor is harmless).
 	Close() error
 }
 
@@ -146,18 +169,22 @@ type Context interface {
 	Reshape(t Tensor, shape ...int) Tensor
 	// Rows returns rows [start, start+n) of t along dimension 0 as a new
 	// tensor (a copy).
+	//
+	// Rows, Concat, Gather and SetRows copy whole rows and keep the dtype:
+	// any dtype works, provided a row (the elements of one index of the
+	// dimension copied along) fills whole 32-bit words of the packed layout
+	// (F16 and BF16: an even number of elements; Q8 and Q4: whole blocks).
 	Rows(t Tensor, start, n int) Tensor
-	// Concat joins tensors along dimension 0; the other dimensions must agree.
+	// Concat joins tensors of one dtype along dimension 0; the other
+	// dimensions must agree.
 	Concat(ts ...Tensor) Tensor
 	// Gather returns the rows of t (along dimension 0) at the given indices:
 	// beam reordering of a KV cache, selecting a batch's last positions.
 	Gather(t Tensor, idx []int32) Tensor
-	// SetRows copies src into dst starting at row `at` of dimension `dim`
-	// (0 or 1), in place: KV-cache appends (dim 1 of [B, maxT, C]) and image
-	// tokens written over the prompt (dim 0 or 1).
+	// SetRows copies src into dst (same dtype) starting at row `at` of
+	// dimension `dim` (0 or 1), in place: KV-cache appends (dim 1 of
+	// [B, maxT, C]) and image tokens written over the prompt (dim 0 or 1).
 	SetRows(dst Tensor, dim, at int, src Tensor)
-	// Copy copies src into dst in place; the shapes must have the same size.
-	Copy(dst, src Tensor)
 
 	// --- linear algebra ---
 
@@ -166,16 +193,17 @@ type Context interface {
 	// With a single row it runs the matrix–vector kernel.
 	Linear(x, w, bias Tensor) Tensor
 	// MatMul returns batched a·b (transB false: b [B, K, N]) or a·bᵀ (transB
-	// true: b [B, N, K]) for a [B, M, K], all F32; 2-D operands mean B = 1.
+	// true: b [B, N, K]) for a [B, M, K], all F32; 2-D operands mean B = 1,
+	// and a 2-D b is shared by every batch entry of a. The networks do not
+	// call it today (attention is one fused kernel); it is the product of two
+	// activations that the kernel benchmarks measure at the ViT-g shape.
 	MatMul(a, b Tensor, transB bool) Tensor
 
 	// --- element-wise ---
 
-	// Add returns a + b; b has a's shape, or is a single row broadcast over
-	// a's rows (a bias).
+	// Add returns a + b; b has a's number of elements, or is a single row
+	// broadcast over a's rows (a bias).
 	Add(a, b Tensor) Tensor
-	// Mul returns a * b element-wise, with the same broadcasting as Add.
-	Mul(a, b Tensor) Tensor
 	// Scale returns a * s.
 	Scale(a Tensor, s float32) Tensor
 	// GELU is the exact erf form: x/2 · (1 + erf(x/√2)).
@@ -191,20 +219,21 @@ type Context interface {
 	// --- normalisation ---
 
 	// LayerNorm normalises each row to zero mean and unit variance, then
-	// multiplies by w and adds b (both [C], b may be nil).
+	// multiplies by w and adds b (both F32 with C values, b may be nil).
 	LayerNorm(x, w, b Tensor, eps float32) Tensor
-	// RMSNorm divides each row by its root mean square and multiplies by w.
+	// RMSNorm divides each row by its root mean square and multiplies by w
+	// (F32, C values).
 	RMSNorm(x, w Tensor, eps float32) Tensor
 
 	// --- attention ---
 
-	// Softmax of each row after adding mask (same shape, or one row
-	// broadcast; nil for none).
-	Softmax(x, mask Tensor) Tensor
-	// LogSoftmax of each row (beam search scores).
+	// LogSoftmax of each row; a row that is all -Inf stays -Inf. Generation
+	// computes its beam scores on the host today; this is here for the
+	// GPU-logits work, which moves them to the device.
 	LogSoftmax(x Tensor) Tensor
 	// Attention is scaled-dot-product attention for q [B, Tq, H*D] and k, v
-	// [B, Tk, KVH*D], returning [B, Tq, H*D].
+	// [B, Tk, KVH*D], returning [B, Tq, H*D]. A query that sees no key, or
+	// whose scores are all -Inf, gets zeros.
 	Attention(q, k, v Tensor, o AttentionOptions) Tensor
 	// RoPE rotates x [B, T, H*D] by position (LLaMA's rotate-half layout, θ
 	// base theta). pos holds B*T positions, one per row.
@@ -222,10 +251,14 @@ type Context interface {
 
 	// --- reductions returning host values ---
 
-	// Argmax returns the index of the largest value of each row.
+	// Argmax returns the index of the largest value of each row (ties: the
+	// lower index; NaN is never chosen over a number). Generation picks
+	// tokens on the host today; the GPU-logits work will call this so that
+	// only indices leave the device.
 	Argmax(x Tensor) []int32
 	// TopK returns the k largest values of each row and their indices, in
-	// descending order (ties: lower index first).
+	// descending order (ties: lower index first; NaN ranks below every
+	// number). Like Argmax, it is here for the GPU-logits work.
 	TopK(x Tensor, k int) (vals []float32, idx []int32)
 }
 

@@ -3,6 +3,8 @@ package compute
 import (
 	"fmt"
 	"math"
+
+	"glimpse/compute/internal/parallel"
 )
 
 // This file defines the packed weight formats that both backends share, so
@@ -96,7 +98,7 @@ func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float
 	// Checkpoints hold billions of weights: pack word ranges in parallel.
 	// Chunks are whole blocks, so no two goroutines write the same word.
 	blocks := (n + BlockSize - 1) / BlockSize
-	parallelFor(blocks, 1<<12, func(b0, b1 int) {
+	parallel.For(blocks, 1<<12, func(b0, b1 int) {
 		packRange(dt, data[b0*BlockSize:min(b1*BlockSize, n)], b0*BlockSize, words, scales)
 	})
 	return words, scales, nil
@@ -274,8 +276,8 @@ func HalfToFloat32(h uint16) float32 {
 	return halfTable[h]
 }
 
-// halfTable holds the float32 value of every half; the CPU kernels read
-// F16 weights through it.
+// halfTable holds the float32 value of every half: a table load is cheaper
+// than decoding the fields.
 var halfTable = func() *[1 << 16]float32 {
 	var t [1 << 16]float32
 	for i := range t {

@@ -14,6 +14,8 @@ import (
 	"glimpse/checkpoint/config"
 	"glimpse/checkpoint/safetensors"
 	"glimpse/compute"
+	"glimpse/compute/cpu"
+	"glimpse/compute/gl"
 	"glimpse/generate"
 	"glimpse/input/tokenizer"
 	"glimpse/model"
@@ -238,10 +240,10 @@ var backends = []struct {
 	name string
 	new  func() (compute.Backend, error)
 }{
-	{"cpu", func() (compute.Backend, error) { return compute.NewCPU(), nil }},
+	{"cpu", func() (compute.Backend, error) { return cpu.New(), nil }},
 	// In CI the GL backend runs on Mesa's llvmpipe; failing to start it
 	// fails the test.
-	{"gl", compute.NewGL},
+	{"gl", gl.New},
 }
 
 // TestGolden runs every golden generate() setting for every case, and the
@@ -341,7 +343,7 @@ func runGoldenBatch(t *testing.T, f *fixtureModel, m *model.Model) {
 // requires the golden greedy sequences up to the first step whose top-2
 // margin is below 0.05: fp16 rounding of the weights may flip a closer call.
 func TestGoldenHalfPrecisionGL(t *testing.T) {
-	be, err := compute.NewGL()
+	be, err := gl.New()
 	if err != nil {
 		t.Fatalf("creating the GL backend: %v", err)
 	}

@@ -4,14 +4,14 @@ import (
 	"context"
 	"testing"
 
-	"glimpse/compute"
+	"glimpse/compute/cpu"
 )
 
 // BenchmarkSession measures a prefill and a decoding step of the tiny
 // fixture models on the CPU backend (run with -bench Session).
 func BenchmarkSession(b *testing.B) {
 	for _, f := range loadFixtures(b) {
-		be := compute.NewCPU()
+		be := cpu.New()
 		m, err := Load(context.Background(), be, f.dir, LoadOptions{})
 		if err != nil {
 			b.Fatal(err)

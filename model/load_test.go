@@ -10,6 +10,7 @@ import (
 
 	"glimpse/checkpoint/safetensors"
 	"glimpse/compute"
+	"glimpse/compute/cpu"
 )
 
 // rewriteCheckpoint copies the vicuna fixture into a temporary folder as a
@@ -72,7 +73,7 @@ func TestVisionBiasLayouts(t *testing.T) {
 			delete(ts, vname(i, "qkv.bias"))
 		}
 	})
-	be := compute.NewCPU()
+	be := cpu.New()
 	defer be.Close()
 	var outs [][]float32
 	for _, dir := range []string{fused, split} {
@@ -105,7 +106,7 @@ func vname(layer int, name string) string {
 // at the totals) and that cancelling from the callback stops loading.
 func TestLoadProgressAndCancel(t *testing.T) {
 	f := loadFixtures(t)[1]
-	be := compute.NewCPU()
+	be := cpu.New()
 	defer be.Close()
 
 	var reports []LoadProgress
@@ -144,7 +145,7 @@ func TestLoadProgressAndCancel(t *testing.T) {
 // TestLoadErrors checks that broken model folders give errors, not panics.
 func TestLoadErrors(t *testing.T) {
 	src := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
-	be := compute.NewCPU()
+	be := cpu.New()
 	defer be.Close()
 	replace := func(old, new string) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) {

@@ -13,6 +13,8 @@ import (
 
 	"glimpse/checkpoint/safetensors"
 	"glimpse/compute"
+	"glimpse/compute/cpu"
+	"glimpse/compute/gl"
 )
 
 // The parity tests run the tiny fixture models (real architecture, random
@@ -149,8 +151,8 @@ var backends = []struct {
 	name string
 	new  func() (compute.Backend, error)
 }{
-	{"cpu", func() (compute.Backend, error) { return compute.NewCPU(), nil }},
-	{"gl", compute.NewGL},
+	{"cpu", func() (compute.Backend, error) { return cpu.New(), nil }},
+	{"gl", gl.New},
 }
 
 // shared holds the backends and models that tests reuse: on llvmpipe every

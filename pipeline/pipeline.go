@@ -17,6 +17,8 @@ import (
 
 	"glimpse/checkpoint/config"
 	"glimpse/compute"
+	"glimpse/compute/cpu"
+	"glimpse/compute/gl"
 	"glimpse/generate"
 	"glimpse/input/processor"
 	"glimpse/model"
@@ -121,12 +123,12 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 
 // newGL starts the GPU backend; tests replace it to exercise the fallback of
 // machines without OpenGL 4.3.
-var newGL = compute.NewGL
+var newGL = gl.New
 
 func startBackend(opt Options) (compute.Backend, string, error) {
 	switch opt.Backend {
 	case "cpu":
-		return compute.NewCPU(), "cpu", nil
+		return cpu.New(), "cpu", nil
 	case "gl":
 		be, err := newGL()
 		if err != nil {
@@ -139,7 +141,7 @@ func startBackend(opt Options) (compute.Backend, string, error) {
 			if opt.Fallback != nil {
 				opt.Fallback(err)
 			}
-			return compute.NewCPU(), "cpu", nil
+			return cpu.New(), "cpu", nil
 		}
 		return be, "gl", nil
 	}

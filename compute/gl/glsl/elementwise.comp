@@ -1,8 +1,7 @@
 // elementwise.comp: one element-wise operation, chosen by define:
 //   OP_ADD   o = a + b[i % bn]        (b: same size as a, or one row broadcast)
-//   OP_MUL   o = a * b[i % bn]
 //   OP_SCALE o = a * s
-//   OP_GELU, OP_GELU_TANH, OP_SILU   o = act(a)
+//   OP_GELU, OP_GELU_TANH, OP_SILU, OP_RELU   o = act(a)
 //   OP_GATED o = ACT(a) * b           (ACT one of act_silu, act_gelu, act_gelu_tanh, act_relu)
 // Layout: flat F32 arrays of n elements. Work groups: 1-D, WG invocations,
 // grid-stride loop over the elements.
@@ -14,12 +13,12 @@ layout(local_size_x = WG) in;
 
 layout(std430, binding = 0) writeonly buffer OBuf { float o[]; };
 layout(std430, binding = 1) readonly buffer ABuf { float a[]; };
-#if defined(OP_ADD) || defined(OP_MUL) || defined(OP_GATED)
+#if defined(OP_ADD) || defined(OP_GATED)
 layout(std430, binding = 2) readonly buffer BBuf { float b[]; };
 #endif
 
 layout(location = 0) uniform int n;
-#if defined(OP_ADD) || defined(OP_MUL)
+#if defined(OP_ADD)
 layout(location = 1) uniform int bn;
 #endif
 #if defined(OP_SCALE)
@@ -36,8 +35,6 @@ void main() {
 		float x = a[i];
 #if defined(OP_ADD)
 		o[i] = x + b[i % bn];
-#elif defined(OP_MUL)
-		o[i] = x * b[i % bn];
 #elif defined(OP_SCALE)
 		o[i] = x * s;
 #elif defined(OP_GELU)
@@ -46,6 +43,8 @@ void main() {
 		o[i] = geluTanh(x);
 #elif defined(OP_SILU)
 		o[i] = silu(x);
+#elif defined(OP_RELU)
+		o[i] = act_relu(x);
 #elif defined(OP_GATED)
 		o[i] = ACT(x) * b[i];
 #endif

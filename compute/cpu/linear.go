@@ -1,11 +1,14 @@
-package compute
+package cpu
 
 import (
 	"fmt"
 	"sync"
+
+	"glimpse/compute"
+	"glimpse/compute/internal/parallel"
 )
 
-// Linear algebra on the CPU.
+// Linear algebra.
 //
 // Linear multiplies rows of x by rows of w (PyTorch's [out, in] layout), so
 // every output is a dot product of two contiguous rows. Work is split over
@@ -40,46 +43,62 @@ func getScratch(n int) *[]float32 {
 
 // weightRows gives access to the rows of a [N, K] weight of any dtype.
 type weightRows struct {
-	dt     DType
+	dt     compute.DType
 	k      int
 	f      []float32
 	words  []uint32
 	scales []float32
 }
 
+// weightsOf returns the rows of a 2-D operand of any dtype.
+func weightsOf(w compute.Operand) *weightRows {
+	b := buf(w)
+	return &weightRows{dt: w.DType, k: w.Shape[1], f: b.f, words: b.words, scales: b.scales}
+}
+
+// halfTable holds the float32 value of every half, so that the dot
+// kernels widen F16 with one indexed load from a table of this package.
+var halfTable = func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = compute.HalfToFloat32(uint16(i))
+	}
+	return &t
+}()
+
 // aligned reports whether rows start on word boundaries, which the fused
 // kernels need (always true for F32, Q8, Q4; F16/BF16 need an even K).
 func (w *weightRows) aligned() bool {
-	return w.dt == F32 || w.dt == Q8 || w.dt == Q4 || w.k%2 == 0
+	return w.dt == compute.F32 || w.dt == compute.Q8 || w.dt == compute.Q4 || w.k%2 == 0
 }
 
 // row widens row n into dst (len k). For F32 it returns the row itself.
 func (w *weightRows) row(n int, dst []float32) []float32 {
 	k := w.k
 	switch {
-	case w.dt == F32:
+	case w.dt == compute.F32:
 		return w.f[n*k : (n+1)*k]
-	case (w.dt == F16 || w.dt == BF16) && k%2 == 0:
+	case (w.dt == compute.F16 || w.dt == compute.BF16) && k%2 == 0:
 		src := w.words[n*k/2 : (n+1)*k/2]
 		dst = dst[:2*len(src)]
-		if w.dt == F16 {
+		if w.dt == compute.F16 {
 			for j, v := range src {
 				dst[2*j] = halfTable[uint16(v)]
 				dst[2*j+1] = halfTable[v>>16]
 			}
 		} else {
 			for j, v := range src {
-				dst[2*j] = BF16ToFloat32(uint16(v))
-				dst[2*j+1] = BF16ToFloat32(uint16(v >> 16))
+				dst[2*j] = compute.BF16ToFloat32(uint16(v))
+				dst[2*j+1] = compute.BF16ToFloat32(uint16(v >> 16))
 			}
 		}
 		return dst
-	case w.dt == Q8:
+	case w.dt == compute.Q8:
 		src := w.words[n*k/4 : (n+1)*k/4]
-		sc := w.scales[n*k/BlockSize : (n+1)*k/BlockSize]
+		sc := w.scales[n*k/compute.BlockSize : (n+1)*k/compute.BlockSize]
 		dst = dst[:4*len(src)]
 		for j, v := range src {
-			s := sc[j/(BlockSize/4)]
+			s := sc[j/(compute.BlockSize/4)]
 			d := dst[4*j : 4*j+4]
 			d[0] = int8Value[uint8(v)] * s
 			d[1] = int8Value[uint8(v>>8)] * s
@@ -87,12 +106,12 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 			d[3] = int8Value[v>>24] * s
 		}
 		return dst
-	case w.dt == Q4:
+	case w.dt == compute.Q4:
 		src := w.words[n*k/8 : (n+1)*k/8]
-		sc := w.scales[n*k/BlockSize : (n+1)*k/BlockSize]
+		sc := w.scales[n*k/compute.BlockSize : (n+1)*k/compute.BlockSize]
 		dst = dst[:8*len(src)]
 		for j, v := range src {
-			s := sc[j/(BlockSize/8)]
+			s := sc[j/(compute.BlockSize/8)]
 			d := dst[8*j : 8*j+8]
 			for b := range d {
 				d[b] = nibbleValue[v>>(4*uint(b))&15] * s
@@ -100,26 +119,36 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 		}
 		return dst
 	}
-	unpackRange(w.dt, w.words, w.scales, n*k, dst[:k])
-	return dst[:k]
+	// F16 or BF16 rows of odd length start in the middle of a word.
+	dst = dst[:k]
+	for j := range dst {
+		i := n*k + j
+		h := uint16(w.words[i/2] >> (16 * uint(i&1)))
+		if w.dt == compute.F16 {
+			dst[j] = halfTable[h]
+		} else {
+			dst[j] = compute.BF16ToFloat32(h)
+		}
+	}
+	return dst
 }
 
 // dot returns x·(row n of w) for an aligned weight, widening as it goes.
 func (w *weightRows) dot(x []float32, n int) float32 {
 	k := w.k
 	switch w.dt {
-	case F32:
+	case compute.F32:
 		return dotF32(x, w.f[n*k:(n+1)*k])
-	case F16:
+	case compute.F16:
 		return dotF16(x, w.words[n*k/2:(n+1)*k/2])
-	case BF16:
+	case compute.BF16:
 		return dotBF16(x, w.words[n*k/2:(n+1)*k/2])
-	case Q8:
-		return dotQ8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/BlockSize:(n+1)*k/BlockSize])
-	case Q4:
-		return dotQ4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/BlockSize:(n+1)*k/BlockSize])
+	case compute.Q8:
+		return dotQ8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
+	case compute.Q4:
+		return dotQ4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	}
-	panic(fmt.Sprintf("compute: Linear with weight dtype %v", w.dt))
+	panic(fmt.Sprintf("cpu: Linear with weight dtype %v", w.dt))
 }
 
 // int8Value maps a stored Q8 byte to its signed value: a table load is
@@ -186,15 +215,15 @@ func dotBF16(x []float32, w []uint32) float32 {
 	for ; i+2 <= len(w); i += 2 {
 		a, b := w[i], w[i+1]
 		xx := x[2*i : 2*i+4]
-		s0 += xx[0] * BF16ToFloat32(uint16(a))
-		s1 += xx[1] * BF16ToFloat32(uint16(a>>16))
-		s2 += xx[2] * BF16ToFloat32(uint16(b))
-		s3 += xx[3] * BF16ToFloat32(uint16(b>>16))
+		s0 += xx[0] * compute.BF16ToFloat32(uint16(a))
+		s1 += xx[1] * compute.BF16ToFloat32(uint16(a>>16))
+		s2 += xx[2] * compute.BF16ToFloat32(uint16(b))
+		s3 += xx[3] * compute.BF16ToFloat32(uint16(b>>16))
 	}
 	if i < len(w) {
 		a := w[i]
-		s0 += x[2*i] * BF16ToFloat32(uint16(a))
-		s1 += x[2*i+1] * BF16ToFloat32(uint16(a>>16))
+		s0 += x[2*i] * compute.BF16ToFloat32(uint16(a))
+		s1 += x[2*i+1] * compute.BF16ToFloat32(uint16(a>>16))
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -202,12 +231,12 @@ func dotBF16(x []float32, w []uint32) float32 {
 // dotQ8 is x·w for int8 blocks: each block's integer-weighted sum is
 // multiplied by its scale once.
 func dotQ8(x []float32, w []uint32, scales []float32) float32 {
-	x = x[:len(scales)*BlockSize]
-	w = w[:len(scales)*BlockSize/4]
+	x = x[:len(scales)*compute.BlockSize]
+	w = w[:len(scales)*compute.BlockSize/4]
 	var total float32
 	for b, s := range scales {
-		xb := x[b*BlockSize : (b+1)*BlockSize]
-		wb := w[b*BlockSize/4 : (b+1)*BlockSize/4]
+		xb := x[b*compute.BlockSize : (b+1)*compute.BlockSize]
+		wb := w[b*compute.BlockSize/4 : (b+1)*compute.BlockSize/4]
 		var s0, s1, s2, s3 float32
 		for i, v := range wb {
 			xx := xb[4*i : 4*i+4]
@@ -223,12 +252,12 @@ func dotQ8(x []float32, w []uint32, scales []float32) float32 {
 
 // dotQ4 is x·w for 4-bit blocks, scaled per block as dotQ8.
 func dotQ4(x []float32, w []uint32, scales []float32) float32 {
-	x = x[:len(scales)*BlockSize]
-	w = w[:len(scales)*BlockSize/8]
+	x = x[:len(scales)*compute.BlockSize]
+	w = w[:len(scales)*compute.BlockSize/8]
 	var total float32
 	for b, s := range scales {
-		xb := x[b*BlockSize : (b+1)*BlockSize]
-		wb := w[b*BlockSize/8 : (b+1)*BlockSize/8]
+		xb := x[b*compute.BlockSize : (b+1)*compute.BlockSize]
+		wb := w[b*compute.BlockSize/8 : (b+1)*compute.BlockSize/8]
 		var s0, s1, s2, s3 float32
 		for i, v := range wb {
 			xx := xb[8*i : 8*i+8]
@@ -286,7 +315,7 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 	}
 	fused := M < smallM && w.aligned()
 	// Chunks are whole blocks of four w rows.
-	parallelFor(N, (grainFor(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
+	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
 		if fused {
 			for n := n0; n < n1; n++ {
 				var b float32
@@ -300,7 +329,7 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 			return
 		}
 		var sp *[]float32
-		if w.dt != F32 {
+		if w.dt != compute.F32 {
 			sp = getScratch(4 * K)
 			defer scratchPool.Put(sp)
 		}
@@ -344,72 +373,29 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 	})
 }
 
-// Linear returns x·wᵀ + bias for x [..., K] F32, w [N, K] of any dtype and
-// bias [N] F32 or nil.
-func (c *cpuContext) Linear(x, w, bias Tensor) Tensor {
-	xt, xd := f32("Linear", x)
-	wt := tensor("Linear", w)
-	if len(wt.shape) != 2 || len(xt.shape) == 0 || xt.shape[len(xt.shape)-1] != wt.shape[1] {
-		panic(fmt.Sprintf("compute: Linear of x %v with w %v: want x [..., K] and w [N, K]", xt, wt))
-	}
-	N, K := wt.shape[0], wt.shape[1]
+// Linear multiplies the rows of x by the rows of w (any dtype).
+func (device) Linear(out, x, w, bias compute.Operand) {
 	var bd []float32
-	if bias != nil {
-		var bt *cpuTensor
-		bt, bd = f32("Linear bias", bias)
-		if NumElements(bt.shape) != N {
-			panic(fmt.Sprintf("compute: Linear bias %v for w %v: want %d values", bt, wt, N))
-		}
+	if !bias.None() {
+		bd = floats(bias)
 	}
-	M := 0
-	if K > 0 {
-		M = len(xd) / K
-	} else {
-		M = NumElements(xt.shape[:len(xt.shape)-1])
-	}
-	shape := cloneShape(xt.shape)
-	shape[len(shape)-1] = N
-	out := make([]float32, M*N)
-	if K == 0 {
-		for m := 0; m < M; m++ {
-			copy(out[m*N:(m+1)*N], bd)
-		}
-	} else {
-		wr := &weightRows{dt: wt.dtype, k: K, f: wt.data.f, words: wt.data.words, scales: wt.data.scales}
-		gemmNT(xd, M, K, wr, N, bd, out, N)
-	}
-	return c.newF32(shape, out)
+	N, K := w.Shape[0], w.Shape[1]
+	M := x.Len() / K
+	gemmNT(floats(x), M, K, weightsOf(w), N, bd, floats(out), N)
 }
 
-// matDims splits a [..., R, C] shape into batch count, R and C.
-func matDims(op string, t *cpuTensor) (batch, r, cols int) {
-	if len(t.shape) < 2 {
-		panic(fmt.Sprintf("compute: %s needs a matrix or a batch of them, got %v", op, t))
-	}
-	n := len(t.shape)
-	return NumElements(t.shape[:n-2]), t.shape[n-2], t.shape[n-1]
-}
-
-// MatMul returns a·b or a·bᵀ. a is [..., M, K]; b is [..., K, N] (or
-// [..., N, K] with transB) with the same leading dimensions as a, or is 2-D
-// and then shared by every batch entry of a. The result has a's leading
-// dimensions and [M, N].
-func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
-	at, ad := f32("MatMul", a)
-	bt, bd := f32("MatMul", b)
-	ba, M, K := matDims("MatMul", at)
-	bb, r, cols := matDims("MatMul", bt)
-	N, KB := cols, r
+// MatMul returns a·b or a·bᵀ per batch entry; a 2-D b is shared by every
+// entry of a.
+func (device) MatMul(out, a, b compute.Operand, transB bool) {
+	na, nb := len(a.Shape), len(b.Shape)
+	M, K := a.Shape[na-2], a.Shape[na-1]
+	N := b.Shape[nb-1]
 	if transB {
-		N, KB = r, cols
+		N = b.Shape[nb-2]
 	}
-	shared := len(bt.shape) == 2 && bb == 1
-	if KB != K || (!shared && (len(bt.shape) != len(at.shape) || !equalInts(at.shape[:len(at.shape)-2], bt.shape[:len(bt.shape)-2]))) {
-		panic(fmt.Sprintf("compute: MatMul of %v and %v (transB %v): inner or batch dimensions differ", at, bt, transB))
-	}
-	shape := cloneShape(at.shape)
-	shape[len(shape)-1] = N
-	out := make([]float32, ba*M*N)
+	batch := compute.NumElements(a.Shape[:na-2])
+	shared := nb == 2
+	ad, bd, od := floats(a), floats(b), floats(out)
 	one := func(i int) {
 		bi := i
 		if shared {
@@ -417,27 +403,27 @@ func (c *cpuContext) MatMul(a, b Tensor, transB bool) Tensor {
 		}
 		am := ad[i*M*K : (i+1)*M*K]
 		bm := bd[bi*K*N : (bi+1)*K*N]
-		om := out[i*M*N : (i+1)*M*N]
+		om := od[i*M*N : (i+1)*M*N]
 		if transB {
-			gemmNT(am, M, K, &weightRows{dt: F32, k: K, f: bm}, N, nil, om, N)
+			gemmNT(am, M, K, &weightRows{dt: compute.F32, k: K, f: bm}, N, nil, om, N)
 		} else {
+			clear(om) // gemmNN accumulates into it
 			gemmNN(am, M, K, bm, N, om)
 		}
 	}
-	// Many small products (per-head attention scores) are spread over the
-	// cores one product each; large ones parallelise inside.
-	if ba > 1 && M*N*K < 1<<20 {
-		parallelFor(ba, max(1, (1<<16)/max(1, M*N*K)), func(i0, i1 int) {
+	// Many small products (per-head scores) are spread over the cores one
+	// product each; large ones parallelise inside.
+	if batch > 1 && M*N*K < 1<<20 {
+		parallel.For(batch, max(1, (1<<16)/max(1, M*N*K)), func(i0, i1 int) {
 			for i := i0; i < i1; i++ {
 				one(i)
 			}
 		})
 	} else {
-		for i := 0; i < ba; i++ {
+		for i := 0; i < batch; i++ {
 			one(i)
 		}
 	}
-	return c.newF32(shape, out)
 }
 
 // gemmNNCols is the width of the column blocks of b that gemmNN works on:
@@ -458,11 +444,11 @@ func gemmNN(a []float32, M, K int, b []float32, N int, out []float32) {
 	// Split rows too when there are few column blocks, so that every core
 	// has work.
 	rowGrain := M
-	if blocks < 4*maxProcs() {
-		rowGrain = max(8, M*blocks/(4*maxProcs()))
+	if blocks < 4*parallel.Procs() {
+		rowGrain = max(8, M*blocks/(4*parallel.Procs()))
 	}
 	rowTasks := (M + rowGrain - 1) / rowGrain
-	parallelFor(blocks*rowTasks, 1, func(t0, t1 int) {
+	parallel.For(blocks*rowTasks, 1, func(t0, t1 int) {
 		for t := t0; t < t1; t++ {
 			c0 := (t % blocks) * gemmNNCols
 			c1 := min(c0+gemmNNCols, N)

@@ -1,6 +1,6 @@
 //go:build darwin
 
-package compute
+package gl
 
 import "errors"
 

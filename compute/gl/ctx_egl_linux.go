@@ -1,6 +1,6 @@
 //go:build linux && !glimpse_glfw
 
-package compute
+package gl
 
 /*
 #cgo LDFLAGS: -lEGL

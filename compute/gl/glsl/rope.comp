@@ -2,8 +2,8 @@
 // each head and i < D/2, (x[i], x[i+D/2]) rotates by the row's angle θ_i:
 // out[i] = x[i]·cos − x[i+D/2]·sin, out[i+D/2] = x[i+D/2]·cos + x[i]·sin.
 // Layout: x and out [rows, H*D] F32 (rows = B*T); cs [rows, D/2, 2] holds
-// (cos, sin) per row and frequency, computed on the host from the positions
-// in float64 so that both backends round the same way.
+// (cos, sin) per row and frequency, computed once by the front (package
+// compute) on the host, so that every backend rotates by the same angles.
 // Work groups: 1-D, WG invocations, grid-stride over rows*H*(D/2) pairs.
 // Bindings: 0 out, 1 x, 2 cs.
 // Uniforms: 0 rows, 1 H, 2 D.

@@ -1,16 +1,24 @@
-package compute
+package gl
 
 import (
+	"embed"
 	"fmt"
 	"sort"
 	"strings"
-
-	"glimpse/glsl"
 )
 
-// This file turns the embedded kernels of package glsl into compilable
-// sources: a prelude (#version, the variant's extensions, the kernel's
-// #defines) followed by the kernel with its #include lines expanded.
+// The kernels' GLSL sources live in glsl/: each *.comp file is one kernel
+// (or one fused group of kernels selected by #define), with a header
+// comment stating its layout, work-group shape and bindings; *.glsl files
+// are snippets that kernels pull in with `#include "name.glsl"`. This file
+// turns them into compilable sources: a prelude (#version, the variant's
+// extensions, the kernel's #defines: work-group size WG, weight dtype WT_*,
+// ...) followed by the kernel with its #include lines expanded.
+
+// shaders holds every kernel (*.comp) and shared snippet (*.glsl).
+//
+//go:embed glsl/*.comp glsl/*.glsl
+var shaders embed.FS
 
 // shaderVariant says which optional GLSL features a source may use.
 type shaderVariant struct {
@@ -51,14 +59,14 @@ func shaderSource(name string, defines []string, v shaderVariant) (string, error
 	return sb.String(), nil
 }
 
-// expandIncludes reads file from glsl.FS and replaces each
+// expandIncludes reads file from glsl/ and replaces each
 // `#include "x.glsl"` line by x.glsl's text. Snippets carry no include
 // guards: the kernels include each at most once.
 func expandIncludes(file string, depth int) (string, error) {
 	if depth > 4 {
 		return "", fmt.Errorf("glsl: includes nested too deep at %s", file)
 	}
-	src, err := glsl.FS.ReadFile(file)
+	src, err := shaders.ReadFile("glsl/" + file)
 	if err != nil {
 		return "", fmt.Errorf("glsl: %w", err)
 	}

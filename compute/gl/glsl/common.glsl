@@ -1,4 +1,4 @@
-// common.glsl: helpers shared by every kernel; compute prepends it after the
+// common.glsl: helpers shared by every kernel; package gl includes it after the
 // prelude (#version, extensions, #defines). It declares no buffers.
 //
 // Work-group reductions need `shared float redf[WG]` (declared here when
@@ -17,7 +17,7 @@
 
 int lid() { return int(gl_LocalInvocationID.x); }
 
-// groupIndex flattens the 2-D grid that compute uses when a dispatch needs
+// groupIndex flattens the 2-D grid that package gl uses when a dispatch needs
 // more than 65535 work groups along x.
 int groupIndex() { return int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x); }
 

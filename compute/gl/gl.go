@@ -1,4 +1,8 @@
-package compute
+// Package gl is Glimpse's OpenGL compute backend: the kernels of
+// compute.Device as OpenGL 4.3 compute shaders (glsl/, embedded), run
+// through a headless EGL context on Linux and a hidden GLFW window
+// elsewhere. It is the only package of Glimpse with cgo and OpenGL.
+package gl
 
 import (
 	"crypto/sha256"
@@ -13,14 +17,22 @@ import (
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
+
+	"glimpse/compute"
 )
 
-// The GL backend. One goroutine, locked to its OS thread, owns the OpenGL
-// context and makes every GL call; the rest of the backend hands it closures
-// through a channel. Operations are queued without waiting (the closures run
-// in order), and only Upload, Read and the operations returning Go values
-// wait for the GL thread. It never touches the process's main thread, so it
-// lives beside Fyne's GLFW window in one process.
+// The GL device. One goroutine, locked to its OS thread, owns the OpenGL
+// context and makes every GL call; the rest of the device hands it closures
+// through a channel. Kernels are queued without waiting (the closures run
+// in order), and only Upload, Read and Argmax wait for the GL thread. It
+// never touches the process's main thread, so it lives beside Fyne's GLFW
+// window in one process.
+//
+// The front (package compute) has checked every operand before a kernel
+// runs; what this device still refuses are its own limits (a buffer larger
+// than a shader may bind, a head size above the attention kernel's work
+// group, tensors split over several buffers where a kernel takes one),
+// panicking with the operation and the shapes as the front does.
 
 // platformContext is the OS-specific part: a context current on the GL thread.
 type platformContext interface {
@@ -29,7 +41,7 @@ type platformContext interface {
 	destroy()
 }
 
-// glOptions tune a GL backend; the zero value is what NewGL uses.
+// glOptions tune a GL device; the zero value is what New uses.
 type glOptions struct {
 	maxBlock   int64  // lowers the buffer size limit for uploads (tests of split tensors)
 	cacheDir   string // program binary cache; "" means os.UserCacheDir()/glimpse/shaders, "-" none
@@ -37,17 +49,22 @@ type glOptions struct {
 	debug      bool   // check glGetError after every queued closure
 }
 
-// NewGL starts the OpenGL 4.3 compute backend. Where no such context can be
-// made the error wraps ErrUnavailable and names the reason.
+// New starts the OpenGL 4.3 compute backend. Where no such context can be
+// made the error wraps compute.ErrUnavailable and names the reason.
 //
 // Faster kernel variants are picked from the driver's extensions; setting
 // the environment variable GLIMPSE_GL_PORTABLE=1 keeps to the portable
 // kernels (to compare results, or to work around a driver bug).
-func NewGL() (Backend, error) {
-	return newGL(glOptions{noVariants: os.Getenv("GLIMPSE_GL_PORTABLE") != ""})
+func New() (compute.Backend, error) {
+	d, err := newDevice(glOptions{noVariants: os.Getenv("GLIMPSE_GL_PORTABLE") != ""})
+	if err != nil {
+		return nil, err
+	}
+	return compute.New(d), nil
 }
 
-type glBackend struct {
+// device implements compute.Device and the optional compute.ArgmaxKernel.
+type device struct {
 	work    chan func()
 	exited  chan struct{}
 	closed  atomic.Bool
@@ -57,7 +74,7 @@ type glBackend struct {
 	qmu     sync.Mutex
 	pending []func() // closures not yet handed to the GL thread
 
-	info        Info
+	info        compute.Info
 	maxBlock    int64 // bytes one buffer (shader storage block) may hold
 	uploadBlock int64 // the limit uploads split at (maxBlock but in tests)
 
@@ -83,11 +100,13 @@ type glBuffer struct {
 	wrote, read int64
 }
 
-// glSlot is a tensor's handle on a buffer; buf is set on the GL thread when
-// the allocation closure runs, before any later closure can use it.
+// glSlot is a tensor's claim on a buffer. Context tensors get their buffer
+// on the GL thread when the first closure that uses them runs (ensure),
+// so allocating a result costs the caller nothing.
 type glSlot struct {
-	buf   *glBuffer
-	bytes int // bytes the tensor uses
+	buf    *glBuffer
+	bytes  int  // bytes the tensor uses
+	pooled bool // from and back to the pool (context tensors)
 }
 
 // glChunk is a run of rows of a tensor in one buffer (plus its Q8/Q4 scales).
@@ -96,50 +115,21 @@ type glChunk struct {
 	row0, rows   int // rows along dimension 0
 }
 
-// glStorage is the memory a tensor and its views share. It is freed when
-// the last handle on it is released, as the CPU backend's storage is
-// garbage-collected when its last handle goes.
+// glStorage is the device's compute.Buffer: one chunk, or for an upload
+// above the buffer size limit several, each a run of rows along dimension 0.
 type glStorage struct {
 	chunks []glChunk
-	pooled bool         // return buffers to the pool (context tensors)
-	refs   atomic.Int32 // live handles
-	freed  atomic.Bool
+	rows   int // the rows of dimension 0 the chunks split
 }
 
-// glTensor is a handle on storage; Reshape makes more handles on the same one.
-type glTensor struct {
-	b        *glBackend
-	st       *glStorage
-	shape    []int
-	dtype    DType
-	released bool
-}
+var (
+	_ compute.Device       = (*device)(nil)
+	_ compute.ArgmaxKernel = (*device)(nil)
+)
 
-func (t *glTensor) Shape() []int { return t.shape }
-func (t *glTensor) DType() DType { return t.dtype }
-func (t *glTensor) String() string {
-	return fmt.Sprintf("gl %v%v", t.dtype, t.shape)
-}
-
-// Release drops this handle; the buffers go when no handle is left.
-func (t *glTensor) Release() {
-	if t.released {
-		return
-	}
-	t.released = true
-	if t.st.refs.Add(-1) == 0 {
-		t.b.freeStorage(t.st)
-	}
-}
-
-// newHandle makes the first handle on st.
-func (b *glBackend) newHandle(st *glStorage, dt DType, shape []int) *glTensor {
-	st.refs.Store(1)
-	return &glTensor{b: b, st: st, shape: append([]int(nil), shape...), dtype: dt}
-}
-
-func newGL(opts glOptions) (Backend, error) {
-	b := &glBackend{
+// newDevice starts the GL thread and makes its context.
+func newDevice(opts glOptions) (*device, error) {
+	b := &device{
 		work:     make(chan func(), 512),
 		exited:   make(chan struct{}),
 		opts:     opts,
@@ -150,13 +140,13 @@ func newGL(opts glOptions) (Backend, error) {
 	ready := make(chan error)
 	go b.loop(ready)
 	if err := <-ready; err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", compute.ErrUnavailable, err)
 	}
 	return b, nil
 }
 
 // loop is the GL thread.
-func (b *glBackend) loop(ready chan<- error) {
+func (b *device) loop(ready chan<- error) {
 	runtime.LockOSThread()
 	defer close(b.exited)
 	plat, err := newPlatformContext()
@@ -176,7 +166,7 @@ func (b *glBackend) loop(ready chan<- error) {
 	}
 }
 
-func (b *glBackend) runOne(f func()) {
+func (b *device) runOne(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			s := fmt.Sprint(r)
@@ -186,7 +176,7 @@ func (b *glBackend) runOne(f func()) {
 	f()
 	if b.opts.debug {
 		if e := gl.GetError(); e != gl.NO_ERROR {
-			panic(fmt.Sprintf("compute: GL error 0x%x", e))
+			panic(fmt.Sprintf("gl: GL error 0x%x", e))
 		}
 	}
 }
@@ -195,11 +185,11 @@ func (b *glBackend) runOne(f func()) {
 // batch that goes to the GL thread as one channel message when it is full
 // or when someone waits (call): a channel hand-off to a locked thread costs
 // microseconds, more than queueing a small kernel.
-func (b *glBackend) submit(f func()) {
+func (b *device) submit(f func()) {
 	b.qmu.Lock()
 	defer b.qmu.Unlock()
 	if b.closed.Load() {
-		panic("compute: GL backend used after Close")
+		panic("gl: device used after Close")
 	}
 	b.pending = append(b.pending, f)
 	if len(b.pending) >= submitBatch {
@@ -210,7 +200,7 @@ func (b *glBackend) submit(f func()) {
 // submitBatch is how many queued closures travel to the GL thread together.
 const submitBatch = 32
 
-func (b *glBackend) flushLocked() {
+func (b *device) flushLocked() {
 	if len(b.pending) == 0 {
 		return
 	}
@@ -226,12 +216,12 @@ func (b *glBackend) flushLocked() {
 // call runs f on the GL thread after everything queued before it and waits
 // for it. A panic on the GL thread (in f or in earlier queued work) panics
 // here, in the caller's goroutine.
-func (b *glBackend) call(f func()) {
+func (b *device) call(f func()) {
 	done := make(chan struct{})
 	b.qmu.Lock()
 	if b.closed.Load() {
 		b.qmu.Unlock()
-		panic("compute: GL backend used after Close")
+		panic("gl: device used after Close")
 	}
 	b.pending = append(b.pending, func() {
 		defer close(done)
@@ -241,12 +231,12 @@ func (b *glBackend) call(f func()) {
 	b.qmu.Unlock()
 	<-done
 	if p := b.failure.Load(); p != nil {
-		panic("compute: GL backend: " + *p)
+		panic("gl: " + *p)
 	}
 }
 
 // setup loads the GL functions and reads the limits and extensions.
-func (b *glBackend) setup() error {
+func (b *device) setup() error {
 	if err := gl.InitWithProcAddrFunc(b.plat.procAddress); err != nil {
 		return fmt.Errorf("loading OpenGL functions: %v", err)
 	}
@@ -315,7 +305,7 @@ func (b *glBackend) setup() error {
 	if b.binFormats == 0 {
 		b.cacheDir = ""
 	}
-	b.info = Info{
+	b.info = compute.Info{
 		Name:    "gl",
 		Device:  b.renderer,
 		Version: b.version,
@@ -333,7 +323,7 @@ func (b *glBackend) setup() error {
 	return nil
 }
 
-func (b *glBackend) variantNames() []string {
+func (b *device) variantNames() []string {
 	v := []string{"portable"}
 	if b.variant.half {
 		v = append(v, "nv_gpu_shader5")
@@ -345,8 +335,8 @@ func (b *glBackend) variantNames() []string {
 }
 
 // Info describes the GL context, its limits and the kernel variants in use.
-func (b *glBackend) Info() Info {
-	var info Info
+func (b *device) Info() compute.Info {
+	var info compute.Info
 	b.call(func() {
 		info = b.info
 		info.Variants = b.variantNames()
@@ -363,7 +353,7 @@ func (b *glBackend) Info() Info {
 }
 
 // Close frees every buffer and program and ends the GL thread.
-func (b *glBackend) Close() error {
+func (b *device) Close() error {
 	b.qmu.Lock()
 	if b.closed.Load() {
 		b.qmu.Unlock()
@@ -409,12 +399,12 @@ func sizeClass(n int) int {
 const maxPooled = 1 << 30
 
 // alloc gives s a buffer of at least s.bytes: from the pool when pooled.
-func (b *glBackend) alloc(s *glSlot, pooled bool) {
+func (b *device) alloc(s *glSlot) {
 	size := s.bytes
 	if size == 0 {
 		size = 4
 	}
-	if pooled {
+	if s.pooled {
 		// Rounding up must not pass the block size limit (2 GiB − 1 on
 		// NVIDIA): a buffer larger than a shader may bind is no use.
 		if c := sizeClass(size); int64(c) <= b.maxBlock {
@@ -435,13 +425,20 @@ func (b *glBackend) alloc(s *glSlot, pooled bool) {
 	s.buf = buf
 }
 
-func (b *glBackend) free(s *glSlot, pooled bool) {
+// ensure gives s its buffer if it has none yet (GL thread).
+func (b *device) ensure(s *glSlot) {
+	if s.buf == nil {
+		b.alloc(s)
+	}
+}
+
+func (b *device) free(s *glSlot) {
 	if s == nil || s.buf == nil {
 		return
 	}
 	buf := s.buf
 	s.buf = nil
-	if pooled && b.pooled+buf.size <= maxPooled {
+	if s.pooled && b.pooled+buf.size <= maxPooled {
 		b.pool[buf.size] = append(b.pool[buf.size], buf)
 		b.pooled += buf.size
 		return
@@ -450,11 +447,10 @@ func (b *glBackend) free(s *glSlot, pooled bool) {
 	gl.DeleteBuffers(1, &buf.id)
 }
 
-// freeStorage returns a storage's buffers (to the pool for context tensors).
-func (b *glBackend) freeStorage(st *glStorage) {
-	if st.freed.Swap(true) {
-		return
-	}
+// Free queues the return of a storage's buffers (to the pool for context
+// tensors) after the kernels already queued, which may still use them.
+func (b *device) Free(buf compute.Buffer) {
+	st := buf.(*glStorage)
 	b.qmu.Lock()
 	defer b.qmu.Unlock()
 	if b.closed.Load() {
@@ -462,22 +458,22 @@ func (b *glBackend) freeStorage(st *glStorage) {
 	}
 	b.pending = append(b.pending, func() {
 		for _, c := range st.chunks {
-			b.free(c.data, st.pooled)
-			b.free(c.scales, st.pooled)
+			b.free(c.data)
+			b.free(c.scales)
 		}
 	})
 }
 
 // barrier makes earlier shader writes visible to later shaders and buffer
 // commands, and starts a new hazard epoch.
-func (b *glBackend) barrier() {
+func (b *device) barrier() {
 	gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT | gl.BUFFER_UPDATE_BARRIER_BIT)
 	b.epoch++
 }
 
 // beforeTransfer issues a barrier when a buffer command (copy, read, clear,
 // upload) touches a buffer a shader wrote or read since the last barrier.
-func (b *glBackend) beforeTransfer(bufs ...*glBuffer) {
+func (b *device) beforeTransfer(bufs ...*glBuffer) {
 	for _, buf := range bufs {
 		if buf.wrote == b.epoch || buf.read == b.epoch {
 			b.barrier()
@@ -491,7 +487,7 @@ func (b *glBackend) beforeTransfer(bufs ...*glBuffer) {
 // program returns the compiled kernel, compiling it (or loading its cached
 // binary) on first use. A fast variant that fails to compile is turned off
 // for good and the kernel is compiled portable.
-func (b *glBackend) program(name string, defines []string) uint32 {
+func (b *device) program(name string, defines []string) uint32 {
 	key := name + "|" + strings.Join(defines, ",")
 	if p, ok := b.programs[key]; ok {
 		return p
@@ -504,7 +500,7 @@ func (b *glBackend) program(name string, defines []string) uint32 {
 		p, err = b.buildProgram(name, defines, b.variant)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("compute: kernel %s %v: %v", name, defines, err))
+		panic(fmt.Sprintf("gl: kernel %s %v: %v", name, defines, err))
 	}
 	b.programs[key] = p
 	return p
@@ -515,7 +511,7 @@ func firstLine(s string) string {
 	return l
 }
 
-func (b *glBackend) buildProgram(name string, defines []string, v shaderVariant) (uint32, error) {
+func (b *device) buildProgram(name string, defines []string, v shaderVariant) (uint32, error) {
 	src, err := shaderSource(name, defines, v)
 	if err != nil {
 		return 0, err
@@ -578,7 +574,7 @@ func shaderLog(obj uint32, program bool) string {
 }
 
 // The cache file holds the 4-byte binary format followed by the binary.
-func (b *glBackend) loadBinary(path string) (uint32, bool) {
+func (b *device) loadBinary(path string) (uint32, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) < 8 {
 		return 0, false
@@ -600,7 +596,7 @@ func (b *glBackend) loadBinary(path string) (uint32, bool) {
 	return p, true
 }
 
-func (b *glBackend) saveBinary(p uint32, path string) {
+func (b *device) saveBinary(p uint32, path string) {
 	var n int32
 	gl.GetProgramiv(p, gl.PROGRAM_BINARY_LENGTH, &n)
 	if n <= 0 {
@@ -641,13 +637,14 @@ type kernel struct {
 	groups  [3]uint32
 }
 
-func (b *glBackend) dispatch(k *kernel) {
+func (b *device) dispatch(k *kernel) {
 	p := b.program(k.name, k.defines)
 	need := false
 	for i, s := range k.binds {
 		if s == nil {
 			continue
 		}
+		b.ensure(s)
 		if k.writes&(1<<i) != 0 {
 			need = need || s.buf.wrote == b.epoch || s.buf.read == b.epoch
 		} else {
@@ -677,7 +674,7 @@ func (b *glBackend) dispatch(k *kernel) {
 			gl.Uniform1f(int32(i), v)
 		case nil:
 		default:
-			panic(fmt.Sprintf("compute: uniform %d of kernel %s has type %T", i, k.name, a))
+			panic(fmt.Sprintf("gl: uniform %d of kernel %s has type %T", i, k.name, a))
 		}
 	}
 	gl.DispatchCompute(k.groups[0], k.groups[1], k.groups[2])
@@ -709,7 +706,7 @@ func strideGrid(n, wg int) [3]uint32 {
 
 // rowsWordAligned reports whether rows of rowElems elements of dt start on
 // 32-bit word boundaries.
-func rowsWordAligned(dt DType, rowElems int) bool {
+func rowsWordAligned(dt compute.DType, rowElems int) bool {
 	return rowElems%elemsPerWord(dt) == 0
 }
 
@@ -719,8 +716,8 @@ const maxChunkElems = 1 << 30
 // chunkRows picks how many rows of dimension 0 go in one buffer so that
 // every buffer stays below the block size limit, chunks start on word
 // boundaries, and Q8/Q4 scales split with them.
-func (b *glBackend) chunkRows(dt DType, shape []int) (int, error) {
-	n := NumElements(shape)
+func (b *device) chunkRows(dt compute.DType, shape []int) (int, error) {
+	n := compute.NumElements(shape)
 	rows := 1
 	if len(shape) > 0 {
 		rows = shape[0]
@@ -729,11 +726,11 @@ func (b *glBackend) chunkRows(dt DType, shape []int) (int, error) {
 		return max(rows, 1), nil
 	}
 	rowElems := n / rows
-	bytes := int64(PackedWords(dt, n)) * 4
+	bytes := int64(compute.PackedWords(dt, n)) * 4
 	if bytes <= b.uploadBlock && n <= maxChunkElems {
 		return rows, nil
 	}
-	rowBytes := float64(rowElems) * map[DType]float64{F32: 4, F16: 2, BF16: 2, Q8: 1, Q4: 0.5}[dt]
+	rowBytes := float64(rowElems) * map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.BF16: 2, compute.Q8: 1, compute.Q4: 0.5}[dt]
 	per := int(float64(b.uploadBlock) / rowBytes)
 	per = min(per, maxChunkElems/max(rowElems, 1))
 	// Rows must start on word boundaries: with an odd row length of F16
@@ -747,38 +744,15 @@ func (b *glBackend) chunkRows(dt DType, shape []int) (int, error) {
 	return per, nil
 }
 
-// Upload converts data to dtype and copies it into new device buffers,
-// split by rows across several when it exceeds the block size limit.
-func (b *glBackend) Upload(dtype DType, shape []int, data []float32) (Tensor, error) {
-	if n := NumElements(shape); n != len(data) {
-		return nil, fmt.Errorf("upload: %d values for shape %v (%d elements)", len(data), shape, n)
-	}
-	var words []uint32
-	var scales []float32
-	if dtype == F32 {
-		words = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data))
-	} else {
-		var err error
-		if words, scales, err = Pack(dtype, shape, data); err != nil {
-			return nil, fmt.Errorf("upload: %w", err)
-		}
-	}
-	t, err := b.uploadPacked(dtype, shape, words, scales, false)
-	runtime.KeepAlive(data)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// uploadPacked makes a tensor from packed words (and scales) and waits for
-// the copy, so that the caller may reuse its slices.
-func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales []float32, pooled bool) (*glTensor, error) {
+// Upload copies packed words (and scales) into new device buffers, split
+// by rows across several when they exceed the block size limit, and waits
+// for the copy, so that the caller may reuse its slices.
+func (b *device) Upload(dt compute.DType, shape []int, words []uint32, scales []float32) (compute.Buffer, error) {
 	per, err := b.chunkRows(dt, shape)
 	if err != nil {
 		return nil, fmt.Errorf("upload %v%v: %w", dt, shape, err)
 	}
-	n := NumElements(shape)
+	n := compute.NumElements(shape)
 	rows := 1
 	if len(shape) > 0 {
 		rows = shape[0]
@@ -787,18 +761,18 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 	if rows > 0 {
 		rowElems = n / rows
 	}
-	st := &glStorage{pooled: pooled}
+	st := &glStorage{rows: rows}
 	for r0 := 0; r0 < max(rows, 1); r0 += per {
 		nr := min(per, rows-r0)
 		e0, e1 := r0*rowElems, (r0+nr)*rowElems
 		if rows <= per {
 			e0, e1 = 0, n
 		}
-		w0, w1 := PackedWords(dt, e0), PackedWords(dt, e1)
+		w0, w1 := compute.PackedWords(dt, e0), compute.PackedWords(dt, e1)
 		c := glChunk{row0: r0, rows: nr, data: &glSlot{bytes: 4 * (w1 - w0)}}
 		var sc []float32
-		if dt == Q8 || dt == Q4 {
-			sc = scales[e0/BlockSize : e1/BlockSize]
+		if dt == compute.Q8 || dt == compute.Q4 {
+			sc = scales[e0/compute.BlockSize : e1/compute.BlockSize]
 			c.scales = &glSlot{bytes: 4 * len(sc)}
 		}
 		ws := words[w0:w1]
@@ -806,12 +780,12 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 		b.call(func() {
 			for gl.GetError() != gl.NO_ERROR {
 			}
-			b.alloc(c.data, pooled)
+			b.alloc(c.data)
 			if len(ws) > 0 {
 				gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(ws), unsafe.Pointer(&ws[0]))
 			}
 			if c.scales != nil {
-				b.alloc(c.scales, pooled)
+				b.alloc(c.scales)
 				if len(sc) > 0 {
 					gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(sc), unsafe.Pointer(&sc[0]))
 				}
@@ -820,7 +794,7 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 		})
 		st.chunks = append(st.chunks, c)
 		if glErr != gl.NO_ERROR {
-			b.freeStorage(st)
+			b.Free(st)
 			if glErr == gl.OUT_OF_MEMORY {
 				return nil, fmt.Errorf("upload %v%v: out of GPU memory", dt, shape)
 			}
@@ -830,10 +804,5 @@ func (b *glBackend) uploadPacked(dt DType, shape []int, words []uint32, scales [
 			break
 		}
 	}
-	return b.newHandle(st, dt, shape), nil
-}
-
-// NewContext returns a context whose tensors return to the buffer pool.
-func (b *glBackend) NewContext() Context {
-	return &glContext{b: b}
+	return st, nil
 }

@@ -1,43 +1,31 @@
-package compute
+package cpu
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"glimpse/compute"
+	"glimpse/compute/optest"
 )
 
 // Benchmarks of the CPU kernels at the real model shapes. Run with
 //
-//	go test -run '^$' -bench CPU -benchtime 3x ./compute/
+//	go test -run '^$' -bench CPU -benchtime 3x ./compute/cpu/
 //
 // Matrix–vector speed is reported as GB/s of weights read (packed words and
 // block scales), which is what bounds decoding; matrix–matrix speed as
 // GFLOP/s (2·M·K·N per multiply).
 
-// benchWeights returns n·k seeded random weights (one shared source, so
-// the benchmarks of every dtype multiply the same values).
-func benchWeights(n, k int) []float32 {
-	return randFloats(rand.New(rand.NewPCG(1, 1)), n*k, 0.02)
-}
-
-// weightBytes is the memory a packed weight occupies.
-func weightBytes(dt DType, n, k int) float64 {
-	b := 4 * PackedWords(dt, n*k)
-	if dt == Q8 || dt == Q4 {
-		b += 4 * n * k / BlockSize
-	}
-	return float64(b)
-}
-
 // BenchmarkCPULinearVec is one decoding step's matrix–vector product at
 // Vicuna-7B's MLP up projection: x [1, 4096] by w [11008, 4096].
 func BenchmarkCPULinearVec(b *testing.B) {
 	const n, k = 11008, 4096
-	data := benchWeights(n, k)
-	x := randFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []DType{F32, F16, BF16, Q8, Q4} {
+	data := optest.BenchWeights(n, k)
+	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
-			be := NewCPU()
+			be := New()
 			defer be.Close()
 			w, err := be.Upload(dt, []int{n, k}, data)
 			if err != nil {
@@ -46,7 +34,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{1, k}, x)
-			benchRate(b, weightBytes(dt, n, k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
+			optest.BenchRate(b, optest.WeightBytes(dt, n, k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
 		})
 	}
 }
@@ -56,14 +44,14 @@ func BenchmarkCPULinearVec(b *testing.B) {
 func BenchmarkCPUMatMul(b *testing.B) {
 	const m, k, n = 257, 1408, 6144
 	rng := rand.New(rand.NewPCG(3, 3))
-	be := NewCPU()
+	be := New()
 	defer be.Close()
 	ctx := be.NewContext()
 	defer ctx.Close()
-	a := ctx.FromFloats([]int{m, k}, randFloats(rng, m*k, 1))
-	bm := ctx.FromFloats([]int{k, n}, randFloats(rng, k*n, 1))
+	a := ctx.FromFloats([]int{m, k}, optest.RandFloats(rng, m*k, 1))
+	bm := ctx.FromFloats([]int{k, n}, optest.RandFloats(rng, k*n, 1))
 	b.Run("ViTg_257x1408x6144", func(b *testing.B) {
-		benchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.MatMul(a, bm, false).Release() })
+		optest.BenchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.MatMul(a, bm, false).Release() })
 	})
 }
 
@@ -71,11 +59,11 @@ func BenchmarkCPUMatMul(b *testing.B) {
 // runs it: Linear with a [6144, 1408] weight, F32 and F16.
 func BenchmarkCPULinearMat(b *testing.B) {
 	const m, k, n = 257, 1408, 6144
-	data := benchWeights(n, k)
-	x := randFloats(rand.New(rand.NewPCG(4, 4)), m*k, 1)
-	for _, dt := range []DType{F32, F16} {
+	data := optest.BenchWeights(n, k)
+	x := optest.RandFloats(rand.New(rand.NewPCG(4, 4)), m*k, 1)
+	for _, dt := range []compute.DType{compute.F32, compute.F16} {
 		b.Run(fmt.Sprintf("ViTg_257x1408x6144/%v", dt), func(b *testing.B) {
-			be := NewCPU()
+			be := New()
 			defer be.Close()
 			w, err := be.Upload(dt, []int{n, k}, data)
 			if err != nil {
@@ -84,7 +72,7 @@ func BenchmarkCPULinearMat(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{m, k}, x)
-			benchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.Linear(xt, w, nil).Release() })
+			optest.BenchRate(b, 2*m*k*n, "GFLOP/s", func() { ctx.Linear(xt, w, nil).Release() })
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package compute
+package optest
 
 import (
 	"fmt"
@@ -9,12 +9,12 @@ import (
 )
 
 // Straightforward float64 references for the operations, written for
-// clarity rather than speed. The CPU backend is tested against them, and the
-// GL tests may use them too.
+// clarity rather than speed, and the comparisons that state each case's
+// tolerance. Every backend is tested against them.
 
-// randFloats returns n normally distributed values times scale, seeded so
+// RandFloats returns n normally distributed values times scale, seeded so
 // that failures reproduce.
-func randFloats(rng *rand.Rand, n int, scale float64) []float32 {
+func RandFloats(rng *rand.Rand, n int, scale float64) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = float32(rng.NormFloat64() * scale)
@@ -22,10 +22,10 @@ func randFloats(rng *rand.Rand, n int, scale float64) []float32 {
 	return out
 }
 
-// refLinear returns x·wᵀ + bias in float64 with its error bound: bound[i] is
+// RefLinear returns x·wᵀ + bias in float64 with its error bound: bound[i] is
 // Σ|x_k·w_k| (+|bias|), which a float32 accumulation's error is measured
 // against.
-func refLinear(x []float32, m, k int, w []float32, n int, bias []float32) (out, bound []float64) {
+func RefLinear(x []float32, m, k int, w []float32, n int, bias []float32) (out, bound []float64) {
 	out = make([]float64, m*n)
 	bound = make([]float64, m*n)
 	for i := 0; i < m; i++ {
@@ -57,11 +57,11 @@ func transpose(a []float32, r, c int) []float32 {
 	return out
 }
 
-// checkSums compares float32 results of accumulations of length k with
+// CheckSums compares float32 results of accumulations of length k with
 // float64 references: the error of a float32 sum of k terms is within about
 // k·2⁻²⁴·Σ|terms| (Higham's γ_k), and we allow twice that plus a tiny
 // absolute slack for zero bounds.
-func checkSums(t *testing.T, what string, got []float32, want, bound []float64, k int) {
+func CheckSums(t testing.TB, what string, got []float32, want, bound []float64, k int) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
@@ -75,8 +75,8 @@ func checkSums(t *testing.T, what string, got []float32, want, bound []float64, 
 	}
 }
 
-// checkClose compares got with want element-wise within abs + rel·|want|.
-func checkClose(t *testing.T, what string, got []float32, want []float64, abs, rel float64) {
+// CheckClose compares got with want element-wise within abs + rel·|want|.
+func CheckClose(t testing.TB, what string, got []float32, want []float64, abs, rel float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
@@ -186,9 +186,9 @@ func refAttention(c attnCase, q, k, v, mask, bias []float32) []float64 {
 	return out
 }
 
-// mustPanic runs f and checks it panics with a message containing every
+// MustPanic runs f and checks it panics with a message containing every
 // string in want (shapes named in the message).
-func mustPanic(t *testing.T, what string, f func(), want ...string) {
+func MustPanic(t testing.TB, what string, f func(), want ...string) {
 	t.Helper()
 	defer func() {
 		t.Helper()
@@ -206,10 +206,10 @@ func mustPanic(t *testing.T, what string, f func(), want ...string) {
 	f()
 }
 
-// benchRate runs step once untimed (shader compilation, first-touch of
+// BenchRate runs step once untimed (shader compilation, first-touch of
 // buffers), then times b.N runs and reports work per run, in units of 1e9
 // (GB, GFLOP), per second.
-func benchRate(b *testing.B, work float64, unit string, step func()) {
+func BenchRate(b *testing.B, work float64, unit string, step func()) {
 	b.Helper()
 	step()
 	b.ResetTimer()

@@ -1,6 +1,6 @@
 //go:build (!linux && !darwin) || glimpse_glfw
 
-package compute
+package gl
 
 import (
 	"fmt"

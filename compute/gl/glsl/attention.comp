@@ -6,7 +6,7 @@
 // of a batch entry (HAS_MASK); bias [H, Tq, biasTk] or [B, H, Tq, biasTk]
 // (HAS_BIAS, biasBatched 1 for the latter). All F32.
 // Query i uses keys j < keyLen and, when causal is 1, j <= i + causalOff. A
-// query that sees no key, or only -Inf scores, gets zeros (as on the CPU).
+// query that sees no key, or only -Inf scores, gets zeros (the Device contract).
 // Work groups: WG invocations; invocation l scores key j0+l of each tile,
 // then accumulates output dimensions l and l+WG (so D <= 2·WG).
 // Bindings: 0 out, 1 q, 2 k, 3 v, 4 mask (HAS_MASK), 5 bias (HAS_BIAS).

@@ -1,15 +1,18 @@
-package compute
+package gl
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"glimpse/compute"
+	"glimpse/compute/optest"
 )
 
 // Benchmarks of the GL kernels at the real model shapes, the twins of the
-// CPU ones in cpu_bench_test.go. Run with
+// CPU ones in compute/cpu. Run with
 //
-//	go test -run '^$' -bench GL -benchtime 3x ./compute/
+//	go test -run '^$' -bench GL -benchtime 3x ./compute/gl/
 //
 // Every iteration reads its result back (Read), so the time covers the GPU's
 // work and not only the queueing of it. The one-time shader compilation
@@ -20,10 +23,10 @@ import (
 // weights read (packed words plus Q8/Q4 block scales).
 func BenchmarkGLLinearVec(b *testing.B) {
 	const n, k = 11008, 4096
-	be := testGL(b)
-	data := benchWeights(n, k)
-	x := randFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []DType{F32, F16, BF16, Q8, Q4} {
+	_, be := testGL(b)
+	data := optest.BenchWeights(n, k)
+	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
 			w, err := be.Upload(dt, []int{n, k}, data)
 			if err != nil {
@@ -33,7 +36,7 @@ func BenchmarkGLLinearVec(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{1, k}, x)
-			benchRate(b, weightBytes(dt, n, k), "GB/s", func() {
+			optest.BenchRate(b, optest.WeightBytes(dt, n, k), "GB/s", func() {
 				y := ctx.Linear(xt, w, nil)
 				ctx.Read(y)
 				y.Release()
@@ -46,10 +49,10 @@ func BenchmarkGLLinearVec(b *testing.B) {
 // of 257 tokens × 1408 with a [6144, 1408] weight, in GFLOP/s (2·M·K·N).
 func BenchmarkGLLinearMat(b *testing.B) {
 	const m, k, n = 257, 1408, 6144
-	be := testGL(b)
-	data := benchWeights(n, k)
-	x := randFloats(rand.New(rand.NewPCG(4, 4)), m*k, 1)
-	for _, dt := range []DType{F32, F16} {
+	_, be := testGL(b)
+	data := optest.BenchWeights(n, k)
+	x := optest.RandFloats(rand.New(rand.NewPCG(4, 4)), m*k, 1)
+	for _, dt := range []compute.DType{compute.F32, compute.F16} {
 		b.Run(fmt.Sprintf("ViTg_257x1408x6144/%v", dt), func(b *testing.B) {
 			w, err := be.Upload(dt, []int{n, k}, data)
 			if err != nil {
@@ -59,7 +62,7 @@ func BenchmarkGLLinearMat(b *testing.B) {
 			ctx := be.NewContext()
 			defer ctx.Close()
 			xt := ctx.FromFloats([]int{m, k}, x)
-			benchRate(b, 2*m*k*n, "GFLOP/s", func() {
+			optest.BenchRate(b, 2*m*k*n, "GFLOP/s", func() {
 				y := ctx.Linear(xt, w, nil)
 				ctx.Read(y)
 				y.Release()
@@ -72,14 +75,14 @@ func BenchmarkGLLinearMat(b *testing.B) {
 // 257 × 1408 by 1408 × 6144 (MatMul without transB).
 func BenchmarkGLMatMul(b *testing.B) {
 	const m, k, n = 257, 1408, 6144
-	be := testGL(b)
+	_, be := testGL(b)
 	rng := rand.New(rand.NewPCG(3, 3))
 	ctx := be.NewContext()
 	defer ctx.Close()
-	a := ctx.FromFloats([]int{m, k}, randFloats(rng, m*k, 1))
-	bm := ctx.FromFloats([]int{k, n}, randFloats(rng, k*n, 1))
+	a := ctx.FromFloats([]int{m, k}, optest.RandFloats(rng, m*k, 1))
+	bm := ctx.FromFloats([]int{k, n}, optest.RandFloats(rng, k*n, 1))
 	b.Run("ViTg_257x1408x6144", func(b *testing.B) {
-		benchRate(b, 2*m*k*n, "GFLOP/s", func() {
+		optest.BenchRate(b, 2*m*k*n, "GFLOP/s", func() {
 			y := ctx.MatMul(a, bm, false)
 			ctx.Read(y)
 			y.Release()
@@ -91,7 +94,7 @@ func BenchmarkGLMatMul(b *testing.B) {
 // Add of 64 values) on the GL thread, measured over chains of 100 with one
 // Read at the end: what a decoding step pays per kernel beyond its work.
 func BenchmarkGLOpOverhead(b *testing.B) {
-	be := testGL(b)
+	_, be := testGL(b)
 	ctx := be.NewContext()
 	defer ctx.Close()
 	x := ctx.FromFloats([]int{64}, make([]float32, 64))

@@ -1,0 +1,497 @@
+package gl
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/go-gl/gl/v4.3-core/gl"
+
+	"glimpse/compute"
+)
+
+// The kernels. Each runs in the caller's goroutine only long enough to
+// gather its buffers and uniforms, then queues one closure for the GL
+// thread that binds and dispatches. Operands come checked by the front.
+
+// Work-group sizes of the kernels (the WG define; powers of two).
+const (
+	wgElem   = 256 // element-wise, RoPE, lookups: grid-stride loops
+	wgRow    = 256 // norms, log-softmax, argmax: one work group per row
+	wgMatvec = 128 // one work group per output row
+	wgAttn   = 128 // one work group per query row; head size up to 2·wgAttn
+)
+
+var (
+	elemWG   = fmt.Sprintf("WG=%d", wgElem)
+	rowWG    = fmt.Sprintf("WG=%d", wgRow)
+	matvecWG = fmt.Sprintf("WG=%d", wgMatvec)
+)
+
+// storage returns o's buffers.
+func storage(o compute.Operand) *glStorage { return o.Buf.(*glStorage) }
+
+// single returns the one buffer of o, which op needs unsplit.
+func single(op string, o compute.Operand) *glSlot {
+	st := storage(o)
+	if len(st.chunks) != 1 {
+		panic(fmt.Sprintf("gl: %s of %v, which is split over %d GPU buffers (only Linear, Embedding, Read and row copies take split tensors)", op, o, len(st.chunks)))
+	}
+	return st.chunks[0].data
+}
+
+// chunked returns the chunks of o for the kernels that walk them: a
+// split tensor keeps its first dimension, along which it is split.
+func chunked(op string, o compute.Operand) []glChunk {
+	st := storage(o)
+	if len(st.chunks) > 1 && (len(o.Shape) == 0 || o.Shape[0] != st.rows) {
+		panic(fmt.Sprintf("gl: %s of %v: a tensor split over GPU buffers must keep its first dimension (%d)", op, o, st.rows))
+	}
+	return st.chunks
+}
+
+// elemsPerWord is how many elements of dt share a 32-bit word.
+func elemsPerWord(dt compute.DType) int {
+	switch dt {
+	case compute.F16, compute.BF16:
+		return 2
+	case compute.Q8:
+		return 4
+	case compute.Q4:
+		return 8
+	}
+	return 1
+}
+
+// exec runs the kernels, in order, on the GL thread without waiting.
+func (b *device) exec(ks ...*kernel) {
+	b.submit(func() {
+		for _, k := range ks {
+			b.dispatch(k)
+		}
+	})
+}
+
+// --- memory ---
+
+// Alloc describes a context tensor's buffer; the GL thread allocates it
+// (from the pool) when the first kernel that uses it runs.
+func (b *device) Alloc(dt compute.DType, shape []int) compute.Buffer {
+	n := compute.NumElements(shape)
+	bytes := int64(compute.PackedWords(dt, n)) * 4
+	if bytes > b.maxBlock {
+		panic(fmt.Sprintf("gl: result %v%v needs %d bytes, over the GPU's buffer limit of %d", dt, shape, bytes, b.maxBlock))
+	}
+	rows := 1
+	if len(shape) > 0 {
+		rows = shape[0]
+	}
+	ch := glChunk{data: &glSlot{bytes: int(bytes), pooled: true}, rows: rows}
+	if dt == compute.Q8 || dt == compute.Q4 {
+		ch.scales = &glSlot{bytes: 4 * (n / compute.BlockSize), pooled: true}
+	}
+	return &glStorage{chunks: []glChunk{ch}, rows: rows}
+}
+
+func (b *device) Write(dst compute.Operand, data []float32) {
+	s := single("FromFloats", dst)
+	// The copy lets the caller reuse data while the upload waits in the queue.
+	buf := append([]float32(nil), data...)
+	b.submit(func() {
+		b.ensure(s)
+		b.beforeTransfer(s.buf)
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
+		gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(buf), unsafe.Pointer(&buf[0]))
+	})
+}
+
+func (b *device) Clear(dst compute.Operand) {
+	s := single("Clear", dst)
+	b.submit(func() { b.clear(s) })
+}
+
+// clear zeroes a slot's bytes (GL thread).
+func (b *device) clear(s *glSlot) {
+	b.ensure(s)
+	if s.bytes == 0 {
+		return
+	}
+	b.beforeTransfer(s.buf)
+	var zero uint32
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
+	gl.ClearBufferSubData(gl.SHADER_STORAGE_BUFFER, gl.R32UI, 0, s.bytes, gl.RED_INTEGER, gl.UNSIGNED_INT, unsafe.Pointer(&zero))
+}
+
+// Read downloads a tensor (all its chunks) and widens it to float32.
+func (b *device) Read(src compute.Operand) []float32 {
+	st := storage(src)
+	n := src.Len()
+	words := make([]uint32, compute.PackedWords(src.DType, n))
+	var scales []float32
+	if src.DType == compute.Q8 || src.DType == compute.Q4 {
+		scales = make([]float32, n/compute.BlockSize)
+	}
+	oom := false
+	b.call(func() {
+		oom = b.outOfMemory()
+		w, sc := 0, 0
+		for _, ch := range st.chunks {
+			nw := min(ch.data.bytes/4, len(words)-w)
+			if nw > 0 {
+				b.ensure(ch.data)
+				b.beforeTransfer(ch.data.buf)
+				gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, ch.data.buf.id)
+				gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*nw, unsafe.Pointer(&words[w]))
+			}
+			w += nw
+			if ch.scales != nil {
+				ns := min(ch.scales.bytes/4, len(scales)-sc)
+				if ns > 0 {
+					b.ensure(ch.scales)
+					b.beforeTransfer(ch.scales.buf)
+					gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, ch.scales.buf.id)
+					gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*ns, unsafe.Pointer(&scales[sc]))
+				}
+				sc += ns
+			}
+		}
+	})
+	if oom {
+		// Allocations fail silently in OpenGL; the values read would be garbage.
+		panic("gl: the GPU ran out of memory while running operations (GL_OUT_OF_MEMORY); a smaller model, fewer beams or the CPU backend would fit")
+	}
+	if src.DType == compute.F32 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(words))), len(words))
+	}
+	return compute.Unpack(src.DType, src.Shape, words, scales)
+}
+
+// outOfMemory drains the GL error flags and reports whether one of them
+// was GL_OUT_OF_MEMORY (GL thread).
+func (b *device) outOfMemory() bool {
+	oom := false
+	for i := 0; i < 16; i++ {
+		e := gl.GetError()
+		if e == gl.NO_ERROR {
+			break
+		}
+		oom = oom || e == gl.OUT_OF_MEMORY
+	}
+	return oom
+}
+
+// Copy copies the spans with glCopyBufferSubData, walking the chunks of a
+// split source; the front aligns spans to whole words and blocks.
+func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
+	type piece struct {
+		src, dst           *glSlot
+		srcOff, dstOff, nb int
+	}
+	dt := src.DType
+	epw := elemsPerWord(dt)
+	single("row copy into", dst)
+	dch := storage(dst).chunks[0]
+	chunks := chunked("row copy", src)
+	srcRowElems := 1
+	if len(src.Shape) > 0 && src.Shape[0] > 0 {
+		srcRowElems = src.Len() / src.Shape[0]
+	}
+	var pieces []piece
+	for _, sp := range spans {
+		e, left, de := sp.Src, sp.N, sp.Dst
+		for _, sch := range chunks {
+			c0, c1 := sch.row0*srcRowElems, (sch.row0+sch.rows)*srcRowElems
+			if len(chunks) == 1 {
+				c0, c1 = 0, src.Len()
+			}
+			if left == 0 || e >= c1 || e < c0 {
+				continue
+			}
+			n := min(left, c1-e)
+			pieces = append(pieces, piece{sch.data, dch.data, 4 * ((e - c0) / epw), 4 * (de / epw), 4 * compute.PackedWords(dt, n)})
+			if sch.scales != nil {
+				const bs = compute.BlockSize
+				pieces = append(pieces, piece{sch.scales, dch.scales, 4 * ((e - c0) / bs), 4 * (de / bs), 4 * (n / bs)})
+			}
+			e, de, left = e+n, de+n, left-n
+		}
+	}
+	b.submit(func() {
+		for _, p := range pieces {
+			b.ensure(p.src)
+			b.ensure(p.dst)
+			if p.nb == 0 {
+				continue
+			}
+			b.beforeTransfer(p.src.buf, p.dst.buf)
+			gl.BindBuffer(gl.COPY_READ_BUFFER, p.src.buf.id)
+			gl.BindBuffer(gl.COPY_WRITE_BUFFER, p.dst.buf.id)
+			gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, p.srcOff, p.dstOff, p.nb)
+		}
+	})
+}
+
+// --- linear algebra ---
+
+// weightDefine returns the WT_* define of a weight dtype.
+func weightDefine(dt compute.DType) string {
+	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4"}[dt]
+}
+
+// vecElems is how many weight elements fill 16 bytes (matvec's VEC loads).
+func vecElems(dt compute.DType) int {
+	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32}[dt]
+}
+
+// matvecRows is the most rows Linear runs through the matrix–vector kernel.
+const matvecRows = 8
+
+// pow2AtLeast returns the smallest power of two >= n (n >= 1): the matvec
+// kernel is compiled for 1, 2, 4 or 8 rows at most.
+func pow2AtLeast(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
+
+// Linear multiplies chunk by chunk of the weight into one output: the
+// matrix–vector kernel for up to matvecRows rows, the tiled one above.
+func (b *device) Linear(out, x, w, bias compute.Operand) {
+	os, xs := single("Linear", out), single("Linear", x)
+	N, K := w.Shape[0], w.Shape[1]
+	M := x.Len() / K
+	defs := []string{weightDefine(w.DType)}
+	var bs *glSlot
+	if !bias.None() {
+		bs = single("Linear bias", bias)
+		defs = append(defs, "HAS_BIAS")
+	}
+	var ks []*kernel
+	for _, ch := range chunked("Linear", w) {
+		k := &kernel{binds: []*glSlot{os, xs, ch.data, ch.scales, bs}, writes: 1}
+		if M <= matvecRows {
+			k.name = "matvec"
+			k.defines = append([]string{matvecWG, fmt.Sprintf("MAXM=%d", pow2AtLeast(M))}, defs...)
+			if ev := vecElems(w.DType); K%ev == 0 {
+				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
+			}
+			k.args = []any{M, ch.rows, K, N, ch.row0}
+			k.groups = grid(ch.rows)
+		} else {
+			k.name = "matmul"
+			k.defines = append([]string{"TRANS_B"}, defs...)
+			if w.DType == compute.Q8 || w.DType == compute.Q4 || ((w.DType == compute.F16 || w.DType == compute.BF16) && K%2 == 0) {
+				k.defines = append(k.defines, "PACKED_LOADS")
+			}
+			k.args = []any{M, ch.rows, K, N, ch.row0, 0, 0, 0}
+			k.groups = [3]uint32{uint32((ch.rows + 63) / 64), uint32((M + 63) / 64), 1}
+		}
+		ks = append(ks, k)
+	}
+	b.exec(ks...)
+}
+
+func (b *device) MatMul(out, a, bm compute.Operand, transB bool) {
+	os, as, bsl := single("MatMul", out), single("MatMul", a), single("MatMul", bm)
+	na, nb := len(a.Shape), len(bm.Shape)
+	batch, M, K := compute.NumElements(a.Shape[:na-2]), a.Shape[na-2], a.Shape[na-1]
+	N := bm.Shape[nb-1]
+	if transB {
+		N = bm.Shape[nb-2]
+	}
+	if batch > 65535 {
+		panic(fmt.Sprintf("gl: MatMul of %v and %v: more than 65535 batch entries", a, bm))
+	}
+	bBatch := K * N
+	if nb == 2 {
+		bBatch = 0 // one b shared by the batch
+	}
+	defs := []string{"WT_F32"}
+	if transB {
+		defs = append(defs, "TRANS_B")
+	}
+	b.exec(&kernel{name: "matmul", defines: defs, writes: 1,
+		binds:  []*glSlot{os, as, bsl, nil, nil},
+		args:   []any{M, N, K, N, 0, M * K, bBatch, M * N},
+		groups: [3]uint32{uint32((N + 63) / 64), uint32((M + 63) / 64), uint32(batch)}})
+}
+
+// --- element-wise ---
+
+func (b *device) Add(out, x, y compute.Operand) {
+	n := x.Len()
+	b.exec(&kernel{name: "elementwise", defines: []string{elemWG, "OP_ADD"}, writes: 1,
+		binds: []*glSlot{single("Add", out), single("Add", x), single("Add", y)},
+		args:  []any{n, y.Len()}, groups: strideGrid(n, wgElem)})
+}
+
+func (b *device) Scale(out, x compute.Operand, s float32) {
+	n := x.Len()
+	b.exec(&kernel{name: "elementwise", defines: []string{elemWG, "OP_SCALE"}, writes: 1,
+		binds: []*glSlot{single("Scale", out), single("Scale", x)},
+		args:  []any{n, nil, s}, groups: strideGrid(n, wgElem)})
+}
+
+// activationDefines names each activation's define for OP_* and its GLSL
+// function for ACT.
+var activationDefines = [...]struct{ op, fn string }{
+	compute.ActGELU:     {"OP_GELU", "act_gelu"},
+	compute.ActGELUTanh: {"OP_GELU_TANH", "act_gelu_tanh"},
+	compute.ActSiLU:     {"OP_SILU", "act_silu"},
+	compute.ActReLU:     {"OP_RELU", "act_relu"},
+}
+
+func (b *device) Activation(act compute.Activation, out, x compute.Operand) {
+	n := x.Len()
+	b.exec(&kernel{name: "elementwise", defines: []string{elemWG, activationDefines[act].op}, writes: 1,
+		binds: []*glSlot{single(act.String(), out), single(act.String(), x)},
+		args:  []any{n}, groups: strideGrid(n, wgElem)})
+}
+
+func (b *device) Gated(act compute.Activation, out, gate, up compute.Operand) {
+	n := gate.Len()
+	b.exec(&kernel{name: "elementwise", defines: []string{elemWG, "OP_GATED", "ACT=" + activationDefines[act].fn}, writes: 1,
+		binds: []*glSlot{single("Gated", out), single("Gated", gate), single("Gated", up)},
+		args:  []any{n}, groups: strideGrid(n, wgElem)})
+}
+
+// --- normalisation ---
+
+func (b *device) norm(op string, out, x, w, bias compute.Operand, eps float32) {
+	rows, cols := x.RowsCols()
+	defs := []string{rowWG}
+	if op == "LayerNorm" {
+		defs = append(defs, "LAYERNORM")
+	}
+	var bs *glSlot
+	if !bias.None() {
+		bs = single(op, bias)
+		defs = append(defs, "HAS_BIAS")
+	}
+	b.exec(&kernel{name: "norm", defines: defs, writes: 1,
+		binds: []*glSlot{single(op, out), single(op, x), single(op, w), bs}, args: []any{rows, cols, eps}, groups: grid(rows)})
+}
+
+func (b *device) LayerNorm(out, x, w, bias compute.Operand, eps float32) {
+	b.norm("LayerNorm", out, x, w, bias, eps)
+}
+
+func (b *device) RMSNorm(out, x, w compute.Operand, eps float32) {
+	b.norm("RMSNorm", out, x, w, compute.Operand{}, eps)
+}
+
+// --- attention ---
+
+func (b *device) LogSoftmax(out, x compute.Operand) {
+	rows, cols := x.RowsCols()
+	b.exec(&kernel{name: "logsoftmax", defines: []string{rowWG}, writes: 1,
+		binds: []*glSlot{single("LogSoftmax", out), single("LogSoftmax", x)}, args: []any{rows, cols}, groups: grid(rows)})
+}
+
+func (b *device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.AttentionParams) {
+	if p.HeadDim > 2*wgAttn {
+		panic(fmt.Sprintf("gl: Attention of q %v with %d heads: head size %d is above the kernel's %d", q, p.Heads, p.HeadDim, 2*wgAttn))
+	}
+	causal, batched := 0, 0
+	if p.Causal {
+		causal = 1
+	}
+	if p.BiasBatched {
+		batched = 1
+	}
+	defs := []string{fmt.Sprintf("WG=%d", wgAttn)}
+	args := []any{p.Batch * p.Heads * p.Queries, p.Queries, p.Keys, p.Used, p.Heads, p.KVHeads, p.HeadDim,
+		p.Scale, causal, p.Offset, nil, nil, nil}
+	var ms, bs *glSlot
+	if !mask.None() {
+		ms = single("Attention mask", mask)
+		defs = append(defs, "HAS_MASK")
+		args[10] = p.MaskStride
+	}
+	if !bias.None() {
+		bs = single("Attention bias", bias)
+		defs = append(defs, "HAS_BIAS")
+		args[11], args[12] = p.BiasStride, batched
+	}
+	b.exec(&kernel{name: "attention", defines: defs, writes: 1,
+		binds:  []*glSlot{single("Attention", out), single("Attention", q), single("Attention", k), single("Attention", v), ms, bs},
+		args:   args,
+		groups: grid(p.Batch * p.Heads * p.Queries)})
+}
+
+// tempSlot uploads words into a pooled buffer for one dispatch (GL thread);
+// the caller frees it after dispatching.
+func (b *device) tempSlot(words []uint32) *glSlot {
+	s := &glSlot{bytes: 4 * len(words), pooled: true}
+	b.alloc(s)
+	b.beforeTransfer(s.buf)
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
+	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(words), unsafe.Pointer(&words[0]))
+	return s
+}
+
+// RoPE rotates by the front's (cos, sin) table, uploaded for the dispatch.
+func (b *device) RoPE(out, x compute.Operand, heads int, cs []float32) {
+	rows, cols := x.RowsCols()
+	d := cols / heads
+	os, xs := single("RoPE", out), single("RoPE", x)
+	table := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(cs))), len(cs))
+	b.submit(func() {
+		t := b.tempSlot(table)
+		b.dispatch(&kernel{name: "rope", defines: []string{elemWG}, writes: 1,
+			binds: []*glSlot{os, xs, t}, args: []any{rows, heads, d}, groups: strideGrid(rows*heads*d/2, wgElem)})
+		b.free(t)
+	})
+}
+
+// --- lookups ---
+
+// Embedding gathers chunk by chunk of the table: each dispatch writes the
+// ids that fall in its chunk.
+func (b *device) Embedding(out, table compute.Operand, ids []int32) {
+	C := table.Shape[1]
+	os := single("Embedding", out)
+	chunks := chunked("Embedding", table)
+	idw := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(ids))), len(ids))
+	idw = append([]uint32(nil), idw...) // the caller may reuse ids
+	def := weightDefine(table.DType)
+	b.submit(func() {
+		it := b.tempSlot(idw)
+		for _, ch := range chunks {
+			b.dispatch(&kernel{name: "embedding", defines: []string{elemWG, def}, writes: 1,
+				binds: []*glSlot{os, it, ch.data, ch.scales},
+				args:  []any{len(idw), C, ch.row0, ch.rows}, groups: strideGrid(len(idw)*C, wgElem)})
+		}
+		b.free(it)
+	})
+}
+
+func (b *device) Patches(out, img compute.Operand, p int) {
+	C, H, W := img.Shape[1], img.Shape[2], img.Shape[3]
+	n := out.Len()
+	// The kernel's grid is (H/p)×(W/p): remainders at the right and bottom
+	// are dropped, as a stride-p convolution drops them.
+	b.exec(&kernel{name: "patches", defines: []string{elemWG}, writes: 1,
+		binds: []*glSlot{single("Patches", out), single("Patches", img)}, args: []any{n, C, H, W, p}, groups: strideGrid(n, wgElem)})
+}
+
+// --- reductions returning host values ---
+
+// Argmax reduces each row on the GPU, so that only the indices come back.
+func (b *device) Argmax(x compute.Operand) []int32 {
+	rows, cols := x.RowsCols()
+	xs := single("Argmax", x)
+	res := make([]int32, rows)
+	b.call(func() {
+		os := &glSlot{bytes: 4 * rows, pooled: true}
+		b.alloc(os)
+		b.dispatch(&kernel{name: "argmax", defines: []string{rowWG}, writes: 1,
+			binds: []*glSlot{os, xs}, args: []any{rows, cols}, groups: grid(rows)})
+		b.beforeTransfer(os.buf)
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, os.buf.id)
+		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*rows, unsafe.Pointer(&res[0]))
+		b.free(os)
+	})
+	return res
+}
