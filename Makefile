@@ -44,7 +44,7 @@ test: deps deps-windows
 	./scripts/fuzz.sh 15
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./compute/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./compute/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
