@@ -203,9 +203,13 @@ func TestAskLongPrompt(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
 		t.Fatal(err)
 	}
-	// max_position_embeddings 512: 8 image tokens and 504 prompt tokens.
-	if res.PromptTokens != 512 || res.NewTokens != 2 {
-		t.Errorf("prompt_tokens %d new_tokens %d, want 512 and 2", res.PromptTokens, res.NewTokens)
+	// max_position_embeddings 512: 8 image tokens and 502 prompt tokens,
+	// leaving room for the 2 new ones.
+	if res.PromptTokens != 510 || res.NewTokens != 2 {
+		t.Errorf("prompt_tokens %d new_tokens %d, want 510 and 2", res.PromptTokens, res.NewTokens)
+	}
+	if !strings.Contains(errs, "to leave room for 2 new tokens in the model's 512 positions") {
+		t.Errorf("stderr %q: want a warning that the prompt was cut to leave room", errs)
 	}
 }
 

@@ -227,7 +227,7 @@ type Result struct {
 // events. Cancelling ctx stops within one step.
 func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config, stream func(generate.Event)) (*Result, error) {
 	start := time.Now()
-	in, err := p.proc.Process(images, prompts)
+	in, err := p.process(images, prompts, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +249,38 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 			PromptTokens: len(in.InputIDs[0]), NewTokens: r.NewTokens, Score: r.Score, EOS: r.EOS})
 	}
 	return res, nil
+}
+
+// process turns images and prompts into the model's inputs. A model that
+// continues its prompt (Vicuna) shares its context between the prompt and
+// the answer, so when max_new_tokens would not fit after a prompt that the
+// processor cut to the whole context, the prompt is cut further to leave
+// room, with a warning. (With max_length instead, the prompt counts
+// against it and generate refuses a prompt that leaves no room.)
+func (p *Pipeline) process(images []image.Image, prompts []string, cfg generate.Config) (*processor.Inputs, error) {
+	in, err := p.proc.Process(images, prompts)
+	if err != nil {
+		return nil, err
+	}
+	limit := p.folder.Model.Text.Language.ContextLength()
+	n := len(in.InputIDs[0])
+	continues := len(p.prefix(in)[0]) == n // the generation prefix is the prompt itself
+	if limit <= 0 || cfg.MaxNewTokens <= 0 || !continues || n+cfg.MaxNewTokens <= limit {
+		return in, nil
+	}
+	room := limit - cfg.MaxNewTokens - p.proc.NumQueryTokens // text tokens that fit
+	if room <= p.proc.Tokenizer.NumSpecialToAdd() {
+		return in, nil // no prompt fits: generate refuses, naming the limits
+	}
+	short := *p.proc
+	short.MaxTextTokens = room
+	cut, err := short.Process(images, prompts)
+	if err != nil {
+		return nil, err
+	}
+	cut.Warnings = append(cut.Warnings, fmt.Sprintf("the prompt was cut to %d tokens to leave room for %d new tokens in the model's %d positions",
+		room, cfg.MaxNewTokens, limit))
+	return cut, nil
 }
 
 // Configure fills in what generation takes from the model: EOS from the
