@@ -27,7 +27,8 @@ type Machine struct {
 	// RAM is the system memory in bytes; 0 where the system does not say.
 	RAM      int64     `json:"memory_bytes,omitempty"`
 	Backends []Backend `json:"backends"` // cpu, then gl
-	// GPU says the GPU backend (OpenGL 4.3) works. GPUName and GPUMemory
+	// GPU says the GPU backend (OpenGL 4.3) works on a GPU (not a software
+	// renderer). GPUName and GPUMemory
 	// repeat its Device and Memory for recommendations.
 	GPU       bool   `json:"-"`
 	GPUName   string `json:"-"`
@@ -38,8 +39,11 @@ type Machine struct {
 type Backend struct {
 	Name   string `json:"name"`
 	Usable bool   `json:"usable"`
-	Reason string `json:"reason,omitempty"`
-	Device string `json:"device,omitempty"` // GL_RENDERER, or the CPU's name
+	// Software says the GL backend renders on the CPU (Mesa's llvmpipe):
+	// usable when asked for, but no GPU, and slower than the CPU engine.
+	Software bool   `json:"software,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Device   string `json:"device,omitempty"` // GL_RENDERER, or the CPU's name
 	// Version is the driver's GL_VERSION, or the CPU engine's.
 	Version string `json:"version,omitempty"`
 	// Memory is the GPU's memory in bytes, from the GL driver, else
@@ -70,6 +74,12 @@ func Probe() Machine {
 	}
 	b := backendOf(gl.Info())
 	gl.Close()
+	if compute.SoftwareRenderer(b.Device) {
+		// It runs, on the CPU and slower than the CPU engine: not a GPU.
+		b.Software = true
+		m.Backends = append(m.Backends, b)
+		return m
+	}
 	b.Memory = gpuMemory(b)
 	m.Backends = append(m.Backends, b)
 	m.GPU, m.GPUName, m.GPUMemory = true, b.Device, b.Memory

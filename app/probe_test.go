@@ -57,7 +57,8 @@ func TestParseMeminfo(t *testing.T) {
 }
 
 // TestProbe looks at this machine. CI has Mesa's llvmpipe through EGL, so
-// the GPU backend must be usable, with its limits.
+// the GL backend must be usable, with its limits, and known for a
+// software renderer.
 func TestProbe(t *testing.T) {
 	m := Probe()
 	if m.Go != runtime.Version() || m.OS != runtime.GOOS || m.Arch != runtime.GOARCH || m.CPUs != runtime.NumCPU() {
@@ -76,7 +77,15 @@ func TestProbe(t *testing.T) {
 	if gl.Name != "gl" || !gl.Usable || gl.Device == "" || gl.Limits["max_ssbo_bytes"] <= 0 {
 		t.Fatalf("gl backend %+v: want usable with a device and limits", gl)
 	}
-	if !m.GPU || m.GPUName != gl.Device || m.GPUMemory != gl.Memory {
+	// llvmpipe renders on the CPU: usable, but no GPU to recommend for.
+	if compute.SoftwareRenderer(gl.Device) {
+		if !gl.Software || m.GPU || m.GPUName != "" || m.GPUMemory != 0 {
+			t.Errorf("software renderer %q: Software %v, GPU summary %v %q %d; want software and no GPU",
+				gl.Device, gl.Software, m.GPU, m.GPUName, m.GPUMemory)
+		}
+		return
+	}
+	if gl.Software || !m.GPU || m.GPUName != gl.Device || m.GPUMemory != gl.Memory {
 		t.Errorf("GPU summary %v %q %d does not repeat the gl backend %+v", m.GPU, m.GPUName, m.GPUMemory, gl)
 	}
 }

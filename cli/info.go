@@ -71,7 +71,11 @@ func printInfo(w io.Writer, rep infoReport) {
 			fmt.Fprintf(w, "  %-4s not usable: %s\n", b.Name, b.Reason)
 			continue
 		}
-		fmt.Fprintf(w, "  %-4s usable\n", b.Name)
+		if b.Software {
+			fmt.Fprintf(w, "  %-4s usable, but in software on the CPU (slower than the cpu backend; auto skips it)\n", b.Name)
+		} else {
+			fmt.Fprintf(w, "  %-4s usable\n", b.Name)
+		}
 		fmt.Fprintf(w, "       device    %s\n", b.Device)
 		fmt.Fprintf(w, "       version   %s\n", b.Version)
 		if b.Memory > 0 {

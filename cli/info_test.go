@@ -25,6 +25,10 @@ func TestInfoText(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
+	// llvmpipe is no GPU, and the report says so.
+	if gl := app.Probe().Backends[1]; gl.Software != strings.Contains(s, "gl   usable, but in software on the CPU") {
+		t.Errorf("software renderer %v (%s), but the report says:\n%s", gl.Software, gl.Device, s)
+	}
 }
 
 func TestInfoJSON(t *testing.T) {

@@ -50,6 +50,10 @@ type Description struct {
 	Precision   string // "fp32" or "fp16"
 	WeightBytes int64  // bytes of checkpoint loaded
 	Decoder     string // "llama" or "t5"
+	// Software says the GL backend renders on the CPU (Mesa's llvmpipe,
+	// asked for with "gl"): it runs, but it is no GPU and must not be
+	// called one.
+	Software bool
 	// NoGPU says why an "auto" backend runs on the CPU (macOS has no
 	// OpenGL 4.3, say); empty when the GPU runs or the CPU was asked for.
 	NoGPU string
@@ -67,6 +71,10 @@ type Pipeline struct {
 	backend compute.Backend
 	desc    Description
 }
+
+// ErrSoftwareGL is why an "auto" backend skipped an OpenGL that renders on
+// the CPU (see compute.SoftwareRenderer); "gl" still uses it when asked.
+var ErrSoftwareGL = errors.New("no GPU: OpenGL renders in software")
 
 // ErrBadOption reports an unknown backend or precision name.
 var ErrBadOption = errors.New("unknown option")
@@ -118,6 +126,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
 		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
+		Software: backend == "gl" && compute.SoftwareRenderer(be.Info().Device),
 	}}, nil
 }
 
@@ -137,6 +146,12 @@ func startBackend(opt Options) (compute.Backend, string, error) {
 		return be, "gl", nil
 	case "auto", "":
 		be, err := newGL()
+		if err == nil && compute.SoftwareRenderer(be.Info().Device) {
+			// Mesa's llvmpipe and its kin run the shaders on the CPU,
+			// several times slower than the CPU engine itself.
+			err = fmt.Errorf("%w: the only OpenGL here is %s, which renders in software", ErrSoftwareGL, be.Info().Device)
+			be.Close()
+		}
 		if err != nil {
 			if opt.Fallback != nil {
 				opt.Fallback(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"glimpse/compute"
+	"glimpse/compute/cpu"
 	"glimpse/generate"
 	"glimpse/input/imageproc"
 	"glimpse/model"
@@ -179,4 +180,56 @@ func TestAutoFallsBackToCPU(t *testing.T) {
 		Options{Backend: "gl"}); !errors.Is(err, compute.ErrUnavailable) {
 		t.Errorf("backend gl without GL: %v, want ErrUnavailable", err)
 	}
+}
+
+// TestAutoSkipsSoftwareGL: where the only OpenGL is one that renders on
+// the CPU (CI's Mesa llvmpipe), "auto" runs on the CPU engine and says
+// why, while "gl" still uses it when asked for. The GL constructor is
+// replaced by one whose backend reports llvmpipe as its device.
+func TestAutoSkipsSoftwareGL(t *testing.T) {
+	const device = "llvmpipe (LLVM 15.0.6, 256 bits)"
+	dir := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
+	old := newGL
+	closed := 0
+	newGL = func() (compute.Backend, error) {
+		return &renamed{Backend: cpu.New(), device: device, closed: &closed}, nil
+	}
+	defer func() { newGL = old }()
+	var told error
+	p, err := Open(context.Background(), dir, Options{Backend: "auto", Fallback: func(err error) { told = err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Describe()
+	p.Close()
+	if d.Backend != "cpu" || !errors.Is(told, ErrSoftwareGL) || !strings.Contains(d.NoGPU, device) || closed != 1 {
+		t.Errorf("auto: backend %q, NoGPU %q, Fallback told %v, software GL closed %d times; want cpu because of %s, closed once",
+			d.Backend, d.NoGPU, told, closed, device)
+	}
+	g, err := Open(context.Background(), dir, Options{Backend: "gl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if d := g.Describe(); d.Backend != "gl" || d.Device != device || !d.Software {
+		t.Errorf("gl: backend %q on %q, software %v; want gl on %s, software", d.Backend, d.Device, d.Software, device)
+	}
+}
+
+// renamed is a backend that reports another device name.
+type renamed struct {
+	compute.Backend
+	device string
+	closed *int
+}
+
+func (r *renamed) Info() compute.Info {
+	i := r.Backend.Info()
+	i.Device = r.device
+	return i
+}
+
+func (r *renamed) Close() error {
+	*r.closed++
+	return r.Backend.Close()
 }

@@ -95,11 +95,14 @@ func (s *statusBar) refresh() {
 // engineText says what runs, e.g. "instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100".
 func engineText(d app.Description) string {
 	where := "CPU"
-	if d.Backend == "gl" {
+	if d.Backend == "gl" && !d.Software {
 		where = "GPU"
 	}
 	if d.Device != "" {
 		where += ": " + d.Device
+	}
+	if d.Software {
+		where += " (OpenGL in software)"
 	}
 	if d.NoGPU != "" {
 		// macOS (OpenGL 4.1) and machines without a GL 4.3 driver: say why

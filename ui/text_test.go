@@ -64,6 +64,9 @@ func TestEngineText(t *testing.T) {
 			"instructblip-vicuna-7b · fp16 · GPU: NVIDIA H100 80GB HBM3"},
 		{app.Description{Name: "tiny", Backend: "cpu", Device: "AMD Ryzen 9", Precision: "fp32"}, "tiny · fp32 · CPU: AMD Ryzen 9"},
 		{app.Description{Name: "tiny", Backend: "cpu", Precision: "fp32"}, "tiny · fp32 · CPU"},
+		// Mesa's llvmpipe, asked for with "gl": it is no GPU.
+		{app.Description{Name: "tiny", Backend: "gl", Device: "llvmpipe (LLVM 15.0.6, 256 bits)", Software: true, Precision: "fp16"},
+			"tiny · fp16 · CPU: llvmpipe (LLVM 15.0.6, 256 bits) (OpenGL in software)"},
 		{app.Description{Name: "tiny", Backend: "cpu", Device: "Apple M2", Precision: "fp32",
 			NoGPU: "macOS offers OpenGL 4.1 at most; compute shaders need 4.3"},
 			"tiny · fp32 · CPU: Apple M2 (no GPU compute: macOS offers OpenGL 4.1 at most; compute shaders need 4.3)"},
