@@ -11,6 +11,7 @@ import (
 	"glimpse/checkpoint/config"
 	"glimpse/compute"
 	"glimpse/compute/cpu"
+	"glimpse/compute/gl"
 	"glimpse/generate"
 	"glimpse/input/processor"
 	"glimpse/model"
@@ -131,6 +132,22 @@ func TestAnswerCPU(t *testing.T) {
 	for _, name := range []string{"vicuna-7b", "flan-t5-xl"} {
 		t.Run(name, func(t *testing.T) {
 			be := cpu.New()
+			defer be.Close()
+			answerOn(t, be, name)
+		})
+	}
+}
+
+// TestAnswerGL runs the same questions on the OpenGL engine (Mesa's
+// llvmpipe in CI): the embeddings and heads exceed llvmpipe's 128 MiB
+// shader storage blocks, so the engine must split them.
+func TestAnswerGL(t *testing.T) {
+	for _, name := range []string{"vicuna-7b", "flan-t5-xl"} {
+		t.Run(name, func(t *testing.T) {
+			be, err := gl.New()
+			if err != nil {
+				t.Fatalf("no OpenGL 4.3 context (CI provides Mesa llvmpipe through EGL): %v", err)
+			}
 			defer be.Close()
 			answerOn(t, be, name)
 		})
