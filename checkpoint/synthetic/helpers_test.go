@@ -25,13 +25,19 @@ func tokenizerSource(t testing.TB) string {
 	if dir == "" {
 		t.Fatalf("%s is not set: run scripts/fetch-tokenizers.sh DIR (npm and the shared fixtures) and set %s=DIR", TokenizersEnv, TokenizersEnv)
 	}
-	for _, f := range []string{
-		filepath.Join(synthetic.LlamaTokenizerDir, "llama-tokenizer.js"),
-		filepath.Join(synthetic.BertTokenizerDir, "vocab.json"),
-		filepath.Join(synthetic.T5TokenizerDir, "tokenizer.json"),
+	for _, alternatives := range [][]string{
+		{filepath.Join(synthetic.LlamaTokenizerDir, "llama-tokenizer.js"), filepath.Join(synthetic.LlamaTokenizerDir, "tokenizer.json")},
+		{filepath.Join(synthetic.BertTokenizerDir, "vocab.json"), filepath.Join(synthetic.BertTokenizerDir, "vocab.txt")},
+		{filepath.Join(synthetic.T5TokenizerDir, "tokenizer.json")},
 	} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("%s=%s lacks %s: run scripts/fetch-tokenizers.sh %s", TokenizersEnv, dir, f, dir)
+		found := false
+		for _, f := range alternatives {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%s=%s lacks %s: run scripts/fetch-tokenizers.sh %s", TokenizersEnv, dir, alternatives[0], dir)
 		}
 	}
 	return dir
