@@ -106,7 +106,11 @@ type Device interface {
 	Info() Info
 	// Upload copies packed host data (the layout of Pack: words, and scales
 	// for Q8 and Q4) into new persistent storage for a tensor of the given
-	// dtype and shape. The caller may reuse the slices when it returns.
+	// dtype and shape. For F32 the words alias the caller's data, which it
+	// reuses once Upload returns: copy them. For the other dtypes the front
+	// packed words and scales for this call alone, so a host device may
+	// keep them as its storage instead of copying (loading a model then
+	// leaves no garbage the size of its weights).
 	// Errors are for the user: out of device memory, a row too large for
 	// the device.
 	Upload(dt DType, shape []int, words []uint32, scales []float32) (Buffer, error)

@@ -230,10 +230,14 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 		}
 		info, _ := set.Info(src.name)
 		if src.name != lastName {
-			data, err := set.Float32(src.name)
+			// One buffer for every tensor: uploads copy what they keep.
+			data, err := set.ReadFloat32(src.name, lastData)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", src.name, err)
 			}
+			// The float32 copy is what gets uploaded; the mapped file pages
+			// can go, so loading never holds the whole checkpoint.
+			set.Evict(src.name)
 			lastName, lastData = src.name, data
 		}
 		data, shape := lastData, append([]int(nil), info.Shape...)

@@ -115,16 +115,43 @@ func (f *File) Raw(name string) ([]byte, error) {
 // float32. F32, F16, BF16 and F64 tensors are accepted; integer types are
 // an error (read them with Raw).
 func (f *File) Float32(name string) ([]float32, error) {
+	return f.ReadFloat32(name, nil)
+}
+
+// ReadFloat32 is Float32 into dst's memory when it has the capacity (a
+// loader converting tensor after tensor reuses one buffer, so it leaves no
+// garbage as large as the model behind), else into a new slice.
+func (f *File) ReadFloat32(name string, dst []float32) ([]float32, error) {
 	raw, err := f.Raw(name)
 	if err != nil {
 		return nil, err
 	}
 	t := f.hdr.tensors[name]
-	out := make([]float32, t.NumElements())
+	n := int(t.NumElements())
+	out := dst[:0]
+	if cap(out) < n || out == nil {
+		out = make([]float32, n)
+	}
+	out = out[:n]
 	if err := toFloat32(t.DType, raw, out); err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", f.path, name, err)
 	}
 	return out, nil
+}
+
+// Evict tells the system that the tensor's bytes will not be read again
+// soon, so the pages it mapped in can leave the process's memory now
+// rather than stay resident until Close: a loader that converts a model
+// tensor by tensor then never holds a whole float32 checkpoint. Reading
+// the tensor again still works (the pages come back from disk). It does
+// nothing where files are not mapped.
+func (f *File) Evict(name string) {
+	t, ok := f.hdr.tensors[name]
+	if !ok || f.mapped == nil || f.data == nil {
+		return
+	}
+	start := int64(len(f.mapped)-len(f.data)) + t.Offset
+	evict(f.mapped, start, start+t.Size)
 }
 
 // Close releases the mapping. Slices returned by Raw must not be used

@@ -26,3 +26,16 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	return b, func() error { return unix.Munmap(b) }, nil
 }
+
+// evict drops the whole pages of mapped[start:end] from the process's
+// memory (MADV_DONTNEED: the file's pages are re-read if touched again).
+// Advice that fails changes nothing but memory use, so it is ignored.
+func evict(mapped []byte, start, end int64) {
+	page := int64(os.Getpagesize())
+	start = (start + page - 1) / page * page // whole pages only: neighbours may still be needed
+	end = end / page * page
+	if end <= start {
+		return
+	}
+	_ = unix.Madvise(mapped[start:end], unix.MADV_DONTNEED)
+}

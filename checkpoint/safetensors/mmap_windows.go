@@ -36,3 +36,7 @@ func mapFile(path string) ([]byte, func() error, error) {
 	b := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), int(size))
 	return b, func() error { return windows.UnmapViewOfFile(addr) }, nil
 }
+
+// evict does nothing on Windows: the system trims a mapped view's clean
+// pages itself under memory pressure.
+func evict(mapped []byte, start, end int64) {}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -381,4 +382,42 @@ func TestConcurrentReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestEvict checks that a tensor whose pages were let go reads back the
+// same, and that evicting one tensor leaves its neighbours intact (pages
+// shared with them are kept).
+func TestEvict(t *testing.T) {
+	const n = 3*4096 + 7 // several pages, not page-aligned
+	tensors := map[string]Tensor{}
+	want := map[string][]float32{}
+	for i, name := range []string{"a", "b", "c"} {
+		v := make([]float32, n)
+		for j := range v {
+			v[j] = float32(i*n+j) * 0.5
+		}
+		tensors[name], want[name] = FromFloat32([]int{n}, v), v
+	}
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := WriteFile(path, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, round := range []string{"first read", "after evicting"} {
+		for _, name := range []string{"a", "b", "c"} {
+			got, err := f.Float32(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want[name]) {
+				t.Fatalf("%s: tensor %s differs", round, name)
+			}
+			f.Evict(name)
+		}
+	}
+	f.Evict("absent") // no such tensor: nothing happens
 }

@@ -138,11 +138,25 @@ func (s *Set) Raw(name string) ([]byte, error) {
 
 // Float32 returns the tensor converted to float32; see File.Float32.
 func (s *Set) Float32(name string) ([]float32, error) {
+	return s.ReadFloat32(name, nil)
+}
+
+// ReadFloat32 is Float32 into dst's memory when it is large enough (see
+// File.ReadFloat32).
+func (s *Set) ReadFloat32(name string, dst []float32) ([]float32, error) {
 	f, ok := s.byName[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: no tensor %q in the model's weights", s.dir, name)
 	}
-	return f.Float32(name)
+	return f.ReadFloat32(name, dst)
+}
+
+// Evict lets the pages of a tensor that was read leave memory (see
+// File.Evict).
+func (s *Set) Evict(name string) {
+	if f, ok := s.byName[name]; ok {
+		f.Evict(name)
+	}
 }
 
 // Close closes every shard.

@@ -82,7 +82,8 @@ func (device) Upload(dt compute.DType, shape []int, words []uint32, scales []flo
 		copy(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(f))), len(f)), words)
 		return &buffer{f: f}, nil
 	}
-	return &buffer{words: append([]uint32(nil), words...), scales: append([]float32(nil), scales...)}, nil
+	// Packed words and scales were made for this upload: keep them.
+	return &buffer{words: words, scales: scales}, nil
 }
 
 func (device) Alloc(dt compute.DType, shape []int) compute.Buffer {
