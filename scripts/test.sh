@@ -24,4 +24,12 @@ if [ -z "${DISPLAY:-}" ] && command -v Xvfb >/dev/null 2>&1; then
 	export DISPLAY
 	echo "test.sh: Xvfb on display $DISPLAY"
 fi
+# The run's caches (GL program binaries, model downloads) go to a
+# temporary folder, never the user's ~/.cache; Go's build cache stays put.
+GOCACHE=$(go env GOCACHE)
+export GOCACHE
+cache=$(mktemp -d)
+trap 'rm -rf "$cache"; [ -z "${xvfb_pid:-}" ] || kill $xvfb_pid 2>/dev/null || true; rm -f "${dfile:-}"' EXIT INT TERM
+XDG_CACHE_HOME=$cache
+export XDG_CACHE_HOME
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...

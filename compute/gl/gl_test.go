@@ -31,10 +31,27 @@ var glShared struct {
 	err  error
 }
 
+// shaderCache is the program-binary cache of the shared backend: a
+// temporary folder of the test binary's own, never the user's cache.
+var shaderCache string
+
+// TestMain makes shaderCache and removes it when the tests end.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "glimpse-shaders-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compute/gl tests:", err)
+		os.Exit(1)
+	}
+	shaderCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func testGL(t testing.TB) (*device, compute.Backend) {
 	t.Helper()
 	glShared.once.Do(func() {
-		glShared.d, glShared.err = newDevice(glOptions{debug: true})
+		glShared.d, glShared.err = newDevice(glOptions{debug: true, cacheDir: shaderCache})
 		if glShared.err == nil {
 			glShared.be = compute.New(glShared.d)
 		}
