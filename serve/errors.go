@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"glimpse/app"
 	"glimpse/input/imageproc"
@@ -100,7 +101,10 @@ func jsonError(err error) *apiError {
 		if te.Field == "" {
 			return badRequest("", "invalid_json", "the request body must be a JSON object, not %s", te.Value)
 		}
-		return badRequest(te.Field, "invalid_type", "%s must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
+		// The path names the embedded genSettings, which the client
+		// never sees.
+		field := strings.ReplaceAll(te.Field, "genSettings.", "")
+		return badRequest(field, "invalid_type", "%s must be %s, not %s", field, jsonKind(te.Type), te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"glimpse/app"
 )
 
 // fixtures is the shared ground truth, seen from serve/.
@@ -167,7 +169,7 @@ func start(t *testing.T, opt Options) (*Server, *logs) {
 	t.Helper()
 	l := &logs{}
 	opt.Log = slog.New(l)
-	opt.Open.Backend = "cpu"
+	opt.Open = openCPU
 	if opt.Version == "" {
 		opt.Version = "0.0.0-test"
 	}
@@ -192,6 +194,10 @@ func start(t *testing.T, opt Options) (*Server, *logs) {
 	})
 	return s, l
 }
+
+// openCPU runs the fixture models on the CPU engine, which every machine
+// has.
+var openCPU = app.OpenOptions{Backend: "cpu"}
 
 // httpClient bounds every hand-made request, so that no test can hang.
 var httpClient = &http.Client{Timeout: 60 * time.Second}

@@ -41,10 +41,11 @@ type genSettings struct {
 // fields in errors ("options." for Ollama).
 //
 // The APIs' sampling knobs switch sampling on the way their clients expect:
-// a temperature above 0, without do_sample, samples, with one beam unless
-// num_beams says otherwise (beam sampling is rarely what an API client
-// means); a temperature of 0 is deterministic, the seed's beam search. A
-// request that says nothing keeps beam search, as the app does.
+// a temperature above 0 samples unless do_sample says otherwise, and a
+// temperature of 0 is deterministic, the seed's beam search. Sampling uses
+// one beam unless num_beams says otherwise (beam sampling is rarely what
+// an API client means). A request that says nothing keeps beam search, as
+// the app does.
 //
 // Ranges are checked by generate itself (its errors name the transformers
 // setting); only what cannot be given to it is refused here.
@@ -88,12 +89,12 @@ func (g *genSettings) config(where string) (generate.Config, error) {
 	default:
 		c.Temperature = *t
 		c.DoSample = true
-		if g.NumBeams == nil {
-			c.NumBeams = 1
-		}
 	}
 	if g.DoSample != nil {
 		c.DoSample = *g.DoSample
+	}
+	if c.DoSample && g.NumBeams == nil {
+		c.NumBeams = 1
 	}
 	return c, nil
 }

@@ -106,7 +106,12 @@ func (e *engine) model(ctx context.Context, name string) (m *app.Model, loaded b
 	if e.m != nil && sameModel(target, e.name, e.description()) {
 		return e.m, false, nil
 	}
-	if !e.allowSwitch && !sameModel(target, e.defaultName, nil) {
+	switch {
+	case sameModel(target, e.defaultName, nil):
+		// The default model by another of its names: open it as the
+		// server was told to.
+		target = e.defaultName
+	case !e.allowSwitch:
 		return nil, false, e.notServed(target)
 	}
 	e.unload()

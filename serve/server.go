@@ -457,11 +457,10 @@ func hostOnly(hostport string) string {
 	return hostport
 }
 
-// readJSON reads the whole body (bounded by MaxBodyBytes) and decodes it
-// into v. Reading it all lets the server notice when the client
-// disconnects; after it, the read deadline is lifted, since a long
-// generation would otherwise outlive ReadTimeout and cancel its own
-// request.
+// readJSON reads the whole body (bounded by MaxBodyBytes and ReadTimeout)
+// and decodes it into v. Reading it all matters: only then does net/http
+// watch the connection (with ReadTimeout lifted, so a long generation
+// outlives it) and cancel the request's context when the client leaves.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -469,9 +468,13 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return toAPIError(err)
 		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return &apiError{status: http.StatusRequestTimeout, typ: typeInvalid, code: "request_timeout", cause: err,
+				msg: fmt.Sprintf("the request body did not arrive within %v", s.opt.ReadTimeout)}
+		}
 		return badRequest("", "invalid_body", "the request body could not be read: %v", err)
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return badRequest("", "invalid_json", "the request body is empty: send a JSON object")
 	}
