@@ -52,6 +52,7 @@ var commands = []*Command{
 	infoCmd,
 	modelsCmd,
 	preprocessCmd,
+	serveCmd,
 	tokenizeCmd,
 }
 
