@@ -556,3 +556,67 @@ func TestCheckAddr(t *testing.T) {
 		t.Errorf("Start on every interface without a key: %v", err)
 	}
 }
+
+// TestDisconnect: a client that leaves stops its question, whether it is
+// running (not streamed: nothing is written until the end, so only the
+// connection says it) or still waiting in the queue, and frees its place.
+func TestDisconnect(t *testing.T) {
+	g := readGolden(t, tinyVicuna)
+	gc := g.Cases[0]
+	s, l := start(t, Options{Model: tinyVicuna})
+	long := openAIChat(gc.Prompt, dataURL(t, gc.Image), map[string]any{"num_beams": 1, "repetition_penalty": 1, "max_tokens": 480, "min_new_tokens": 480})
+	body, err := json.Marshal(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(ctx context.Context) chan error {
+		done := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, "POST", s.URL()+"/v1/chat/completions", bytes.NewReader(body))
+			resp, err := httpClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		return done
+	}
+	running, leaveRunning := context.WithCancel(context.Background())
+	waiting, leaveWaiting := context.WithCancel(context.Background())
+	defer leaveRunning()
+	defer leaveWaiting()
+	first := send(running)
+	waitFor(t, "the first question to run", func() bool { return len(s.eng.turn) == 1 })
+	second := send(waiting)
+	waitFor(t, "the second question to queue", func() bool { return len(s.eng.slots) == 2 })
+
+	leaveWaiting()
+	if err := <-second; err == nil {
+		t.Fatal("the waiting request was answered")
+	}
+	waitFor(t, "the waiting question to leave the queue", func() bool { return len(s.eng.slots) == 1 })
+	waitLog(t, l, "client left while waiting", 1)
+
+	leaveRunning()
+	if err := <-first; err == nil {
+		t.Fatal("the running request was answered")
+	}
+	stopped := waitLog(t, l, "client left; generation stopped", 1)
+	if n := stopped[0]["new_tokens"].(int64); n >= 480 {
+		t.Errorf("the generation of a client that left ran to its end (%d tokens)", n)
+	}
+	waitFor(t, "the engine to be free", func() bool { return len(s.eng.slots) == 0 && len(s.eng.turn) == 0 })
+	if got, _ := ask(t, s, "openai", "", []map[string]any{{"role": "user", "text": gc.Prompt, "image": gc.Image}}, greedySettings); got != g.answer(t, 0, "greedy") {
+		t.Errorf("after the disconnects: %q", got)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
