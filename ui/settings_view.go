@@ -31,6 +31,7 @@ type settingsView struct {
 	textSize                                   *widget.Select
 	dataFolder, hfToken, hfEndpoint            *appEntry
 	errLabel                                   *widget.Label
+	serve                                      *servePanel // other programs' access (serve.go)
 	box                                        fyne.CanvasObject
 }
 
@@ -94,6 +95,7 @@ func newSettingsView(a *App) *settingsView {
 		item("Hugging Face token", v.hfToken), item("Hugging Face endpoint", v.hfEndpoint),
 	)
 	data.Items[0].HintText = "where the history is kept; takes effect at the next start"
+	v.serve = newServePanel(a)
 	heading := func(s string) *widget.Label {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
@@ -101,7 +103,9 @@ func newSettingsView(a *App) *settingsView {
 		heading("Generation"), gen, widget.NewSeparator(),
 		heading("Appearance"), look, widget.NewSeparator(),
 		heading("Data and downloads"), data,
-		v.errLabel, container.NewHBox(apply, reset),
+		v.errLabel, container.NewHBox(apply, reset), widget.NewSeparator(),
+		// Takes effect at once, without Apply.
+		heading("Other programs"), v.serve.object(),
 	)
 	v.box = container.NewVScroll(container.NewPadded(body))
 	v.show(a.settings)
