@@ -321,31 +321,13 @@ func newSearch(prefix [][]int32, cfg Config, stream func(Event)) (*search, error
 		return nil, configErr("unknown early_stopping value %d", int(cfg.EarlyStopping))
 	}
 
-	// transformers' _prepare_generated_length: max_new_tokens wins over
-	// max_length; with neither set, 20 new tokens. Each length is checked
-	// against the model's context before it is added to anything, so that
-	// no huge value overflows or reaches an allocation.
+	maxLen, err := cfg.MaxPositions(n)
+	if err != nil {
+		return nil, err
+	}
 	limit := cfg.PositionLimit
 	if limit <= 0 {
 		limit = math.MaxInt32
-	}
-	if n >= limit {
-		return nil, configErr("the prompt is %d tokens, and the model holds %d positions in all", n, limit)
-	}
-	maxLen := cfg.MaxLength
-	switch {
-	case cfg.MaxNewTokens > limit-n:
-		return nil, configErr("max_new_tokens %d does not fit: the model holds %d positions, so at most %d new tokens follow this %d-token prompt",
-			cfg.MaxNewTokens, limit, limit-n, n)
-	case cfg.MaxNewTokens > 0:
-		maxLen = cfg.MaxNewTokens + n
-	case maxLen > limit:
-		return nil, configErr("max_length %d does not fit: the model holds %d positions", maxLen, limit)
-	case maxLen == 0:
-		maxLen = min(20+n, limit)
-	}
-	if n >= maxLen {
-		return nil, configErr("the prompt is %d tokens but max_length is %d: raise max_length or set max_new_tokens", n, maxLen)
 	}
 	if cfg.MinLength > limit || cfg.MinNewTokens > limit {
 		return nil, configErr("min_length %d / min_new_tokens %d exceed the model's %d positions", cfg.MinLength, cfg.MinNewTokens, limit)
@@ -367,6 +349,41 @@ func newSearch(prefix [][]int32, cfg Config, stream func(Event)) (*search, error
 	}
 	g.procs = buildProcessors(cfg, n, minLen)
 	return g, nil
+}
+
+// MaxPositions is the length generate() lets a sequence reach after a
+// prefix of prefixLen tokens, prefix included, as transformers'
+// _prepare_generated_length resolves it: max_new_tokens wins over
+// max_length; with neither set, 20 new tokens. Each length is checked
+// against PositionLimit before it is added to anything, so that no huge
+// value overflows or reaches an allocation; its errors are the ones
+// Generate returns for the same settings. Callers use it to size a request
+// before they start one.
+func (c Config) MaxPositions(prefixLen int) (int, error) {
+	n := prefixLen
+	limit := c.PositionLimit
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	if n >= limit {
+		return 0, configErr("the prompt is %d tokens, and the model holds %d positions in all", n, limit)
+	}
+	maxLen := c.MaxLength
+	switch {
+	case c.MaxNewTokens > limit-n:
+		return 0, configErr("max_new_tokens %d does not fit: the model holds %d positions, so at most %d new tokens follow this %d-token prompt",
+			c.MaxNewTokens, limit, limit-n, n)
+	case c.MaxNewTokens > 0:
+		maxLen = c.MaxNewTokens + n
+	case maxLen > limit:
+		return 0, configErr("max_length %d does not fit: the model holds %d positions", maxLen, limit)
+	case maxLen == 0:
+		maxLen = min(20+n, limit)
+	}
+	if n >= maxLen {
+		return 0, configErr("the prompt is %d tokens but max_length is %d: raise max_length or set max_new_tokens", n, maxLen)
+	}
+	return maxLen, nil
 }
 
 // checkLogits panics when a Session breaks its contract: the search cannot
