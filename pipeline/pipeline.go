@@ -39,6 +39,12 @@ type Options struct {
 	Progress func(model.LoadProgress)
 	// Fallback, if set, is told why an "auto" backend fell back to the CPU.
 	Fallback func(reason error)
+	// Available, if set, says how many bytes the backend can still give one
+	// request beyond the loaded weights (the system's available memory for
+	// the CPU, the GPU's memory less the weights for gl); Ask asks it before
+	// each request and refuses one whose estimate does not fit. 0 or less
+	// means unknown, and nothing is checked.
+	Available func() int64
 }
 
 // Description says what a Pipeline runs, for status bars and logs.
@@ -65,11 +71,12 @@ type Description struct {
 // Pipeline is a loaded model ready to answer. Ask may be called from one
 // goroutine at a time.
 type Pipeline struct {
-	folder  *config.Folder
-	proc    *processor.Processor
-	net     *model.Model
-	backend compute.Backend
-	desc    Description
+	folder    *config.Folder
+	proc      *processor.Processor
+	net       *model.Model
+	backend   compute.Backend
+	desc      Description
+	available func() int64
 }
 
 // ErrSoftwareGL is why an "auto" backend skipped an OpenGL that renders on
@@ -78,6 +85,41 @@ var ErrSoftwareGL = errors.New("no GPU: OpenGL renders in software")
 
 // ErrBadOption reports an unknown backend or precision name.
 var ErrBadOption = errors.New("unknown option")
+
+// ErrNoMemory is matched by a *MemoryError: a request that would not fit
+// in the memory the backend has left.
+var ErrNoMemory = errors.New("not enough memory for this request")
+
+// MemoryError is a request refused before it started because its estimate
+// (model.Model.RequestBytes) exceeds the memory available.
+type MemoryError struct {
+	Need, Available int64  // bytes beyond the weights
+	Where           string // "memory" (the CPU's) or "GPU memory"
+}
+
+// Error gives both numbers and what to change, in one line.
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("this request needs about %s of %s beyond the model's weights, and %s is available: "+
+		"ask about fewer images at once, use fewer beams, or lower max_length / max_new_tokens",
+		formatBytes(e.Need), e.Where, formatBytes(e.Available))
+}
+
+// Is reports that e is an ErrNoMemory.
+func (e *MemoryError) Is(target error) bool { return target == ErrNoMemory }
+
+// formatBytes writes a size in binary units for people: "1.5 GiB",
+// "300 MiB", "12 KiB".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // Open starts the compute backend and loads the model in folder dir.
 // Cancelling ctx stops loading.
@@ -123,7 +165,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	if name == "" {
 		name = filepath.Base(filepath.Clean(dir))
 	}
-	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, desc: Description{
+	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, available: opt.Available, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
 		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 		Software: backend == "gl" && compute.SoftwareRenderer(be.Info().Device),
@@ -248,13 +290,17 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 	}
 	res := &Result{Warnings: in.Warnings}
 	res.Timings.Preprocess = time.Since(start)
+	conf := p.Configure(cfg)
+	if err := p.fits(in, conf); err != nil {
+		return res, err
+	}
 	sess, err := p.net.NewSession(&model.Inputs{PixelValues: in.PixelValues, InputIDs: in.InputIDs,
 		AttentionMask: in.AttentionMask, QFormerInputIDs: in.QFormerInputIDs, QFormerAttentionMask: in.QFormerAttentionMask})
 	if err != nil {
 		return nil, err
 	}
 	timed := &timedSession{Session: sess}
-	out, err := generate.Generate(ctx, timed, p.prefix(in), p.Configure(cfg), stream)
+	out, err := generate.Generate(ctx, timed, p.prefix(in), conf, stream)
 	res.Timings.Prefill, res.Timings.Decode, res.Timings.Steps = timed.prefill, timed.steps, timed.nsteps
 	if err != nil {
 		return res, err
@@ -264,6 +310,37 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 			PromptTokens: len(in.InputIDs[0]), NewTokens: r.NewTokens, Score: r.Score, EOS: r.EOS})
 	}
 	return res, nil
+}
+
+// fits refuses a request whose memory estimate exceeds what the backend
+// has left, before anything is allocated: a request that cannot fit would
+// otherwise grow until the system kills the process, or the GPU driver
+// fails in the middle of a step. Settings generate would refuse are left
+// for it to word.
+func (p *Pipeline) fits(in *processor.Inputs, cfg generate.Config) error {
+	if p.available == nil {
+		return nil
+	}
+	prefix := p.prefix(in)
+	positions, err := cfg.MaxPositions(len(prefix[0]))
+	if err != nil {
+		return nil
+	}
+	avail := p.available()
+	if avail <= 0 {
+		return nil
+	}
+	prompts := len(in.InputIDs)
+	need := p.net.RequestBytes(model.Request{Prompts: prompts, Sequences: prompts * max(cfg.NumBeams, cfg.NumReturnSequences, 1),
+		PromptLen: len(in.InputIDs[0]), Positions: positions})
+	if need <= avail {
+		return nil
+	}
+	where := "memory"
+	if p.desc.Backend == "gl" {
+		where = "GPU memory"
+	}
+	return &MemoryError{Need: need, Available: avail, Where: where}
 }
 
 // process turns images and prompts into the model's inputs. A model that
