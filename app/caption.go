@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"glimpse/generate"
+	"glimpse/internal/outfile"
 )
 
 // Captioning: short alt-text captions for images, a batch at a time. The
@@ -280,9 +281,13 @@ func CaptionFolder(ctx context.Context, opt BatchOptions, ask AskFunc, progress 
 		// Decode the next BatchSize readable images.
 		var rels []string
 		var imgs []image.Image
-		for ; i < len(todo) && len(rels) < opt.BatchSize; i++ {
+		for ; i < len(todo) && len(rels) < opt.BatchSize && runErr == nil; i++ {
 			rel := todo[i]
-			img, err := LoadImage(filepath.Join(opt.Folder, filepath.FromSlash(rel)))
+			img, err := LoadImageContext(ctx, filepath.Join(opt.Folder, filepath.FromSlash(rel)))
+			if cancelled(err) {
+				runErr = err
+				break
+			}
 			if err != nil {
 				var ie *ImageError
 				if errors.As(err, &ie) {
@@ -295,6 +300,9 @@ func CaptionFolder(ctx context.Context, opt BatchOptions, ask AskFunc, progress 
 			}
 			rels = append(rels, rel)
 			imgs = append(imgs, img.Image)
+		}
+		if runErr != nil {
+			break
 		}
 		if len(rels) == 0 {
 			report("")
@@ -395,8 +403,8 @@ func (w *batchWriter) sidecar(rel, caption, previous string) {
 		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s: cannot read %s: %v", rel, filepath.Base(path), userErr(err)))
 		return
 	}
-	if err := writeFileAtomic(path, []byte(want)); err != nil {
-		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s: cannot write its caption file: %v", rel, err))
+	if err := outfile.WriteFile(path, []byte(want)); err != nil {
+		w.rep.Notes = append(w.rep.Notes, fmt.Sprintf("%s: no caption file: %v", rel, err))
 	}
 }
 
@@ -426,35 +434,7 @@ func writeCaptionFile(path, format string, images []string, done map[string]stri
 		enc.SetIndent("", "  ")
 		enc.Encode(recs)
 	}
-	if err := writeFileAtomic(path, b.Bytes()); err != nil {
-		return fmt.Errorf("cannot write the captions to %s: %v", path, err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data through a temporary file, so a
-// crash never leaves half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return userErr(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return userErr(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return userErr(err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return userErr(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return userErr(err)
-	}
-	return nil
+	// Atomic, so a crash never leaves half a file; outfile's errors name
+	// the file and the cause.
+	return outfile.WriteFile(path, b.Bytes())
 }

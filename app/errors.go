@@ -39,7 +39,8 @@ var (
 	// ErrCancelled: the work was stopped. Such errors also match the
 	// context's own error (context.Canceled).
 	ErrCancelled = errors.New("cancelled")
-	// ErrOutOfMemory: the model does not fit in the memory of the device.
+	// ErrOutOfMemory: the model, or a request to it, does not fit in the
+	// memory of the device.
 	ErrOutOfMemory = errors.New("out of memory")
 )
 
@@ -84,6 +85,8 @@ func classify(err error) error {
 		return &Error{Kind: ErrBadSetting, Msg: strings.Replace(msg, pipeline.ErrBadOption.Error()+": ", "", 1), Err: err}
 	case errors.Is(err, generate.ErrConfig):
 		return kind(ErrBadSetting)
+	case errors.Is(err, pipeline.ErrNoMemory):
+		return kind(ErrOutOfMemory)
 	case errors.Is(err, compute.ErrUnavailable):
 		return kind(ErrBackendUnavailable)
 	case errors.Is(err, config.ErrMissing), errors.Is(err, model.ErrIncomplete):

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -58,21 +59,34 @@ func (e *ImageError) Is(target error) bool { return target == ErrUnreadableImage
 // Unwrap returns the cause.
 func (e *ImageError) Unwrap() error { return e.Err }
 
-// LoadImage reads and decodes an image file. Its errors are *ImageError,
-// worded for the user: the file does not exist, cannot be read, is a
-// folder, or is not an image Glimpse can decode.
+// LoadImage reads and decodes an image file; see LoadImageContext.
 func LoadImage(path string) (*Image, error) {
-	data, err := readImageFile(path)
+	return LoadImageContext(context.Background(), path)
+}
+
+// LoadImageContext reads and decodes an image file, stopping with an
+// ErrCancelled error when ctx is cancelled. Its other errors are
+// *ImageError, worded for the user: the file does not exist, cannot be
+// read, is a folder, a device or a named pipe (refused before it is opened,
+// since opening a pipe waits for a writer and a device may never end), or
+// is not an image Glimpse can decode.
+func LoadImageContext(ctx context.Context, path string) (*Image, error) {
+	data, err := readImageFile(ctx, path)
 	if err != nil {
+		if cancelled(err) {
+			return nil, classify(err)
+		}
 		reason := fmt.Sprintf("cannot be read: %v", userErr(err))
+		var nr *notRegularError
 		switch {
+		case errors.As(err, &nr) && nr.kind == "a folder":
+			reason = "is a folder: choose an image file"
+		case errors.As(err, &nr):
+			reason = fmt.Sprintf("is %s, not an image file", nr.kind)
 		case errors.Is(err, fs.ErrNotExist):
 			reason = "does not exist"
 		case errors.Is(err, fs.ErrPermission):
 			reason = "cannot be read: permission denied"
-		}
-		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
-			reason = "is a folder: choose an image file"
 		}
 		return nil, &ImageError{Path: path, Reason: reason, Err: err}
 	}
@@ -84,15 +98,72 @@ func LoadImage(path string) (*Image, error) {
 	return &Image{Path: path, Name: filepath.Base(path), Data: data, Image: img}, nil
 }
 
+// notRegularError is a path that is not a regular file (or a link to one);
+// it wraps imageproc.ErrNotRegular.
+type notRegularError struct {
+	kind string // "a folder", "a named pipe", …
+}
+
+func (e *notRegularError) Error() string { return "it is " + e.kind }
+
+func (e *notRegularError) Unwrap() error { return imageproc.ErrNotRegular }
+
 // readImageFile reads at most one byte more than the decoder takes, so an
-// enormous file is refused by the decoder's size check, not read whole.
-func readImageFile(path string) ([]byte, error) {
+// enormous file is refused by the decoder's size check, not read whole. It
+// opens regular files only, looking before the open (a named pipe's open
+// blocks) and again after it (the path may have changed in between), and
+// stops between reads once ctx is cancelled (a slow network drive).
+func readImageFile(ctx context.Context, path string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &notRegularError{kind: fileKind(st.Mode())}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, imageproc.MaxFileSize+1))
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &notRegularError{kind: fileKind(st.Mode())}
+	}
+	return io.ReadAll(io.LimitReader(ctxReader{ctx, f}, imageproc.MaxFileSize+1))
+}
+
+// fileKind names what a path that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
+}
+
+// ctxReader ends a read loop with ctx's error once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // userErr strips the path from file errors whose message already names it.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -133,5 +134,16 @@ func TestImageExtensions(t *testing.T) {
 		if IsImageName(n) {
 			t.Errorf("%s taken for an image", n)
 		}
+	}
+}
+
+// TestLoadImageCancelled stops before reading once the context is done:
+// the error says the work was stopped, not that the image is bad.
+func TestLoadImageCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := LoadImageContext(ctx, filepath.Join(fixtures, "images", "shapes.png"))
+	if !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreadableImage) {
+		t.Errorf("LoadImageContext with a cancelled context: %v, want ErrCancelled and context.Canceled", err)
 	}
 }

@@ -75,7 +75,9 @@ func Resolve(ctx context.Context, name string) (string, error) {
 }
 
 // Open resolves name (see Resolve), starts the compute backend and loads
-// the weights. Cancelling ctx stops loading.
+// the weights. Cancelling ctx stops loading within one tensor, with an
+// ErrCancelled error. The model refuses requests that cannot fit in the
+// memory left (see requestBudget) with ErrOutOfMemory errors.
 func Open(ctx context.Context, name string, opt OpenOptions) (*Model, error) {
 	dir, err := Resolve(ctx, name)
 	if err != nil {
@@ -87,12 +89,15 @@ func Open(ctx context.Context, name string, opt OpenOptions) (*Model, error) {
 	if dir == name {
 		label = ""
 	}
+	m := &Model{}
+	b := &budget{m: m}
 	p, err := pipeline.Open(ctx, dir, pipeline.Options{Name: label, Backend: opt.Backend, Precision: opt.Precision,
-		Progress: opt.Progress, Fallback: opt.Fallback})
+		Progress: opt.Progress, Fallback: opt.Fallback, Available: b.available})
 	if err != nil {
 		return nil, classify(err)
 	}
-	return &Model{p: p}, nil
+	m.p = p
+	return m, nil
 }
 
 // Describe says what the model runs.

@@ -154,19 +154,28 @@ func sysfsVRAM(drm string) int64 {
 }
 
 // systemRAM reads MemTotal from /proc/meminfo; 0 elsewhere.
-func systemRAM() int64 {
+func systemRAM() int64 { return meminfo("MemTotal") }
+
+// systemAvailableRAM reads MemAvailable from /proc/meminfo: what the
+// system can still give a process without swapping (free memory and the
+// caches it can drop); 0 elsewhere.
+func systemAvailableRAM() int64 { return meminfo("MemAvailable") }
+
+// meminfo reads one field of /proc/meminfo in bytes; 0 where there is no
+// such file or field.
+func meminfo(key string) int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
-	return parseMeminfo(bufio.NewScanner(f))
+	return parseMeminfo(bufio.NewScanner(f), key)
 }
 
-// parseMeminfo returns MemTotal (kB in the file) in bytes, or 0.
-func parseMeminfo(sc *bufio.Scanner) int64 {
+// parseMeminfo returns field key (kB in the file) in bytes, or 0.
+func parseMeminfo(sc *bufio.Scanner, key string) int64 {
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
 			if fs := strings.Fields(rest); len(fs) > 0 {
 				if kb, err := strconv.ParseInt(fs[0], 10, 64); err == nil {
 					return kb << 10

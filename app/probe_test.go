@@ -38,20 +38,25 @@ func TestGPUMemorySources(t *testing.T) {
 	}
 }
 
-// TestParseMeminfo reads the system memory as Linux reports it.
+// TestParseMeminfo reads the system memory, and the memory still
+// available, as Linux reports them.
 func TestParseMeminfo(t *testing.T) {
+	const sample = "MemTotal:       131891120 kB\nMemFree:         1000 kB\nMemAvailable:   98765432 kB\n"
 	tests := []struct {
-		in   string
-		want int64
+		in, key string
+		want    int64
 	}{
-		{"MemTotal:       131891120 kB\nMemFree:         1000 kB\n", 131891120 << 10},
-		{"MemFree:         1000 kB\nMemTotal: 2048 kB\n", 2048 << 10},
-		{"MemFree: 1000 kB\n", 0},
-		{"MemTotal: lots\n", 0},
+		{sample, "MemTotal", 131891120 << 10},
+		{sample, "MemAvailable", 98765432 << 10},
+		{sample, "MemFree", 1000 << 10},
+		{"MemFree:         1000 kB\nMemTotal: 2048 kB\n", "MemTotal", 2048 << 10},
+		{"MemFree: 1000 kB\n", "MemTotal", 0},
+		{"MemTotal: lots\n", "MemTotal", 0},
+		{"MemAvailableX: 5 kB\n", "MemAvailable", 0},
 	}
 	for _, tc := range tests {
-		if got := parseMeminfo(bufio.NewScanner(strings.NewReader(tc.in))); got != tc.want {
-			t.Errorf("parseMeminfo(%q) = %d, want %d", tc.in, got, tc.want)
+		if got := parseMeminfo(bufio.NewScanner(strings.NewReader(tc.in)), tc.key); got != tc.want {
+			t.Errorf("parseMeminfo(%q, %s) = %d, want %d", tc.in, tc.key, got, tc.want)
 		}
 	}
 }
