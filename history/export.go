@@ -8,15 +8,19 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"image/png"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"glimpse/internal/outfile"
 )
 
 // Format is a way to export a conversation.
@@ -210,23 +214,58 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (Conversation, error) {
 // Export writes conversation id to path in format f. For Markdown, the
 // images go to a folder named after the file ("chat.md" → "chat-images")
 // beside it, which the page links to.
-func (s *Store) Export(ctx context.Context, id int64, f Format, path string) error {
-	var buf bytes.Buffer
-	var err error
+//
+// The file is written atomically, and only onto a regular file or a new
+// path: a device, a named pipe, a symbolic link or a folder at path is
+// refused (an error matching outfile.ErrNotFile) before anything is
+// written. When the export fails, path is left as it was, and the images
+// this export added (and the images folder, when it made it) are removed.
+func (s *Store) Export(ctx context.Context, id int64, f Format, path string) (err error) {
 	switch f {
-	case JSON:
-		err = s.WriteJSON(ctx, id, &buf)
-	case HTML:
-		err = s.WriteHTML(ctx, id, &buf)
-	case Markdown:
-		err = s.writeMarkdown(ctx, id, path, &buf)
+	case JSON, HTML, Markdown:
 	default:
 		return fmt.Errorf("unknown export format %q: use md, json or html", f)
+	}
+	out, err := outfile.Create(path)
+	if err != nil {
+		return err
+	}
+	var made exportImages
+	defer func() {
+		if err != nil {
+			out.Abort()
+			made.remove()
+		}
+	}()
+	switch f {
+	case JSON:
+		err = s.WriteJSON(ctx, id, out)
+	case HTML:
+		err = s.WriteHTML(ctx, id, out)
+	case Markdown:
+		err = s.writeMarkdown(ctx, id, path, out, &made)
 	}
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return out.Commit()
+}
+
+// exportImages is what a Markdown export added beside its file, so that a
+// failed export can take it back.
+type exportImages struct {
+	folder string   // the images folder, when the export made it
+	files  []string // image files the export made in a folder that was there
+}
+
+// remove deletes what the export added.
+func (m *exportImages) remove() {
+	for _, f := range m.files {
+		os.Remove(f)
+	}
+	if m.folder != "" {
+		os.RemoveAll(m.folder)
+	}
 }
 
 // imagesFolder is the folder beside a Markdown export that holds its images.
@@ -235,12 +274,15 @@ func imagesFolder(mdPath string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base)) + "-images"
 }
 
-func (s *Store) writeMarkdown(ctx context.Context, id int64, path string, w io.Writer) error {
+// writeMarkdown writes the page to w and its images into the folder
+// beside path, recording in made what it added there.
+func (s *Store) writeMarkdown(ctx context.Context, id int64, path string, w io.Writer, made *exportImages) error {
 	c, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	folder := imagesFolder(path)
+	dir := filepath.Join(filepath.Dir(path), folder)
 	fmt.Fprintf(w, "# %s\n\n", markdownLine(c.Title))
 	fmt.Fprintf(w, "*Started %s, last updated %s.*\n", c.Created.Format(time.RFC1123), c.Updated.Format(time.RFC1123))
 	for _, m := range c.Messages {
@@ -251,12 +293,20 @@ func (s *Store) writeMarkdown(ctx context.Context, id int64, path string, w io.W
 				return err
 			}
 			name := a.SHA256[:16] + extension(a.Format)
-			dir := filepath.Join(filepath.Dir(path), folder)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					return err
+				}
+				made.folder = dir
+			}
+			file := filepath.Join(dir, name)
+			_, err = os.Lstat(file)
+			isNew := errors.Is(err, fs.ErrNotExist)
+			if err := outfile.WriteFile(file, data); err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-				return err
+			if isNew && made.folder == "" {
+				made.files = append(made.files, file)
 			}
 			alt := a.Name
 			if alt == "" {
