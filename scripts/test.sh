@@ -2,7 +2,8 @@
 # test.sh: the whole test suite. GL tests use the machine's OpenGL (Mesa's
 # llvmpipe through EGL when there is no GPU); GUI tests need an X display, so
 # without one this starts Xvfb for the run, on a display number Xvfb picks
-# itself (-displayfd), and stops if it did not start.
+# itself (-displayfd), and stops if it did not start. Then the packages with
+# concurrency run again under -race.
 set -eu
 cd "$(dirname "$0")/.."
 if [ -z "${DISPLAY:-}" ] && command -v Xvfb >/dev/null 2>&1; then
@@ -33,3 +34,7 @@ trap 'rm -rf "$cache"; [ -z "${xvfb_pid:-}" ] || kill $xvfb_pid 2>/dev/null || t
 XDG_CACHE_HOME=$cache
 export XDG_CACHE_HOME
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
+# Again under the race detector, the packages whose code runs on several
+# goroutines: the engines, downloads, the history, generation, the app
+# layer, the server and the UI.
+go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./compute/... ./downloads/... ./history/ ./generate/ ./app/ ./serve/ ./ui/
