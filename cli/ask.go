@@ -42,20 +42,16 @@ func runAsk(env *Env, fs *flag.FlagSet, args []string) int {
 	save := fs.Bool("save", false, "record the image, question, answer and settings as a new conversation in the history")
 	gf := addGenFlags(fs, app.SeedSettings())
 	ef := addEngineFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, required("model", "image", "prompt"), noArgs); !ok {
 		return code
-	}
-	if fs.NArg() > 0 || *imagePath == "" || *prompt == "" || *modelArg == "" {
-		fs.Usage()
-		return 2
 	}
 	ctx, stop := interruptible()
 	defer stop()
 	start := time.Now()
 
-	img, err := app.LoadImage(*imagePath)
+	img, err := app.LoadImageContext(ctx, *imagePath)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return failErr(stderr, err)
 	}
 	p, err := openModel(ctx, stderr, *modelArg, ef, "running on the CPU, which is much slower")
 	if err != nil {
@@ -67,14 +63,21 @@ func runAsk(env *Env, fs *flag.FlagSet, args []string) int {
 	cfg := gf.config(app.SeedSettings())
 	tty := isTerminal(stderr)
 	streamed := false
-	res, err := p.Ask(ctx, []image.Image{img.Image}, []string{*prompt}, cfg, func(e generate.Event) {
+	out := checked(stdout)
+	// An answer nobody can read is not worth finishing: a failed write
+	// stops the generation.
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	res, err := p.Ask(genCtx, []image.Image{img.Image}, []string{*prompt}, cfg, func(e generate.Event) {
 		switch {
 		case e.Index < 0: // beam search progress
 			if tty {
 				fmt.Fprintf(stderr, "\r\033[Kthinking… step %d of at most %d", e.Step, e.MaxSteps)
 			}
 		case e.Index == 0 && cfg.NumBeams == 1:
-			io.WriteString(stdout, e.Text)
+			if _, err := io.WriteString(out, e.Text); err != nil {
+				stopGen()
+			}
 			streamed = true
 		}
 	})
@@ -86,17 +89,22 @@ func runAsk(env *Env, fs *flag.FlagSet, args []string) int {
 			fmt.Fprintf(stderr, "glimpse: warning: %s\n", w)
 		}
 	}
+	if err := out.Err(); err != nil {
+		return fail(stderr, "%v", err)
+	}
 	if err != nil {
 		if streamed {
-			fmt.Fprintln(stdout)
+			fmt.Fprintln(out)
 		}
 		return failErr(stderr, err)
 	}
 	r := res.Answers[0]
 	if cfg.NumBeams > 1 {
-		io.WriteString(stdout, r.Text)
+		io.WriteString(out, r.Text)
 	}
-	fmt.Fprintln(stdout)
+	if _, err := fmt.Fprintln(out); err != nil {
+		return fail(stderr, "%v", err)
+	}
 	if *save {
 		if err := saveExchange(ctx, app.Exchange{Prompt: *prompt, Image: img, Config: cfg, Model: p.Describe(), Result: res}); err != nil {
 			return fail(stderr, "the answer was not saved to the history: %v", err)
@@ -116,11 +124,11 @@ func runAsk(env *Env, fs *flag.FlagSet, args []string) int {
 		if t.Decode > 0 && t.Steps > 0 {
 			timings["decode_tokens_per_s"] = float64(t.Steps) / t.Decode.Seconds()
 		}
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(askResult{Sequence: r.Sequence, Text: r.Text, PromptTokens: r.PromptTokens,
 			NewTokens: r.NewTokens, Timings: timings}); err != nil {
-			return fail(stderr, "writing the result: %v", err)
+			return fail(stderr, "%v", err)
 		}
 	}
 	return 0

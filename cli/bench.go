@@ -51,21 +51,17 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 	runs := fs.Int("runs", 3, "runs of each measurement; the best is reported")
 	ef := addEngineFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, required("model"), noArgs, atLeast("tokens", 1), atLeast("runs", 1), atLeast("beams", 0)); !ok {
 		return code
-	}
-	if fs.NArg() > 0 || *modelArg == "" || *tokens < 1 || *runs < 1 || *beams < 0 {
-		fs.Usage()
-		return 2
 	}
 	ctx, stop := interruptible()
 	defer stop()
 
 	img := image.Image(gradient(224, 224))
 	if *imagePath != "" {
-		loaded, err := app.LoadImage(*imagePath)
+		loaded, err := app.LoadImageContext(ctx, *imagePath)
 		if err != nil {
-			return fail(stderr, "%v", err)
+			return failErr(stderr, err)
 		}
 		img = loaded.Image
 	}

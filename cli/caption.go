@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -72,13 +73,12 @@ func runCaption(env *Env, fs *flag.FlagSet, args []string) int {
 	asCSV := fs.Bool("csv", false, "write CSV with a path,caption header")
 	gf := addGenFlags(fs, app.CaptionSettings())
 	ef := addEngineFlags(fs)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, required("model"), someArgs("image or folder to caption"),
+		atLeast("batch-size", 1), notBoth("csv", "json")); !ok {
 		return code
 	}
-	if fs.NArg() == 0 || *modelArg == "" || *batchSize < 1 || (*asJSON && *asCSV) {
-		fs.Usage()
-		return 2
-	}
+	ctx, stop := interruptible()
+	defer stop()
 	format := "text"
 	if *asJSON {
 		format = "json"
@@ -89,8 +89,6 @@ func runCaption(env *Env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	ctx, stop := interruptible()
-	defer stop()
 	p, err := openModel(ctx, stderr, *modelArg, ef, "running on the CPU, which is much slower")
 	if err != nil {
 		return failErr(stderr, err)
@@ -111,7 +109,10 @@ func runCaption(env *Env, fs *flag.FlagSet, args []string) int {
 		var paths []string
 		var images []image.Image
 		for _, path := range files[start:min(start+*batchSize, len(files))] {
-			img, err := app.LoadImage(path)
+			img, err := app.LoadImageContext(ctx, path)
+			if errors.Is(err, app.ErrCancelled) {
+				return failErr(stderr, err)
+			}
 			if err != nil {
 				fmt.Fprintf(stderr, "glimpse: %v\n", err)
 				failed++
@@ -136,7 +137,7 @@ func runCaption(env *Env, fs *flag.FlagSet, args []string) int {
 				continue
 			}
 			if err := out.write(paths[i], c); err != nil {
-				return fail(stderr, "writing captions: %v", err)
+				return fail(stderr, "%v", err)
 			}
 		}
 		done += len(paths)

@@ -20,7 +20,8 @@ type Env struct {
 	// the app, where no arguments print the usage.
 	OpenApp func() int
 	// Stdin, Stdout and Stderr are the standard streams; a nil Stdin reads
-	// nothing.
+	// nothing. Every write to Stdout is checked: a command whose output
+	// could not be written fails, with one line on Stderr.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 }
@@ -62,9 +63,22 @@ func Main(args []string, env Env) int {
 	if env.Stdin == nil {
 		env.Stdin = eofReader{}
 	}
+	out := checked(env.Stdout)
+	env.Stdout = out
+	code := dispatch(args, &env)
+	// A command that failed has said why; one that thinks it succeeded may
+	// have lost its output.
+	if err := out.Err(); err != nil && code == 0 {
+		return fail(env.Stderr, "%v", err)
+	}
+	return code
+}
+
+// dispatch runs the command args name.
+func dispatch(args []string, env *Env) int {
 	if len(args) == 0 {
 		if env.OpenApp == nil {
-			usage(&env, env.Stderr)
+			usage(env, env.Stderr)
 			return 2
 		}
 		beforeApp()
@@ -75,16 +89,16 @@ func Main(args []string, env Env) int {
 		fmt.Fprintf(env.Stdout, "glimpse %s\n", env.Version)
 		return 0
 	case "-h", "--help", "help":
-		usage(&env, env.Stdout)
+		usage(env, env.Stdout)
 		return 0
 	}
 	for _, c := range commands {
 		if c.Name == args[0] {
-			return c.Run(&env, c.flagSet(env.Stderr), args[1:])
+			return c.Run(env, c.flagSet(env.Stderr), args[1:])
 		}
 	}
 	fmt.Fprintf(env.Stderr, "glimpse: unknown command %q\n\n", args[0])
-	usage(&env, env.Stderr)
+	usage(env, env.Stderr)
 	return 2
 }
 

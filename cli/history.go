@@ -32,16 +32,42 @@ var historyCmd = &Command{
 type historySub struct {
 	args    string // what follows the name, for the usage text
 	summary string
-	run     func(s *history.Store, env *Env, args []string) int
+	// open opens the history as the subcommand needs it; a nil Store
+	// means that nothing has been saved yet.
+	open func() (*history.Store, error)
+	run  func(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int
 }
 
 var historySubs = map[string]historySub{
-	"list":   {"[--json] [--limit N]", "list conversations, most recent first", historyList},
-	"show":   {"ID", "print a conversation", historyShow},
-	"search": {"TEXT [--json] [--limit N]", "find messages containing every word of TEXT", historySearch},
-	"export": {"ID --format md|json|html --out PATH", "write a conversation to a file (PATH - for standard output, json and html)", historyExport},
-	"import": {"FILE", "add a conversation from a JSON export (FILE - for standard input)", historyImport},
-	"rm":     {"ID...", "delete conversations and the images no other conversation uses", historyRemove},
+	"list":   {"[--json] [--limit N]", "list conversations, most recent first", openReading, historyList},
+	"show":   {"ID", "print a conversation", openReading, historyShow},
+	"search": {"TEXT [--json] [--limit N]", "find messages containing every word of TEXT", openReading, historySearch},
+	"export": {"ID --format md|json|html --out PATH", "write a conversation to a file (PATH - for standard output, json and html)", openReading, historyExport},
+	"import": {"FILE", "add a conversation from a JSON export (FILE - for standard input)", history.OpenDefault, historyImport},
+	"rm":     {"ID...", "delete conversations and the images no other conversation uses", openExisting, historyRemove},
+}
+
+// openReading opens the history for a subcommand that only reads it. It
+// creates nothing, so that listing works on a read-only data folder and
+// never leaves a database behind where there was none; it returns a nil
+// Store when nothing has been saved yet.
+func openReading() (*history.Store, error) {
+	s, err := history.OpenDefaultReadOnly()
+	if errors.Is(err, history.ErrNoHistory) {
+		return nil, nil
+	}
+	return s, err
+}
+
+// openExisting opens the history for changing what is in it: a nil Store
+// when there is no history yet, rather than a new, empty database.
+func openExisting() (*history.Store, error) {
+	s, err := openReading()
+	if s == nil || err != nil {
+		return nil, err
+	}
+	s.Close()
+	return history.OpenDefault()
 }
 
 func historyUsage(w io.Writer) {
@@ -75,35 +101,46 @@ func runHistory(env *Env, _ *flag.FlagSet, args []string) int {
 		historyUsage(stdout)
 		return 0
 	}
-	sub, ok := historySubs[args[0]]
+	name := args[0]
+	sub, ok := historySubs[name]
 	if !ok {
-		fmt.Fprintf(stderr, "glimpse history: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, "glimpse history: unknown command %q\n\n", name)
 		historyUsage(stderr)
 		return 2
 	}
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: glimpse history %s %s\n\n%s.\n", name, sub.args, sub.summary)
+	}
 	for _, a := range args[1:] {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprintf(stdout, "Usage: glimpse history %s %s\n\n%s.\n", args[0], sub.args, sub.summary)
+			usage(stdout)
 			return 0
 		}
 		if a == "--" {
 			break
 		}
 	}
-	s, err := history.OpenDefault()
+	fs := flag.NewFlagSet("history "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		usage(stderr)
+		fs.PrintDefaults()
+	}
+	s, err := sub.open()
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	defer s.Close()
-	return sub.run(s, env, args[1:])
+	if s != nil {
+		defer s.Close()
+	}
+	return sub.run(s, env, fs, args[1:])
 }
 
 // historyParse parses flags that may come before, between or after the
 // positional arguments ("export 3 --format md"), which the flag package
 // alone stops at. Everything after "--" is positional. It returns the
 // positional arguments, or an exit code when parsing failed.
-func historyParse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int, bool) {
-	fs.SetOutput(stderr)
+func historyParse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 	var rest []string
 	for i, a := range args {
 		if a == "--" {
@@ -113,8 +150,8 @@ func historyParse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, 
 	}
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, 2, false
+		if code, ok := parse(fs, args); !ok {
+			return nil, code, false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -136,10 +173,9 @@ func historyID(s string) (int64, error) {
 }
 
 // historyOneID parses the single ID a subcommand takes.
-func historyOneID(name string, pos []string, stderr io.Writer) (int64, int, bool) {
+func historyOneID(fs *flag.FlagSet, pos []string, stderr io.Writer) (int64, int, bool) {
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "glimpse history %s: expected one conversation ID, got %d arguments\n", name, len(pos))
-		return 0, 2, false
+		return 0, usageError(fs, "expected one conversation ID, got %d arguments", len(pos)), false
 	}
 	id, err := historyID(pos[0])
 	if err != nil {
@@ -148,36 +184,41 @@ func historyOneID(name string, pos []string, stderr io.Writer) (int64, int, bool
 	return id, 0, true
 }
 
+// noHistory is how a subcommand that needs a saved conversation ends when
+// nothing has been saved.
+func noHistory(stderr io.Writer) int { return fail(stderr, "%v", history.ErrNoHistory) }
+
 // historyTime shows a time in the user's zone, to the minute.
 func historyTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
 
-func historyJSON(stdout io.Writer, v any) int {
-	enc := json.NewEncoder(stdout)
+func historyJSON(env *Env, v any) int {
+	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return 1
+		return fail(env.Stderr, "%v", err)
 	}
 	return 0
 }
 
-func historyList(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history list", flag.ContinueOnError)
+func historyList(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit := fs.Int("limit", 0, "list at most `N` conversations (0: all)")
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(env.Stderr, "glimpse history list: unexpected argument %q\n", pos[0])
-		return 2
+		return usageError(fs, "unexpected argument %q", pos[0])
 	}
-	list, err := s.Recent(context.Background(), *limit)
-	if err != nil {
-		return fail(env.Stderr, "%v", err)
+	list := []history.Summary{}
+	if s != nil {
+		var err error
+		if list, err = s.Recent(context.Background(), *limit); err != nil {
+			return fail(env.Stderr, "%v", err)
+		}
 	}
 	if *asJSON {
-		return historyJSON(env.Stdout, list)
+		return historyJSON(env, list)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(env.Stdout, "No conversations yet.")
@@ -192,15 +233,17 @@ func historyList(s *history.Store, env *Env, args []string) int {
 	return 0
 }
 
-func historyShow(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history show", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+func historyShow(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
-	id, code, ok := historyOneID("show", pos, env.Stderr)
+	id, code, ok := historyOneID(fs, pos, env.Stderr)
 	if !ok {
 		return code
+	}
+	if s == nil {
+		return noHistory(env.Stderr)
 	}
 	c, err := s.Get(context.Background(), id)
 	if err != nil {
@@ -254,21 +297,22 @@ type historyHit struct {
 	Fragments []history.Fragment `json:"fragments"` // the snippet, with matches marked
 }
 
-func historySearch(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history search", flag.ContinueOnError)
+func historySearch(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit := fs.Int("limit", 50, "show at most `N` messages")
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(env.Stderr, "glimpse history search: what should it look for? e.g. glimpse history search red car")
-		return 2
+		return usageError(fs, "what should it look for? e.g. glimpse history search red car")
 	}
-	hits, err := s.Search(context.Background(), strings.Join(pos, " "), *limit)
-	if err != nil {
-		return fail(env.Stderr, "%v", err)
+	var hits []history.Hit
+	if s != nil {
+		var err error
+		if hits, err = s.Search(context.Background(), strings.Join(pos, " "), *limit); err != nil {
+			return fail(env.Stderr, "%v", err)
+		}
 	}
 	if *asJSON {
 		out := make([]historyHit, 0, len(hits))
@@ -276,7 +320,7 @@ func historySearch(s *history.Store, env *Env, args []string) int {
 			out = append(out, historyHit{ID: h.ConversationID, MessageID: h.MessageID, Title: h.Title, Role: h.Role,
 				Created: h.Created, Snippet: h.Snippet.String(), Fragments: h.Snippet})
 		}
-		return historyJSON(env.Stdout, out)
+		return historyJSON(env, out)
 	}
 	if len(hits) == 0 {
 		fmt.Fprintln(env.Stdout, "Nothing found.")
@@ -289,15 +333,14 @@ func historySearch(s *history.Store, env *Env, args []string) int {
 	return 0
 }
 
-func historyExport(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history export", flag.ContinueOnError)
+func historyExport(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
 	formatName := fs.String("format", "", "md, json or html (default: from the --out file's extension)")
 	out := fs.String("out", "", "the file to write (md also writes a folder of images beside it); - for standard output")
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
-	id, code, ok := historyOneID("export", pos, env.Stderr)
+	id, code, ok := historyOneID(fs, pos, env.Stderr)
 	if !ok {
 		return code
 	}
@@ -306,26 +349,28 @@ func historyExport(s *history.Store, env *Env, args []string) int {
 		name = filepath.Ext(*out)
 	}
 	if name == "" {
-		fmt.Fprintln(env.Stderr, "glimpse history export: say which format with --format md, json or html")
-		return 2
+		return usageError(fs, "say which format with --format md, json or html")
 	}
 	format, err := history.ParseFormat(name)
 	if err != nil {
 		return fail(env.Stderr, "%v", err)
 	}
+	toStdout := *out == "" || *out == "-"
+	if toStdout && format == history.Markdown {
+		return usageError(fs, "Markdown needs --out PATH, for its images")
+	}
+	if s == nil {
+		return noHistory(env.Stderr)
+	}
 	ctx := context.Background()
 	switch {
-	case *out == "" || *out == "-":
-		if format == history.Markdown {
-			fmt.Fprintln(env.Stderr, "glimpse history export: Markdown needs --out PATH, for its images")
-			return 2
-		}
-		if format == history.JSON {
-			err = s.WriteJSON(ctx, id, env.Stdout)
-		} else {
-			err = s.WriteHTML(ctx, id, env.Stdout)
-		}
+	case toStdout && format == history.JSON:
+		err = s.WriteJSON(ctx, id, env.Stdout)
+	case toStdout:
+		err = s.WriteHTML(ctx, id, env.Stdout)
 	default:
+		// Atomic, onto a file or a new path only; a failed Markdown export
+		// takes back its images.
 		if err = s.Export(ctx, id, format, *out); err == nil {
 			fmt.Fprintf(env.Stderr, "Wrote %s\n", *out)
 		}
@@ -336,15 +381,13 @@ func historyExport(s *history.Store, env *Env, args []string) int {
 	return 0
 }
 
-func historyImport(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history import", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+func historyImport(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(env.Stderr, "glimpse history import: expected one file, a JSON export")
-		return 2
+		return usageError(fs, "expected one file, a JSON export (or - for standard input), got %d arguments", len(pos))
 	}
 	r := env.Stdin
 	if pos[0] != "-" {
@@ -363,15 +406,13 @@ func historyImport(s *history.Store, env *Env, args []string) int {
 	return 0
 }
 
-func historyRemove(s *history.Store, env *Env, args []string) int {
-	fs := flag.NewFlagSet("history rm", flag.ContinueOnError)
-	pos, code, ok := historyParse(fs, args, env.Stderr)
+func historyRemove(s *history.Store, env *Env, fs *flag.FlagSet, args []string) int {
+	pos, code, ok := historyParse(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(env.Stderr, "glimpse history rm: which conversation? e.g. glimpse history rm 3")
-		return 2
+		return usageError(fs, "which conversation? e.g. glimpse history rm 3")
 	}
 	// Check every ID before deleting any, so a typo deletes nothing.
 	ids := make([]int64, 0, len(pos))
@@ -381,6 +422,9 @@ func historyRemove(s *history.Store, env *Env, args []string) int {
 			return fail(env.Stderr, "%v", err)
 		}
 		ids = append(ids, id)
+	}
+	if s == nil {
+		return noHistory(env.Stderr)
 	}
 	status := 0
 	for _, id := range ids {

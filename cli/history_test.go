@@ -114,7 +114,7 @@ func TestHistoryCommands(t *testing.T) {
 		{name: "export bad format", args: []string{"export", z, "--format", "pdf", "--out", "x.pdf"}, code: 1, stderr: []string{`unknown export format "pdf"`}},
 		{name: "export no format", args: []string{"export", z, "--out", filepath.Join(out, "noext")}, code: 2, stderr: []string{"--format"}},
 		{name: "export missing", args: []string{"export", "999", "--format", "json", "--out", filepath.Join(out, "m.json")}, code: 1, stderr: []string{"no such conversation"}},
-		{name: "bad flag", args: []string{"list", "--color"}, code: 2, stderr: []string{"flag provided but not defined"}},
+		{name: "bad flag", args: []string{"list", "--color"}, code: 2, stderr: []string{"glimpse history list: unknown flag --color\nUsage: glimpse history list"}},
 		{name: "unknown subcommand", args: []string{"frobnicate"}, code: 2, stderr: []string{`unknown command "frobnicate"`, "Usage: glimpse history"}},
 		{name: "no subcommand", args: nil, code: 2, stderr: []string{"Usage: glimpse history"}},
 		{name: "help", args: []string{"--help"}, stdout: []string{"search", "export", history.EnvHome}},

@@ -31,18 +31,15 @@ type infoReport struct {
 func runInfo(env *Env, fs *flag.FlagSet, args []string) int {
 	stdout, stderr := env.Stdout, env.Stderr
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, noArgs); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fail(stderr, "info takes no arguments, got %q", fs.Args())
 	}
 	rep := infoReport{Glimpse: env.Version, Machine: app.Probe()}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			return fail(stderr, "writing the report: %v", err)
+			return fail(stderr, "%v", err)
 		}
 		return 0
 	}

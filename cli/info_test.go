@@ -65,7 +65,7 @@ func TestInfoUnavailableGL(t *testing.T) {
 
 func TestInfoFlags(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"info", "extra"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no arguments") {
+	if code := run([]string{"info", "extra"}, &out, &errb); code != 2 || !strings.HasPrefix(errb.String(), `glimpse info: unexpected argument "extra"`) {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()

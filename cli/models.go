@@ -65,15 +65,12 @@ func runModels(env *Env, _ *flag.FlagSet, args []string) int {
 	return sub.run(args[1:], stdout, stderr)
 }
 
-// oneName parses the flags of a subcommand that takes exactly one NAME.
+// oneName parses the flags of a subcommand that takes exactly one NAME,
+// returning it, or the exit code (0 or more) when parsing ended the command.
 func oneName(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int) {
 	fs.SetOutput(stderr)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, oneArg("NAME")); !ok {
 		return "", code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return "", 2
 	}
 	return fs.Arg(0), -1
 }
@@ -99,7 +96,7 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("list", "list [--json]", stderr)
 	asJSON := fs.Bool("json", false, "write JSON for scripts")
 	fs.SetOutput(stderr)
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, noArgs); !ok {
 		return code
 	}
 	m := downloads.New(downloads.ConfigFromEnv())
@@ -194,7 +191,8 @@ func modelsPull(args []string, stdout, stderr io.Writer) int {
 	bar.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return fail(stderr, "interrupted; the bytes fetched so far are kept: run the same command to resume")
+			fmt.Fprintln(stderr, "glimpse: stopped; the bytes fetched so far are kept: run the same command to resume")
+			return 130
 		}
 		return fail(stderr, "%v", err)
 	}
@@ -219,8 +217,11 @@ func modelsVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return stopped(stderr)
+		}
 		if len(res) > 0 {
-			return fail(stderr, "%v\nrun `glimpse models pull %s` to fetch the files again", err, name)
+			return fail(stderr, "%v; run `glimpse models pull %s` to fetch the files again", err, name)
 		}
 		return fail(stderr, "%v", err)
 	}
@@ -250,7 +251,7 @@ func modelsPath(args []string, stdout, stderr io.Writer) int {
 	dir, err := downloads.New(downloads.ConfigFromEnv()).Path(context.Background(), name)
 	if err != nil {
 		if errors.Is(err, downloads.ErrNotInstalled) {
-			return fail(stderr, "%v\nrun `glimpse models pull %s` first", err, name)
+			return fail(stderr, "%v; run `glimpse models pull %s` first", err, name)
 		}
 		return fail(stderr, "%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"glimpse/checkpoint/config"
 	"glimpse/checkpoint/safetensors"
 	"glimpse/input/imageproc"
+	"glimpse/internal/outfile"
 )
 
 var preprocessCmd = &Command{
@@ -26,14 +27,22 @@ func runPreprocess(env *Env, fs *flag.FlagSet, args []string) int {
 	stdout, stderr := env.Stdout, env.Stderr
 	model := fs.String("model", "", "model folder (its processor_config.json or preprocessor_config.json gives size, mean and std)")
 	imagePath := fs.String("image", "", "image file (PNG, JPEG, GIF, WebP, BMP or TIFF)")
-	out := fs.String("out", "", "safetensors file to write; it holds \"pixel_values\", [1,3,H,W] float32")
-	if code, ok := parse(fs, args); !ok {
+	out := fs.String("out", "", "safetensors file to write, or - for standard output; it holds \"pixel_values\", [1,3,H,W] float32")
+	if code, ok := parse(fs, args, required("model", "image", "out"), noArgs); !ok {
 		return code
 	}
-	if *model == "" || *imagePath == "" || *out == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	toStdout := *out == "-"
+	if toStdout && isTerminal(stdout) {
+		return fail(stderr, "--out - would write binary safetensors data to the terminal: redirect standard output to a file")
 	}
+	// Refuse a device, a pipe or a link before any work.
+	if !toStdout {
+		if err := outfile.Check(*out); err != nil {
+			return fail(stderr, "%v", err)
+		}
+	}
+	ctx, stop := interruptible()
+	defer stop()
 	m, err := config.Load(*model)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -42,7 +51,10 @@ func runPreprocess(env *Env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	img, format, err := imageproc.DecodeFile(*imagePath)
+	img, format, err := imageproc.DecodeFileContext(ctx, *imagePath)
+	if ctx.Err() != nil {
+		return stopped(stderr)
+	}
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -56,10 +68,21 @@ func runPreprocess(env *Env, fs *flag.FlagSet, args []string) int {
 		"format": format,
 		"size":   fmt.Sprintf("%dx%d", img.Width, img.Height),
 	}
-	err = safetensors.WriteFile(*out, map[string]safetensors.Tensor{"pixel_values": safetensors.FromFloat32(shape, px)}, meta)
+	data, err := safetensors.Encode(map[string]safetensors.Tensor{"pixel_values": safetensors.FromFloat32(shape, px)}, meta)
 	if err != nil {
-		return fail(stderr, "writing %s: %v", *out, err)
+		return fail(stderr, "%v", err)
 	}
-	fmt.Fprintf(stdout, "pixel_values %v from %s (%s, %d×%d upright) written to %s\n", shape, *imagePath, format, img.Width, img.Height, *out)
+	// The summary goes where it does not mix with the data.
+	report := stdout
+	if toStdout {
+		report = stderr
+		_, err = stdout.Write(data)
+	} else {
+		err = outfile.WriteFile(*out, data)
+	}
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	fmt.Fprintf(report, "pixel_values %v from %s (%s, %d×%d upright) written to %s\n", shape, *imagePath, format, img.Width, img.Height, *out)
 	return 0
 }

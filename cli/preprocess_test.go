@@ -100,7 +100,7 @@ func TestPreprocessCommandErrors(t *testing.T) {
 		{"not an image", []string{"--model", preprocessModel, "--image", notImage, "--out", out}, 1, "not a supported image"},
 		{"missing image", []string{"--model", preprocessModel, "--image", filepath.Join(dir, "none.jpg"), "--out", out}, 1, "none.jpg"},
 		{"not a model folder", []string{"--model", dir, "--image", img, "--out", out}, 1, "config.json"},
-		{"unwritable output", []string{"--model", preprocessModel, "--image", img, "--out", filepath.Join(dir, "no", "such", "dir.safetensors")}, 1, "writing"},
+		{"unwritable output", []string{"--model", preprocessModel, "--image", img, "--out", filepath.Join(dir, "no", "such", "dir.safetensors")}, 1, "cannot write " + filepath.Join(dir, "no", "such", "dir.safetensors") + ": "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,12 +34,8 @@ func runTokenize(env *Env, fs *flag.FlagSet, args []string) int {
 	stdout, stderr := env.Stdout, env.Stderr
 	dir := fs.String("tokenizer", "", "folder with tokenizer files (tokenizer.json, vocab.txt or tokenizer.model/spiece.model)")
 	noSpecial := fs.Bool("no-special", false, "leave out the special tokens the tokenizer adds (BOS, EOS, [CLS], [SEP])")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, required("tokenizer"), noArgs); !ok {
 		return code
-	}
-	if *dir == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
 	}
 	tok, err := tokenizer.Load(*dir)
 	if err != nil {
@@ -47,7 +43,6 @@ func runTokenize(env *Env, fs *flag.FlagSet, args []string) int {
 	}
 	in := bufio.NewReader(env.Stdin)
 	out := bufio.NewWriter(stdout)
-	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false) // keep <s>, </s> and & readable
 	for lineNo := 1; ; lineNo++ {
@@ -69,10 +64,13 @@ func runTokenize(env *Env, fs *flag.FlagSet, args []string) int {
 				r.IDs, r.Tokens = []int32{}, []string{}
 			}
 			if err := enc.Encode(r); err != nil {
-				return fail(stderr, "writing output: %v", err)
+				return fail(stderr, "%v", err)
 			}
 		}
 		if err != nil { // io.EOF after the last line
+			if err := out.Flush(); err != nil {
+				return fail(stderr, "%v", err)
+			}
 			return 0
 		}
 	}
