@@ -61,13 +61,19 @@ const (
 	BF16              // bfloat16, two packed per 32-bit word, expanded in the shader
 	Q8                // signed 8-bit values in blocks of BlockSize along a row, one float32 scale per block
 	Q4                // signed 4-bit values in blocks of BlockSize along a row, one float32 scale per block
+	Q4K               // llama.cpp's Q4_K: 4-bit values in super-blocks of SuperBlockSize with 6-bit scales and mins
 )
 
 // BlockSize is the number of consecutive row elements that share one scale
 // in the Q8 and Q4 formats. Rows of quantized tensors must be a multiple of it.
 const BlockSize = 32
 
-// String returns the dtype's short name (f32, f16, bf16, q8, q4).
+// SuperBlockSize is the number of consecutive row elements in one Q4K
+// super-block (eight sub-blocks of BlockSize, llama.cpp's QK_K). Rows of Q4K
+// tensors must be a multiple of it.
+const SuperBlockSize = 256
+
+// String returns the dtype's short name (f32, f16, bf16, q8, q4, q4k).
 func (d DType) String() string {
 	switch d {
 	case F32:
@@ -80,6 +86,8 @@ func (d DType) String() string {
 		return "q8"
 	case Q4:
 		return "q4"
+	case Q4K:
+		return "q4k"
 	}
 	return fmt.Sprintf("DType(%d)", int(d))
 }
@@ -115,9 +123,19 @@ type Backend interface {
 	Info() Info
 	// Upload copies float32 host data into a new persistent tensor of the
 	// given shape, converting it to dtype on the way (rounding to nearest
-	// even for F16/BF16, symmetric absmax blocks for Q8/Q4). len(data) must
+	// even for F16/BF16, symmetric absmax blocks for Q8/Q4, llama.cpp's
+	// Q4_K search for Q4K; see quant.go). len(data) must
 	// equal the product of shape.
 	Upload(dtype DType, shape []int, data []float32) (Tensor, error)
+	// UploadPacked makes a persistent tensor from data already in dtype's
+	// packed layout (quant.go: words, and scales where PackedScales says),
+	// as compute.Pack returns it or the converted-weight store maps it.
+	// Errors name a shape the dtype cannot hold and word or scale counts
+	// that do not match the shape. The device may keep words and scales as
+	// the tensor's storage (the CPU does for every dtype but F32): the
+	// caller must leave them unchanged, and mapped, until the tensor is
+	// released.
+	UploadPacked(dtype DType, shape []int, words []uint32, scales []float32) (Tensor, error)
 	// NewContext returns a context for running operations.
 	NewContext() Context
 	// Close frees everything the backend holds. Using the backend, its
@@ -173,7 +191,8 @@ type Context interface {
 	// Rows, Concat, Gather and SetRows copy whole rows and keep the dtype:
 	// any dtype works, provided a row (the elements of one index of the
 	// dimension copied along) fills whole 32-bit words of the packed layout
-	// (F16 and BF16: an even number of elements; Q8 and Q4: whole blocks).
+	// (F16 and BF16: an even number of elements; Q8 and Q4: whole blocks;
+	// Q4K: whole super-blocks).
 	Rows(t Tensor, start, n int) Tensor
 	// Concat joins tensors of one dtype along dimension 0; the other
 	// dimensions must agree.

@@ -96,6 +96,11 @@ func (b *backend) Upload(dtype DType, shape []int, data []float32) (Tensor, erro
 	} else if words, scales, err = Pack(dtype, shape, data); err != nil {
 		return nil, err
 	}
+	return b.upload(dtype, shape, words, scales)
+}
+
+// upload hands checked, packed data to the device and records the tensor.
+func (b *backend) upload(dtype DType, shape []int, words []uint32, scales []float32) (Tensor, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("upload to a closed backend")
 	}
@@ -242,13 +247,15 @@ func rowsCols(op string, t *tensor) (rows, cols int) {
 }
 
 // packUnit is the number of elements of dt that a copy must move together:
-// one word of F16/BF16, one block of Q8/Q4.
+// one word of F16/BF16, one block of Q8/Q4, one super-block of Q4K.
 func packUnit(dt DType) int {
 	switch dt {
 	case F16, BF16:
 		return 2
 	case Q8, Q4:
 		return BlockSize
+	case Q4K:
+		return SuperBlockSize
 	}
 	return 1
 }

@@ -25,11 +25,34 @@ import (
 //     significant nibble, holding q+8 for q in [-8, 7]; the value is
 //     float32(nibble-8)*scale with one scale per block as for Q8.
 //
+//   - Q4K: llama.cpp's Q4_K (block_q4_K), byte for byte on a little-endian
+//     machine. Each super-block of SuperBlockSize (256) consecutive row
+//     elements takes Q4KWords (36) words, 4.5 bits per weight: word 0 holds
+//     the float16 super-scale d (low half) and super-min dmin (high half);
+//     words 1–3 hold 12 bytes (byte b in byte b%4 of word 1+b/4) packing the
+//     eight sub-blocks' 6-bit scale sc[j] and min m[j]: for j < 4, sc[j] is
+//     the low 6 bits of byte j and m[j] those of byte j+4; for j ≥ 4, sc[j]
+//     is byte j+4's low nibble plus byte j-4's top two bits as bits 4–5, and
+//     m[j] byte j+4's high nibble plus byte j's top two bits. Words 4–35 hold
+//     128 bytes of 4-bit values q in [0, 15]: element e of the super-block is
+//     in byte 32*(e/64) + e%32 of them, in the low nibble when e%64 < 32 and
+//     the high nibble otherwise. With j = e/32 the value is
+//     float32(d*sc[j])*q - float32(dmin*m[j]).
+//
 // Q8 and Q4 quantize each block symmetrically around zero: scale is the
 // block's largest magnitude divided by 127 (Q8) or 7 (Q4), zero for an all-zero
 // block, and q = clamp(round(x/scale)) with ties rounded away from zero. The
 // rows of Q8 and Q4 tensors (the last dimension) must be a multiple of
 // BlockSize, so that no block straddles two rows.
+//
+// Q4K quantizes as llama.cpp's quantize_row_q4_K_ref does (without an
+// importance matrix), so its error is the published Q4_K error: each
+// sub-block's scale and min come from a weighted least-squares search over
+// 21 candidate scales (quantizeQ4KSub), the eight scales and mins are then
+// quantized to 6 bits against the super-block's largest, and every value is
+// re-quantized against the 6-bit scale and min it will be decoded with.
+// Rows of Q4K tensors must be a multiple of SuperBlockSize; the model loader
+// stores tensors with other row lengths in another format (docs/precision.md).
 
 // q8Max and q4Max are the magnitudes a block's absmax maps to.
 const (
@@ -37,8 +60,14 @@ const (
 	q4Max = 7
 )
 
+// Q4KWords is the size of one Q4K super-block in 32-bit words (144 bytes,
+// llama.cpp's sizeof(block_q4_K)).
+const Q4KWords = 36
+
 // PackedWords returns how many 32-bit words a tensor of n elements of dtype
-// occupies.
+// occupies. For n a whole number of packing units (a word's elements, a Q8/Q4
+// block, a Q4K super-block) it is also the word offset of element n, which
+// is how the backends copy rows.
 func PackedWords(dt DType, n int) int {
 	switch dt {
 	case F32:
@@ -49,6 +78,8 @@ func PackedWords(dt DType, n int) int {
 		return (n + 3) / 4
 	case Q4:
 		return (n + 7) / 8
+	case Q4K:
+		return (n + SuperBlockSize - 1) / SuperBlockSize * Q4KWords
 	}
 	panic(fmt.Sprintf("compute: PackedWords of unknown dtype %v", dt))
 }
@@ -71,6 +102,14 @@ func checkPackShape(dt DType, shape []int) (int, error) {
 		if k%BlockSize != 0 {
 			return 0, fmt.Errorf("cannot store a tensor of shape %v as %v: its rows (%d values) are not a multiple of the block size %d", shape, dt, k, BlockSize)
 		}
+	case Q4K:
+		k := 1
+		if len(shape) > 0 {
+			k = shape[len(shape)-1]
+		}
+		if k%SuperBlockSize != 0 {
+			return 0, fmt.Errorf("cannot store a tensor of shape %v as %v: its rows (%d values) are not a multiple of the super-block size %d", shape, dt, k, SuperBlockSize)
+		}
 	default:
 		return 0, fmt.Errorf("unknown tensor type %v", dt)
 	}
@@ -80,9 +119,10 @@ func checkPackShape(dt DType, shape []int) (int, error) {
 // Pack converts float32 data of the given shape to dtype's packed layout
 // (described at the top of quant.go). scales is nil except for Q8 and Q4,
 // where it holds one float32 per block of BlockSize row elements
-// (len(data)/BlockSize entries). Pack returns an error when len(data) does not
-// match shape, when a dimension is negative, when dtype is unknown, or when a
-// Q8/Q4 row length is not a multiple of BlockSize.
+// (len(data)/BlockSize entries); Q4K keeps its scales inside the words. Pack
+// returns an error when len(data) does not match shape, when a dimension is
+// negative, when dtype is unknown, or when a Q8/Q4 row length is not a
+// multiple of BlockSize (Q4K: SuperBlockSize).
 func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float32, err error) {
 	n, err := checkPackShape(dt, shape)
 	if err != nil {
@@ -92,6 +132,16 @@ func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float
 		return nil, nil, fmt.Errorf("tensor of shape %v needs %d values, got %d", shape, n, len(data))
 	}
 	words = make([]uint32, PackedWords(dt, n))
+	if dt == Q4K {
+		// The search costs a few hundred operations per weight: worth
+		// every core, one super-block per unit of work.
+		parallel.For(n/SuperBlockSize, 64, func(s0, s1 int) {
+			for s := s0; s < s1; s++ {
+				quantizeQ4K(data[s*SuperBlockSize:(s+1)*SuperBlockSize], words[s*Q4KWords:(s+1)*Q4KWords])
+			}
+		})
+		return words, nil, nil
+	}
 	if dt == Q8 || dt == Q4 {
 		scales = make([]float32, n/BlockSize)
 	}
@@ -220,6 +270,14 @@ func unpackRange(dt DType, words []uint32, scales []float32, start int, out []fl
 		for j := range out {
 			i := start + j
 			out[j] = float32(int(words[i/8]>>(4*uint(i&7))&15)-8) * scales[i/BlockSize]
+		}
+	case Q4K:
+		var sb [SuperBlockSize]float32
+		for j := 0; j < len(out); {
+			i := start + j
+			s := i / SuperBlockSize
+			DequantizeQ4K(words[s*Q4KWords:(s+1)*Q4KWords], &sb)
+			j += copy(out[j:], sb[i%SuperBlockSize:])
 		}
 	default:
 		panic(fmt.Sprintf("compute: unpack of unknown dtype %v", dt))
