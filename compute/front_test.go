@@ -133,6 +133,51 @@ func TestUploadErrors(t *testing.T) {
 	}
 }
 
+// TestUploadPacked checks that packed data uploads to the same tensor as
+// the float32 it was packed from, and that counts which do not match the
+// shape are errors, not a corrupt tensor.
+func TestUploadPacked(t *testing.T) {
+	be, ctx := newFront(t)
+	data := make([]float32, 2*64)
+	for i := range data {
+		data[i] = float32(i%13) - 6.25
+	}
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
+		words, scales, err := compute.Pack(dt, []int{2, 64}, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		packed, err := be.UploadPacked(dt, []int{2, 64}, words, scales)
+		if err != nil {
+			t.Fatalf("UploadPacked %v: %v", dt, err)
+		}
+		want := ctx.Read(upload(t, be, dt, []int{2, 64}, data))
+		if got := ctx.Read(packed); !slices.Equal(got, want) {
+			t.Errorf("UploadPacked %v reads %v, Upload %v", dt, got[:4], want[:4])
+		}
+	}
+	tests := []struct {
+		name   string
+		dt     compute.DType
+		shape  []int
+		words  int
+		scales int
+	}{
+		{"f16 one word short", compute.F16, []int{2, 3}, 2, 0},
+		{"f32 one word over", compute.F32, []int{2, 3}, 7, 0},
+		{"q8 without scales", compute.Q8, []int{1, 32}, 8, 0},
+		{"q4 two scales for one block", compute.Q4, []int{1, 32}, 4, 2},
+		{"f16 with scales", compute.F16, []int{2, 2}, 2, 1},
+		{"q4 rows of 3", compute.Q4, []int{2, 3}, 1, 0},
+		{"unknown dtype", compute.DType(42), []int{2}, 2, 0},
+	}
+	for _, tc := range tests {
+		if _, err := be.UploadPacked(tc.dt, tc.shape, make([]uint32, tc.words), make([]float32, tc.scales)); err == nil {
+			t.Errorf("UploadPacked %s succeeded", tc.name)
+		}
+	}
+}
+
 // TestLifetimes checks handles, views and closing: storage lives while any
 // handle on it does, and every use of a released handle panics.
 func TestLifetimes(t *testing.T) {
