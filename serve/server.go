@@ -104,7 +104,6 @@ type Server struct {
 	rootsAsGiven []string // AllowFiles, absolute
 	keyHash      [32]byte
 	started      time.Time
-	routes       map[string]route
 
 	mu        sync.Mutex
 	srv       *http.Server
@@ -160,7 +159,7 @@ func New(opt Options) (*Server, error) {
 	defDur(&opt.ReadTimeout, DefaultReadTimeout)
 	defDur(&opt.WriteTimeout, DefaultWriteTimeout)
 	defDur(&opt.IdleTimeout, DefaultIdleTimeout)
-	s := &Server{opt: opt, log: opt.Log, started: time.Now(), routes: routes, done: make(chan struct{})}
+	s := &Server{opt: opt, log: opt.Log, started: time.Now(), done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -371,6 +370,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(e *apiError) {
 		s.logError(r, e)
+		// An error may come after a long generation: its write gets
+		// its own deadline too.
+		s.setWriteDeadline(w)
 		a.writeError(w, e)
 	}
 	defer func() {
@@ -409,7 +411,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rt, ok := s.routes[r.URL.Path]
+	rt, ok := routes[r.URL.Path]
 	switch {
 	case !ok:
 		fail(&apiError{status: http.StatusNotFound, typ: typeNotFound, code: "unknown_endpoint",
