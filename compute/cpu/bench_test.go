@@ -23,7 +23,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 	const n, k = 11008, 4096
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()

@@ -122,7 +122,7 @@ func (device) Free(b compute.Buffer) { *b.(*buffer) = buffer{} }
 func (device) Close() error { return nil }
 
 // Copy moves spans of elements; the front aligns them to whole words and
-// blocks, so packed dtypes copy words and scales unchanged.
+// blocks (super-blocks), so packed dtypes copy words and scales unchanged.
 func (device) Copy(dst, src compute.Operand, spans []compute.Span) {
 	db, sb := buf(dst), buf(src)
 	if dst.DType == compute.F32 {
@@ -131,25 +131,12 @@ func (device) Copy(dst, src compute.Operand, spans []compute.Span) {
 		}
 		return
 	}
-	epw := elemsPerWord(dst.DType)
+	dt := dst.DType
 	for _, s := range spans {
-		copy(db.words[s.Dst/epw:(s.Dst+s.N)/epw], sb.words[s.Src/epw:(s.Src+s.N)/epw])
+		copy(db.words[compute.PackedWords(dt, s.Dst):compute.PackedWords(dt, s.Dst+s.N)], sb.words[compute.PackedWords(dt, s.Src):compute.PackedWords(dt, s.Src+s.N)])
 		if db.scales != nil {
 			const bs = compute.BlockSize
 			copy(db.scales[s.Dst/bs:(s.Dst+s.N)/bs], sb.scales[s.Src/bs:(s.Src+s.N)/bs])
 		}
 	}
-}
-
-// elemsPerWord is how many elements of dt share a 32-bit word.
-func elemsPerWord(dt compute.DType) int {
-	switch dt {
-	case compute.F16, compute.BF16:
-		return 2
-	case compute.Q8:
-		return 4
-	case compute.Q4:
-		return 8
-	}
-	return 1
 }

@@ -67,9 +67,9 @@ var halfTable = func() *[1 << 16]float32 {
 }()
 
 // aligned reports whether rows start on word boundaries, which the fused
-// kernels need (always true for F32, Q8, Q4; F16/BF16 need an even K).
+// kernels need (always true for F32, Q8, Q4, Q4K; F16/BF16 need an even K).
 func (w *weightRows) aligned() bool {
-	return w.dt == compute.F32 || w.dt == compute.Q8 || w.dt == compute.Q4 || w.k%2 == 0
+	return w.dt == compute.F32 || w.dt == compute.Q8 || w.dt == compute.Q4 || w.dt == compute.Q4K || w.k%2 == 0
 }
 
 // row widens row n into dst (len k). For F32 it returns the row itself.
@@ -104,6 +104,13 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 			d[1] = int8Value[uint8(v>>8)] * s
 			d[2] = int8Value[uint8(v>>16)] * s
 			d[3] = int8Value[v>>24] * s
+		}
+		return dst
+	case w.dt == compute.Q4K:
+		src := w.words[n*k/compute.SuperBlockSize*compute.Q4KWords : (n+1)*k/compute.SuperBlockSize*compute.Q4KWords]
+		dst = dst[:k]
+		for s := 0; s < len(src)/compute.Q4KWords; s++ {
+			compute.DequantizeQ4K(src[s*compute.Q4KWords:(s+1)*compute.Q4KWords], (*[compute.SuperBlockSize]float32)(dst[s*compute.SuperBlockSize:]))
 		}
 		return dst
 	case w.dt == compute.Q4:
@@ -147,6 +154,9 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 		return dotQ8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	case compute.Q4:
 		return dotQ4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
+	case compute.Q4K:
+		const sw = compute.Q4KWords
+		return dotQ4K(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
 	}
 	panic(fmt.Sprintf("cpu: Linear with weight dtype %v", w.dt))
 }
@@ -270,6 +280,46 @@ func dotQ4(x []float32, w []uint32, scales []float32) float32 {
 	}
 	return total
 }
+
+// dotQ4K is x·w for Q4K super-blocks. A value is scale·q − min per
+// 32-element sub-block, so a sub-block contributes scale·Σx·q − min·Σx:
+// the integer-weighted sum and the plain sum of x are accumulated over the
+// sub-block, and its scale and min applied once.
+func dotQ4K(x []float32, w []uint32) float32 {
+	const sb, bs = compute.SuperBlockSize, compute.BlockSize
+	x = x[:len(w)/compute.Q4KWords*sb]
+	var total float32
+	for s := 0; s < len(w)/compute.Q4KWords; s++ {
+		blk := w[s*compute.Q4KWords : (s+1)*compute.Q4KWords]
+		scale, minv := compute.Q4KSubBlocks(blk)
+		qs := blk[4:compute.Q4KWords]
+		xs := x[s*sb : (s+1)*sb]
+		// Each 64-element chunk is 8 words: sub-block 2c in the low
+		// nibbles, 2c+1 in the high ones.
+		for c := 0; c < 4; c++ {
+			q := qs[8*c : 8*c+8]
+			xl := xs[64*c : 64*c+bs]
+			xh := xs[64*c+bs : 64*c+2*bs]
+			var l0, l1, h0, h1, sl, sh float32
+			for i, v := range q {
+				a := xl[4*i : 4*i+4]
+				b := xh[4*i : 4*i+4]
+				l0 += a[0]*nibbleU[v&15] + a[1]*nibbleU[v>>8&15]
+				l1 += a[2]*nibbleU[v>>16&15] + a[3]*nibbleU[v>>24&15]
+				h0 += b[0]*nibbleU[v>>4&15] + b[1]*nibbleU[v>>12&15]
+				h1 += b[2]*nibbleU[v>>20&15] + b[3]*nibbleU[v>>28&15]
+				sl += (a[0] + a[1]) + (a[2] + a[3])
+				sh += (b[0] + b[1]) + (b[2] + b[3])
+			}
+			total += scale[2*c]*(l0+l1) - minv[2*c]*sl
+			total += scale[2*c+1]*(h0+h1) - minv[2*c+1]*sh
+		}
+	}
+	return total
+}
+
+// nibbleU maps an unsigned Q4K nibble to its value.
+var nibbleU = [16]float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 
 // dot2x4 returns the eight dot products of x rows a0, a1 with w rows
 // b0..b3 (all of length len(a0)) in one pass over k.

@@ -16,7 +16,8 @@ func BenchWeights(n, k int) []float32 {
 }
 
 // WeightBytes is the memory a packed [n, k] weight of dtype dt occupies:
-// words plus Q8/Q4 block scales, what a matrix–vector product reads.
+// words plus Q8/Q4 block scales (Q4K's are in its words), what a
+// matrix–vector product reads.
 func WeightBytes(dt compute.DType, n, k int) float64 {
 	b := 4 * compute.PackedWords(dt, n*k)
 	if dt == compute.Q8 || dt == compute.Q4 {

@@ -142,12 +142,59 @@ func widen(xs []float32) []float64 {
 	return out
 }
 
-var allDTypes = []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4}
+var allDTypes = []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K}
 
 // fits reports whether a tensor whose rows have cols elements can be stored
-// as dt (Q8 and Q4 rows are whole blocks).
+// as dt (Q8 and Q4 rows are whole blocks, Q4K rows whole super-blocks).
 func fits(dt compute.DType, cols int) bool {
-	return (dt != compute.Q8 && dt != compute.Q4) || cols%compute.BlockSize == 0
+	switch dt {
+	case compute.Q8, compute.Q4:
+		return cols%compute.BlockSize == 0
+	case compute.Q4K:
+		return cols%compute.SuperBlockSize == 0
+	}
+	return true
+}
+
+// rowWidth is the row length the data-movement cases use for dt: 64, or a
+// whole Q4K super-block.
+func rowWidth(dt compute.DType) int {
+	if dt == compute.Q4K {
+		return compute.SuperBlockSize
+	}
+	return 64
+}
+
+// q4kLinearBound is the error bound's Σ|terms| for a Linear with a Q4K
+// weight: kernels may apply a sub-block's scale and min to whole sums
+// (scale·Σx·q − min·Σx, as llama.cpp's dot products do), whose float32
+// rounding is bounded by the magnitudes of both parts, Σ|x|·(scale·q + min),
+// not by Σ|x·w|.
+func q4kLinearBound(t testing.TB, x []float32, m, k int, wf []float32, n int, bias []float32) []float64 {
+	t.Helper()
+	words, _, err := compute.Pack(compute.Q4K, []int{n, k}, wf)
+	if err != nil {
+		t.Fatalf("pack q4k[%d %d]: %v", n, k, err)
+	}
+	mag := make([]float32, n*k)
+	absx := make([]float32, len(x))
+	for i, v := range x {
+		absx[i] = float32(math.Abs(float64(v)))
+	}
+	const sb = compute.SuperBlockSize
+	for s := 0; s < n*k/sb; s++ {
+		blk := words[s*compute.Q4KWords : (s+1)*compute.Q4KWords]
+		scale, mins := compute.Q4KSubBlocks(blk)
+		var v [sb]float32
+		compute.DequantizeQ4K(blk, &v)
+		for e := range v {
+			j := e / compute.BlockSize
+			// scale·q = v + min, up to the rounding of v.
+			mag[s*sb+e] = 2 * (float32(math.Abs(float64(v[e]+mins[j]))) + mins[j] + scale[j])
+		}
+	}
+	_, bound := RefLinear(absx, m, k, mag, n, bias)
+	return bound
 }
 
 // seq returns 0, 1, …, n-1.
@@ -173,7 +220,7 @@ func rowsOf(d []float32, re int, idx ...int) []float32 {
 func readCases() []Case {
 	var cs []Case
 	for _, dt := range allDTypes {
-		for _, shape := range [][]int{{1}, {3, 5}, {7, 33}, {2, 3, 64}, {0, 4}, {3, 64}} {
+		for _, shape := range [][]int{{1}, {3, 5}, {7, 33}, {2, 3, 64}, {0, 4}, {3, 64}, {2, 256}, {2, 3, 512}, {0, 256}} {
 			if !fits(dt, shape[len(shape)-1]) {
 				continue
 			}
@@ -239,41 +286,41 @@ func movementCases() []Case {
 		}},
 	}
 	for _, dt := range allDTypes {
-		// Two tensors of 64-wide rows in dt: every dtype moves whole rows.
+		// Two tensors of rowWidth-wide rows in dt: every dtype moves whole rows.
+		c := rowWidth(dt)
 		ab := func(e *env) (a, b compute.Tensor, ad, bd []float32) {
-			a0, b0 := e.rand(6*64, 1), e.rand(3*64, 1)
-			return e.upload(dt, []int{6, 64}, a0), e.upload(dt, []int{3, 64}, b0),
-				stored(e.t, dt, []int{6, 64}, a0), stored(e.t, dt, []int{3, 64}, b0)
+			a0, b0 := e.rand(6*c, 1), e.rand(3*c, 1)
+			return e.upload(dt, []int{6, c}, a0), e.upload(dt, []int{3, c}, b0),
+				stored(e.t, dt, []int{6, c}, a0), stored(e.t, dt, []int{3, c}, b0)
 		}
-		name := dt.String() + "[6 64]"
+		name := fmt.Sprintf("%v[6 %d]", dt, c)
 		cs = append(cs,
 			Case{"Rows", name + " rows 2-4", func(e *env) {
 				a, _, ad, _ := ab(e)
-				Exact(e.t, "Rows", e.read(e.ctx.Rows(a, 2, 3), []int{3, 64}), rowsOf(ad, 64, 2, 3, 4))
+				Exact(e.t, "Rows", e.read(e.ctx.Rows(a, 2, 3), []int{3, c}), rowsOf(ad, c, 2, 3, 4))
 			}},
 			Case{"Rows", name + " of a reshaped view", func(e *env) {
 				a, _, ad, _ := ab(e)
-				got := e.ctx.Rows(e.ctx.Reshape(a, 3, 128), 1, 2)
-				Exact(e.t, "Rows of Reshape", e.read(got, []int{2, 128}), rowsOf(ad, 64, 2, 3, 4, 5))
+				got := e.ctx.Rows(e.ctx.Reshape(a, 3, 2*c), 1, 2)
+				Exact(e.t, "Rows of Reshape", e.read(got, []int{2, 2 * c}), rowsOf(ad, c, 2, 3, 4, 5))
 			}},
 			Case{"Concat", name + " a, b, a", func(e *env) {
 				a, b, ad, bd := ab(e)
 				want := slices.Concat(ad, bd, ad)
-				Exact(e.t, "Concat", e.read(e.ctx.Concat(a, b, a), []int{15, 64}), want)
+				Exact(e.t, "Concat", e.read(e.ctx.Concat(a, b, a), []int{15, c}), want)
 			}},
 			Case{"Gather", name + " reordered, repeated", func(e *env) {
 				a, _, ad, _ := ab(e)
 				got := e.ctx.Gather(a, []int32{5, 0, 1, 2, 2, 4})
-				Exact(e.t, "Gather", e.read(got, []int{6, 64}), rowsOf(ad, 64, 5, 0, 1, 2, 2, 4))
+				Exact(e.t, "Gather", e.read(got, []int{6, c}), rowsOf(ad, c, 5, 0, 1, 2, 2, 4))
 			}},
-			Case{"Reshape", name + " to [2 3 64]", func(e *env) {
+			Case{"Reshape", name + " to [2 3 c]", func(e *env) {
 				a, _, ad, _ := ab(e)
-				Exact(e.t, "Reshape", e.read(e.ctx.Reshape(a, 2, 3, 64), []int{2, 3, 64}), ad)
+				Exact(e.t, "Reshape", e.read(e.ctx.Reshape(a, 2, 3, c), []int{2, 3, c}), ad)
 			}},
 			Case{"SetRows", dt.String() + " KV-cache appends along dim 1, prompt rows along dim 0", func(e *env) {
 				// The destination is an uploaded tensor so that every dtype
 				// has one; context tensors are F32.
-				const c = 64
 				cache := e.upload(dt, []int{2, 10, c}, make([]float32, 2*10*c))
 				step0 := e.rand(2*3*c, 1)
 				step := e.upload(dt, []int{2, 3, c}, step0)
@@ -316,7 +363,8 @@ func linearCases() []Case {
 	// model shapes: Vicuna's MLP up-projection (1/16), a beam-search step,
 	// ViT-g's MLP (1/16, 33 tokens).
 	shapes := []shape{{1, 32, 1}, {1, 64, 33}, {2, 96, 7}, {3, 256, 257}, {4, 32, 3}, {5, 64, 9}, {33, 128, 6}, {257, 32, 5},
-		{1, 64, 40}, {1, 96, 33}, {3, 128, 17}, {8, 160, 70}, {9, 64, 65}, {70, 96, 130}, {1, 256, 688}, {5, 256, 256}, {33, 88, 352}}
+		{1, 64, 40}, {1, 96, 33}, {3, 128, 17}, {8, 160, 70}, {9, 64, 65}, {70, 96, 130}, {1, 256, 688}, {5, 256, 256}, {33, 88, 352},
+		{1, 512, 33}, {2, 768, 9}, {9, 512, 65}, {40, 256, 70}}
 	// Odd K: F16/BF16 rows that start mid-word, no vectorised loads.
 	oddK := []shape{{1, 33, 5}, {3, 1, 4}, {7, 3, 9}, {4, 257, 8}, {1, 37, 9}, {12, 37, 9}}
 	var cs []Case
@@ -348,6 +396,9 @@ func linearCases() []Case {
 					}
 					got := e.ctx.Linear(e.floats(xshape, x), w, bt)
 					want, bound := RefLinear(x, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, wf), s.n, bias)
+					if dt == compute.Q4K {
+						bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
+					}
 					CheckSums(e.t, "Linear", e.read(got, append(slices.Clone(xshape[:len(xshape)-1]), s.n)), want, bound, s.k+1)
 				}})
 			}
@@ -838,7 +889,7 @@ func embeddingCases() []Case {
 			v, c int
 			ids  []int32
 		}{{11, 32, []int32{3, 0, 10, 3}}, {11, 33, []int32{3, 0, 10, 3}}, {11, 96, []int32{3, 0, 10, 3}}, {11, 97, []int32{3, 0, 10, 3}},
-			{50, 64, []int32{0, 49, 7, 7, 23}}, {50, 64, []int32{}}} {
+			{50, 64, []int32{0, 49, 7, 7, 23}}, {50, 64, []int32{}}, {11, 256, []int32{3, 0, 10, 3}}, {9, 768, []int32{8, 1, 1}}} {
 			if !fits(dt, tc.c) {
 				continue
 			}
