@@ -58,20 +58,15 @@ func runServe(env *Env, fs *flag.FlagSet, args []string) int {
 	fs.Var(&cors, "cors", "a web origin (https://example.org, or *) whose pages may call the server (repeatable; default: none)")
 	queue := fs.Int("queue", serve.DefaultQueue, "questions that may wait while one runs")
 	record := fs.Bool("record", false, "save the questions and answers served in the history, each as a new conversation")
-	maxImage := fs.Int64("max-image-mb", serve.DefaultMaxImageBytes>>20, "largest image a request may send, in MiB")
-	maxBody := fs.Int64("max-body-mb", serve.DefaultMaxBodyBytes>>20, "largest request body, in MiB")
-	if code, ok := parse(fs, args); !ok {
+	maxImage := fs.Int("max-image-mb", serve.DefaultMaxImageBytes>>20, "largest image a request may send, in MiB")
+	maxBody := fs.Int("max-body-mb", serve.DefaultMaxBodyBytes>>20, "largest request body, in MiB")
+	if code, ok := parse(fs, args, required("model"), noArgs, atLeast("queue", 0), atLeast("max-image-mb", 1), atLeast("max-body-mb", 1)); !ok {
 		return code
 	}
-	if fs.NArg() > 0 || *modelArg == "" {
-		fs.Usage()
-		return 2
-	}
+	ctx, stop := interruptible()
+	defer stop()
 	if *apiKey == "" {
 		*apiKey = os.Getenv("GLIMPSE_API_KEY")
-	}
-	if *queue < 0 || *maxImage <= 0 || *maxBody <= 0 {
-		return fail(stderr, "--queue must not be negative, --max-image-mb and --max-body-mb must be positive")
 	}
 	if err := serve.CheckAddr(*addr, *apiKey); err != nil {
 		return fail(stderr, "%v", err)
@@ -86,8 +81,8 @@ func runServe(env *Env, fs *flag.FlagSet, args []string) int {
 		APIKey:           *apiKey,
 		AllowFiles:       allowFiles,
 		CORSOrigins:      cors,
-		MaxImageBytes:    *maxImage << 20,
-		MaxBodyBytes:     *maxBody << 20,
+		MaxImageBytes:    int64(*maxImage) << 20,
+		MaxBodyBytes:     int64(*maxBody) << 20,
 		Version:          env.Version,
 		Log:              slog.New(slog.NewTextHandler(stderr, nil)),
 	}
@@ -115,8 +110,6 @@ func runServe(env *Env, fs *flag.FlagSet, args []string) int {
 		return fail(stderr, "%v", err)
 	}
 
-	ctx, stop := interruptible()
-	defer stop()
 	d, err := s.Load(ctx)
 	if opt.Open.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")

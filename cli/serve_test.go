@@ -18,13 +18,15 @@ func TestServeRefuses(t *testing.T) {
 		code int
 		want string // in standard error
 	}{
-		{"no model", []string{"--addr", "127.0.0.1:0"}, 2, "Usage: glimpse serve --model"},
+		{"no model", []string{"--addr", "127.0.0.1:0"}, 2, "--model is required"},
+		{"a stray argument", []string{"--model", vicuna, "photo.jpg"}, 2, `unexpected argument "photo.jpg"`},
 		{"every interface without a key", []string{"--model", vicuna, "--addr", "0.0.0.0:0"}, 1, "set an API key"},
 		{"a bad address", []string{"--model", vicuna, "--addr", "11435"}, 1, "use HOST:PORT"},
 		{"a missing model", []string{"--model", filepath.Join(t.TempDir(), "none"), "--addr", "127.0.0.1:0", "--backend", "cpu"}, 1, "neither a folder nor an installed model"},
 		{"a missing allowed folder", []string{"--model", vicuna, "--addr", "127.0.0.1:0", "--allow-files", filepath.Join(t.TempDir(), "none")}, 1, "allowed folder"},
 		{"a bad CORS origin", []string{"--model", vicuna, "--addr", "127.0.0.1:0", "--cors", "example.org"}, 1, "must be * or start with http"},
-		{"a negative queue", []string{"--model", vicuna, "--queue", "-1"}, 1, "--queue must not be negative"},
+		{"a negative queue", []string{"--model", vicuna, "--queue", "-1"}, 2, "--queue must be at least 0"},
+		{"no room for images", []string{"--model", vicuna, "--max-image-mb", "0"}, 2, "--max-image-mb must be at least 1"},
 		{"a bad backend", []string{"--model", vicuna, "--addr", "127.0.0.1:0", "--backend", "tpu"}, 1, `backend "tpu"`},
 	}
 	for _, tt := range tests {
