@@ -26,7 +26,7 @@ func BenchmarkGLLinearVec(b *testing.B) {
 	_, be := testGL(b)
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
 			w, err := be.Upload(dt, []int{n, k}, data)
 			if err != nil {

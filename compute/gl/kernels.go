@@ -187,7 +187,6 @@ func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
 		srcOff, dstOff, nb int
 	}
 	dt := src.DType
-	epw := elemsPerWord(dt)
 	single("row copy into", dst)
 	dch := storage(dst).chunks[0]
 	chunks := chunked("row copy", src)
@@ -207,7 +206,7 @@ func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
 				continue
 			}
 			n := min(left, c1-e)
-			pieces = append(pieces, piece{sch.data, dch.data, 4 * ((e - c0) / epw), 4 * (de / epw), 4 * compute.PackedWords(dt, n)})
+			pieces = append(pieces, piece{sch.data, dch.data, 4 * compute.PackedWords(dt, e-c0), 4 * compute.PackedWords(dt, de), 4 * compute.PackedWords(dt, n)})
 			if sch.scales != nil {
 				const bs = compute.BlockSize
 				pieces = append(pieces, piece{sch.scales, dch.scales, 4 * ((e - c0) / bs), 4 * (de / bs), 4 * (n / bs)})
@@ -234,10 +233,11 @@ func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
 
 // weightDefine returns the WT_* define of a weight dtype.
 func weightDefine(dt compute.DType) string {
-	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4"}[dt]
+	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4", compute.Q4K: "Q4K"}[dt]
 }
 
-// vecElems is how many weight elements fill 16 bytes (matvec's VEC loads).
+// vecElems is how many weight elements fill 16 bytes (matvec's VEC loads);
+// 0 for Q4K, which matvec decodes element by element (portable variant).
 func vecElems(dt compute.DType) int {
 	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32}[dt]
 }
@@ -273,7 +273,7 @@ func (b *device) Linear(out, x, w, bias compute.Operand) {
 		if M <= matvecRows {
 			k.name = "matvec"
 			k.defines = append([]string{matvecWG, fmt.Sprintf("MAXM=%d", pow2AtLeast(M))}, defs...)
-			if ev := vecElems(w.DType); K%ev == 0 {
+			if ev := vecElems(w.DType); ev > 0 && K%ev == 0 {
 				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
 			}
 			k.args = []any{M, ch.rows, K, N, ch.row0}

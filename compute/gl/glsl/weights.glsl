@@ -1,10 +1,11 @@
 // weights.glsl: declares a weight tensor's buffers and wAt(i), its element i
 // (chunk-local, row-major) widened to float32. The including kernel defines
 // W_BIND (packed words or floats) and WS_BIND (Q8/Q4 block scales, one float
-// per 32 elements) and one of WT_F32, WT_F16, WT_BF16, WT_Q8, WT_Q4. The
-// layouts are compute.Pack's: F16/BF16 two per word, low half first; Q8 four
-// int8 per word, low byte first; Q4 eight nibbles per word, low first, each
-// holding q+8.
+// per 32 elements) and one of WT_F32, WT_F16, WT_BF16, WT_Q8, WT_Q4, WT_Q4K.
+// The layouts are compute.Pack's: F16/BF16 two per word, low half first; Q8
+// four int8 per word, low byte first; Q4 eight nibbles per word, low first,
+// each holding q+8; Q4K llama.cpp's block_q4_K, 36 words per 256 elements
+// (compute/quant.go), with no WS_BIND buffer.
 
 #if defined(WT_F32)
 layout(std430, binding = W_BIND) readonly buffer WBuf { float wd[]; };
@@ -23,4 +24,30 @@ float wAt(int i) { return float(bitfieldExtract(int(wd[i >> 2]), (i & 3) * 8, 8)
 layout(std430, binding = W_BIND) readonly buffer WBuf { uint wd[]; };
 layout(std430, binding = WS_BIND) readonly buffer WSBuf { float ws[]; };
 float wAt(int i) { return float(int(bitfieldExtract(wd[i >> 3], (i & 7) * 4, 4)) - 8) * ws[i >> 5]; }
+#elif defined(WT_Q4K)
+layout(std430, binding = W_BIND) readonly buffer WBuf { uint wd[]; };
+// q4kByte is byte b of the bytes starting at word w.
+uint q4kByte(int w, int b) { return bitfieldExtract(wd[w + (b >> 2)], (b & 3) * 8, 8); }
+float wAt(int i) {
+	int base = (i >> 8) * 36; // the super-block's first word
+	int e = i & 255, j = e >> 5;
+	vec2 dm = unpackHalf2x16(wd[base]); // d, dmin
+	uint sc, m;
+	if (j < 4) {
+		sc = q4kByte(base + 1, j) & 63u;
+		m = q4kByte(base + 1, j + 4) & 63u;
+	} else {
+		uint b = q4kByte(base + 1, j + 4);
+		sc = (b & 15u) | ((q4kByte(base + 1, j - 4) >> 6) << 4);
+		m = (b >> 4) | ((q4kByte(base + 1, j) >> 6) << 4);
+	}
+	int qb = 32 * (e >> 6) + (e & 31);
+	uint q = bitfieldExtract(wd[base + 4 + (qb >> 2)], (qb & 3) * 8 + (j & 1) * 4, 4);
+	// precise: each product is rounded before the subtraction, as the host
+	// decodes it (no fused multiply-add), so every backend sees one value.
+	precise float s = dm.x * float(sc);
+	precise float mn = dm.y * float(m);
+	precise float v = s * float(q);
+	return v - mn;
+}
 #endif
