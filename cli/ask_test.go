@@ -20,8 +20,9 @@ const askFixtures = "../../shared/fixtures"
 type askGolden struct {
 	Kind  string `json:"kind"`
 	Cases []struct {
-		Image    string `json:"image"`
-		Prompt   string `json:"prompt"`
+		Image    string  `json:"image"`
+		Prompt   string  `json:"prompt"`
+		InputIDs []int32 `json:"input_ids"` // the processor's, image tokens included
 		Generate map[string]struct {
 			Kwargs   map[string]any `json:"kwargs"`
 			Sequence []int32        `json:"sequence"`

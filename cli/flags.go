@@ -75,6 +75,7 @@ var flagMessages = []struct {
 }{
 	{regexp.MustCompile(`^flag provided but not defined: -+(.*)$`), "unknown flag --$1"},
 	{regexp.MustCompile(`^flag needs an argument: -+(.*)$`), "--$1 needs a value"},
+	{regexp.MustCompile(`^invalid boolean value (".*") for -+([^:]*): .*$`), "invalid value $1 for --$2: use true or false"},
 	{regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-+([^:]*): (.*)$`), "invalid value $1 for --$2: $3"},
 }
 
