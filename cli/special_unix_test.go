@@ -85,7 +85,9 @@ func TestOutRefusesSpecialFiles(t *testing.T) {
 		name string
 		args func(out string) []string
 	}{
-		{"preprocess", func(out string) []string { return []string{"preprocess", "--model", vicuna, "--image", img, "--out", out} }},
+		{"preprocess", func(out string) []string {
+			return []string{"preprocess", "--model", vicuna, "--image", img, "--out", out}
+		}},
 		{"export md", func(out string) []string { return []string{"history", "export", z, "--format", "md", "--out", out} }},
 		{"export json", func(out string) []string { return []string{"history", "export", z, "--format", "json", "--out", out} }},
 	}
