@@ -3,10 +3,10 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,19 +17,6 @@ import (
 	"glimpse/downloads"
 	"glimpse/downloads/hubtest"
 )
-
-// When the crash test re-executes this test binary with GLIMPSE_MODELS_CLI
-// set, the process acts as the glimpse command line with those arguments
-// (a JSON list) and exits before any test runs.
-func init() {
-	if args := os.Getenv("GLIMPSE_MODELS_CLI"); args != "" {
-		var argv []string
-		if err := json.Unmarshal([]byte(args), &argv); err != nil {
-			panic(err)
-		}
-		os.Exit(run(argv, os.Stdout, os.Stderr))
-	}
-}
 
 const (
 	cliRepo  = "Salesforce/tiny-instructblip-vicuna"
@@ -169,28 +156,19 @@ func TestModelsPullFailsOnBadData(t *testing.T) {
 }
 
 // TestPullSurvivesKill kills a real `glimpse models pull` process with
-// SIGKILL at random moments of a throttled download, several times, then
-// lets it finish. The model must verify, and each kill may cost at most one
-// part's bytes fetched again: what the server sent during a run, minus the
-// progress that run left on disk.
+// SIGKILL several times during a throttled download, each time once the
+// server has sent a number of bytes drawn from a fixed seed past where the
+// run began, then lets it finish. The model must verify, and each kill may
+// cost at most one part's bytes fetched again: what the server sent during
+// a run, minus the progress that run left on disk.
 func TestPullSurvivesKill(t *testing.T) {
 	h, repo, cache := cliHub(t)
 	const part = 256 << 10
 	h.Throttle(384 << 10) // per connection: about 4 s for the model
-	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
-	t.Logf("seed %d", seed)
-	args, _ := json.Marshal([]string{"models", "pull", "--quiet", "--connections", "4", "--part-size", strconv.Itoa(part), cliRepo})
-	start := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "GLIMPSE_MODELS_CLI="+string(args))
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, &out, &errb
-	}
+	// A fixed seed: the same kill points every run, so a failure can be
+	// run again.
+	rng := rand.New(rand.NewPCG(15, 0))
+	args := []string{"models", "pull", "--quiet", "--connections", "4", "--part-size", strconv.Itoa(part), cliRepo}
 	m := downloads.New(downloads.Config{CacheDir: cache, Offline: true})
 	onDisk := func() int64 {
 		list, err := m.Installed()
@@ -203,43 +181,57 @@ func TestPullSurvivesKill(t *testing.T) {
 		}
 		return n
 	}
+	// pollUntil polls cond every few milliseconds until it holds, failing
+	// after d: the events here (bytes sent, connections closed) happen in
+	// the server, which has no channel to wait on.
+	pollUntil := func(what string, d time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after %v", what, d)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	const kills = 5
 	for k := 0; k < kills; k++ {
 		_, servedBefore := h.Served()
 		diskBefore := onDisk()
-		cmd, _, errb := start()
-		// Kill once bytes flow, at a random moment after that.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, n := h.Served(); n > servedBefore || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c := startChild(t, args...)
+		// Kill once the server has sent between 1 byte and two parts more.
+		at := servedBefore + 1 + rng.Int64N(2*part)
+		pollUntil(fmt.Sprintf("%d bytes served in run %d", at-servedBefore, k), 20*time.Second, func() bool {
+			_, n := h.Served()
+			return n >= at
+		})
+		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("run %d ended before the kill (%v): the throttle is too loose\n%s", k, err, errb)
+		c.wait(t, 10*time.Second)
+		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			_, stderr := c.output()
+			t.Fatalf("run %d ended before the kill (exit %d): the throttle is too loose\n%s", k, c.code, stderr)
 		}
-		// Let the server notice the dead connections.
-		time.Sleep(150 * time.Millisecond)
+		// The server counts a transfer's bytes until it notices the
+		// connection is gone.
+		pollUntil("end of the killed run's transfers", 10*time.Second, func() bool { return h.InFlight() == 0 })
 		_, servedAfter := h.Served()
 		diskAfter := onDisk()
 		lost := (servedAfter - servedBefore) - (diskAfter - diskBefore)
-		t.Logf("kill %d: served %d, kept %d, lost %d", k, servedAfter-servedBefore, diskAfter-diskBefore, lost)
+		t.Logf("kill %d after %d bytes: served %d, kept %d, lost %d", k, at-servedBefore, servedAfter-servedBefore, diskAfter-diskBefore, lost)
 		if lost > part {
 			t.Errorf("kill %d lost %d bytes, more than one part (%d)", k, lost, part)
 		}
 	}
 	h.Throttle(0)
-	cmd, out, errb := start()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final pull: %v\n%s", err, errb)
+	c := startChild(t, args...)
+	if code := c.wait(t, time.Minute); code != 0 {
+		_, stderr := c.output()
+		t.Fatalf("final pull: exit %d\n%s", code, stderr)
 	}
-	sameAsFixture(t, strings.TrimSpace(out.String()), repo)
+	stdout, _ := c.output()
+	sameAsFixture(t, strings.TrimSpace(stdout), repo)
 	if code, _, errs := runCLI("models", "verify", cliRepo); code != 0 {
 		t.Errorf("verify after the kills: %s", errs)
 	}
