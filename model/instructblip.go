@@ -17,6 +17,7 @@ import (
 
 	"glimpse/checkpoint/config"
 	"glimpse/checkpoint/safetensors"
+	"glimpse/checkpoint/store"
 	"glimpse/compute"
 )
 
@@ -39,6 +40,13 @@ type Model struct {
 
 	backend compute.Backend
 	weights *weights
+	// converted is the store file the weights were read from: a CPU
+	// backend reads their words in place, so it is closed after them.
+	converted *store.Reader
+	// source is where the weights came from, and warning why the converted
+	// copy was rebuilt or not written ("" when neither).
+	source  WeightSource
+	warning string
 }
 
 // Load reads config.json and the safetensors weights of the model folder
@@ -58,11 +66,22 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 	if err != nil {
 		return nil, err
 	}
-	w, err := loadWeights(ctx, be, set, m, opt)
+	cv := openConverted(set, opt)
+	w, err := loadWeights(ctx, be, set, m, opt, cv)
+	if cv.source() == FromStore && (errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrStale)) {
+		// A tensor's bytes in the copy were damaged: convert after all.
+		cv.rebuild(err)
+		w, err = loadWeights(ctx, be, set, m, opt, cv)
+	}
+	cv.finish(err)
 	if err != nil {
+		cv.close()
 		return nil, err
 	}
-	m.backend, m.weights = be, w
+	m.backend, m.weights, m.converted, m.source = be, w, cv.reader(), cv.source()
+	if cv != nil {
+		m.warning = cv.warning
+	}
 	if err := m.check(); err != nil {
 		m.Close()
 		return nil, err
@@ -156,6 +175,10 @@ func (m *Model) Close() {
 	if m.weights != nil {
 		m.weights.release()
 		m.weights = nil
+	}
+	if m.converted != nil {
+		m.converted.Close()
+		m.converted = nil
 	}
 }
 

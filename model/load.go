@@ -54,12 +54,20 @@ type LoadOptions struct {
 	// Progress, if set, is called after each tensor is uploaded, from the
 	// loading goroutine.
 	Progress func(LoadProgress)
+	// StoreDir, if set, is the folder of converted copies (checkpoint/store):
+	// the first load at a precision writes one while converting, later loads
+	// read it instead of converting. Empty converts every time.
+	StoreDir string
 }
 
 // LoadProgress tells how far loading is.
 type LoadProgress struct {
 	Bytes, TotalBytes     int64 // checkpoint bytes read so far and in all
 	Tensors, TotalTensors int   // tensors uploaded so far and in all
+	Source                WeightSource
+	// Warning is one line for the user when the converted copy was damaged
+	// or out of date and is being rebuilt, or cannot be written; else "".
+	Warning string
 }
 
 // source is one alternative of a tag.
@@ -159,7 +167,7 @@ func (w *weights) release() {
 
 // loadWeights fills the tagged fields of the struct dst points to from set,
 // uploading to be. On error or cancellation it frees what it uploaded.
-func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, dst any, opt LoadOptions) (w *weights, err error) {
+func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, dst any, opt LoadOptions, cv *convertedCopy) (w *weights, err error) {
 	if opt.Precision != compute.F32 && opt.Precision != compute.F16 {
 		return nil, fmt.Errorf("unsupported weight precision %v (use f32 or f16)", opt.Precision)
 	}
@@ -168,7 +176,10 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 	// Resolve every slot before reading anything, so a missing tensor is
 	// reported at once, and count the bytes each distinct tensor adds.
 	var missing []string
-	var p LoadProgress
+	p := LoadProgress{Source: cv.source()}
+	if cv != nil {
+		p.Warning = cv.warning
+	}
 	counted := map[string]bool{}
 	for _, s := range slots {
 		for _, a := range s.alts {
@@ -229,6 +240,33 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			continue
 		}
 		info, _ := set.Info(src.name)
+		if st, ok, err := cv.stored(key); ok {
+			// The converted copy holds what this slot would convert to.
+			if err != nil {
+				return nil, err
+			}
+			if s.field.Type() == floatsType {
+				s.field.Set(reflect.ValueOf(compute.Unpack(st.DType, st.Shape, st.Words, st.Scales)))
+			} else {
+				t, err := cv.upload(be, key, st)
+				if err != nil {
+					return nil, fmt.Errorf("uploading %s: %w", src.name, err)
+				}
+				w.tensors = append(w.tensors, t)
+				w.names[t] = src.name
+				uploaded[key] = t
+				s.field.Set(reflect.ValueOf(t))
+			}
+			if !read[src.name] {
+				read[src.name] = true
+				p.Bytes += info.Size
+			}
+			p.Tensors++
+			if opt.Progress != nil {
+				opt.Progress(p)
+			}
+			continue
+		}
 		if src.name != lastName {
 			// One buffer for every tensor: uploads copy what they keep.
 			data, err := set.ReadFloat32(src.name, lastData)
@@ -251,6 +289,7 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 		}
 		if s.field.Type() == floatsType {
 			s.field.Set(reflect.ValueOf(append([]float32(nil), data...)))
+			cv.keep(key, compute.F32, shape, data)
 		} else {
 			dtype := compute.F32
 			if s.matrix {
@@ -263,7 +302,7 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			if len(shape) == 0 {
 				shape = []int{1}
 			}
-			t, err := be.Upload(dtype, shape, data)
+			t, err := cv.convert(be, key, dtype, shape, data)
 			if err != nil {
 				return nil, fmt.Errorf("uploading %s: %w", src.name, err)
 			}

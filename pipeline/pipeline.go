@@ -45,6 +45,10 @@ type Options struct {
 	// each request and refuses one whose estimate does not fit. 0 or less
 	// means unknown, and nothing is checked.
 	Available func() int64
+	// StoreDir, if set, is the folder of converted copies of the weights
+	// (model.LoadOptions.StoreDir): the first load at a precision converts
+	// and keeps the result there, later loads read it without converting.
+	StoreDir string
 }
 
 // Description says what a Pipeline runs, for status bars and logs.
@@ -66,6 +70,13 @@ type Description struct {
 	// Revision is the Hub commit when the folder is a snapshot in the
 	// Hugging Face cache (…/snapshots/COMMIT), else empty.
 	Revision string
+	// Weights says where the weights came from: "loaded from the converted
+	// copy", "converting (once)" (and kept for the next load) or
+	// "converting" (no store folder).
+	Weights string
+	// WeightsWarning is one line when the converted copy was damaged or
+	// out of date and was rebuilt, or could not be written; else "".
+	WeightsWarning string
 }
 
 // Pipeline is a loaded model ready to answer. Ask may be called from one
@@ -150,7 +161,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 		return nil, err
 	}
 	var loaded int64
-	lopt := model.LoadOptions{Precision: dtype, Progress: func(p model.LoadProgress) {
+	lopt := model.LoadOptions{Precision: dtype, StoreDir: opt.StoreDir, Progress: func(p model.LoadProgress) {
 		loaded = p.TotalBytes
 		if opt.Progress != nil {
 			opt.Progress(p)
@@ -169,6 +180,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
 		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 		Software: backend == "gl" && compute.SoftwareRenderer(be.Info().Device),
+		Weights:  net.WeightSource().String(), WeightsWarning: net.WeightWarning(),
 	}}, nil
 }
 

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"glimpse/compute"
 )
 
 // Key says what a store file was converted from: the model folder, the
@@ -33,7 +31,7 @@ import (
 //     (model.safetensors.index.json) are small and hashed whole.
 type Key struct {
 	Folder    string     `json:"folder"`    // absolute path of the model folder
-	Precision string     `json:"precision"` // the weight matrices' dtype: "f16", "q8", …
+	Precision string     `json:"precision"` // the weight matrices' dtype or precision mix: "f16", "q8", …
 	Files     []FileHash `json:"files"`     // sorted by name
 }
 
@@ -48,15 +46,15 @@ type FileHash struct {
 	Of   string `json:"of"` // "hub", "content" or "header"
 }
 
-// NewKey computes the key of the model folder dir converted to precision,
-// from its weight files (paths inside dir: the shards and, when there is
+// NewKey computes the key of the model folder dir converted to precision
+// (a dtype's name, or the name of a policy that picks one per tensor), from its weight files (paths inside dir: the shards and, when there is
 // one, the index).
-func NewKey(dir string, precision compute.DType, files []string) (Key, error) {
+func NewKey(dir, precision string, files []string) (Key, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Key{}, err
 	}
-	k := Key{Folder: abs, Precision: precision.String()}
+	k := Key{Folder: abs, Precision: precision}
 	for _, f := range files {
 		h, err := hashFile(f)
 		if err != nil {

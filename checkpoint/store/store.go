@@ -444,23 +444,28 @@ func (r *Reader) Close() error {
 // lives under the store folder root: one file per folder and precision,
 // named after the folder (the Hub repository for a cache snapshot) and a
 // hash of its absolute path, so two folders of one name do not collide.
-func Path(root, dir string, precision compute.DType) string {
+func Path(root, dir, precision string) string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(root, fmt.Sprintf("%s-%x.%s%s", label(abs), sum[:6], precision, Ext))
+	return filepath.Join(root, fmt.Sprintf("%s-%x.%s%s", safeName(label(abs)), sum[:6], safeName(precision), Ext))
 }
 
 // label is a short readable name for a model folder: ORG--NAME for a Hub
 // cache snapshot (…/models--ORG--NAME/snapshots/COMMIT), else its base
-// name, kept to safe characters.
+// name.
 func label(abs string) string {
-	name := filepath.Base(abs)
 	if filepath.Base(filepath.Dir(abs)) == "snapshots" {
-		name = strings.TrimPrefix(filepath.Base(filepath.Dir(filepath.Dir(abs))), "models--")
+		return strings.TrimPrefix(filepath.Base(filepath.Dir(filepath.Dir(abs))), "models--")
 	}
+	return filepath.Base(abs)
+}
+
+// safeName keeps a file name part to characters every file system takes,
+// and to 64 of them.
+func safeName(name string) string {
 	safe := []rune{}
 	for _, c := range name {
 		if c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') {

@@ -252,15 +252,15 @@ func TestListAndRemove(t *testing.T) {
 		dir string
 		dt  compute.DType
 	}{{snapA, compute.F16}, {snapA, compute.F32}, {snapB, compute.F16}, {other, compute.F16}} {
-		p := Path(root, m.dir, m.dt)
+		p := Path(root, m.dir, m.dt.String())
 		writeStore(t, p, Key{Folder: m.dir, Precision: m.dt.String()}, ts)
 		made[p] = m.dir
 	}
 	if len(made) != 4 {
 		t.Fatalf("Path gave %d distinct paths for 4 folder/precision pairs", len(made))
 	}
-	if !strings.HasPrefix(filepath.Base(Path(root, snapA, compute.F16)), "Org--Tiny-") {
-		t.Errorf("Path for a Hub snapshot = %s, want it named after the repository", Path(root, snapA, compute.F16))
+	if !strings.HasPrefix(filepath.Base(Path(root, snapA, "f16")), "Org--Tiny-") {
+		t.Errorf("Path for a Hub snapshot = %s, want it named after the repository", Path(root, snapA, "f16"))
 	}
 	os.WriteFile(filepath.Join(root, "junk"+Ext), []byte("not a store file"), 0o644)
 	all, err := List(root)
@@ -311,7 +311,7 @@ func TestNewKey(t *testing.T) {
 		if err := os.WriteFile(shard, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		k, err := NewKey(dir, compute.F16, []string{shard})
+		k, err := NewKey(dir, "f16", []string{shard})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func TestNewKey(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..", "..", "blobs", sum), filepath.Join(snap, "model.safetensors")); err != nil {
 		t.Skipf("symbolic links: %v", err)
 	}
-	k, err := NewKey(snap, compute.F16, []string{filepath.Join(snap, "model.safetensors")})
+	k, err := NewKey(snap, "f16", []string{filepath.Join(snap, "model.safetensors")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,233 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"glimpse/checkpoint/safetensors"
+	"glimpse/checkpoint/store"
+	"glimpse/compute"
+)
+
+// WeightSource says where loaded weights came from (LoadProgress.Source).
+type WeightSource int
+
+// The sources.
+const (
+	// FromCheckpoint: converted from the safetensors while loading, with no
+	// store folder to keep the result in (LoadOptions.StoreDir empty).
+	FromCheckpoint WeightSource = iota
+	// Converting: converted from the safetensors while loading, and written
+	// to the store folder once, for the loads after this one.
+	Converting
+	// FromStore: read from the converted copy in the store folder, without
+	// converting.
+	FromStore
+)
+
+// String describes s for a loading line.
+func (s WeightSource) String() string {
+	switch s {
+	case Converting:
+		return "converting (once)"
+	case FromStore:
+		return "loaded from the converted copy"
+	}
+	return "converting"
+}
+
+// convertedCopy is a load's converted-weight store: the file it reads, or
+// the one it writes while converting. Every tensor the loader makes goes
+// through it, named by its slot key (tensor, part and kind), so that a
+// stored tensor is exactly what the slot would have converted.
+type convertedCopy struct {
+	path string
+	key  store.Key
+	r    *store.Reader // reading: FromStore
+	w    *store.Writer // writing: Converting
+	// wrote says the file being written was committed.
+	wrote bool
+	// warning is one line for the user: why the copy was rebuilt, or why
+	// it cannot be written.
+	warning string
+}
+
+// openConverted opens the store file of set at opt's precision for reading,
+// or, when there is none or it cannot be used, starts writing a new one. It
+// returns nil without a store folder. Problems with the store never stop a
+// load: they become a warning and the weights are converted as without one.
+func openConverted(set *safetensors.Set, opt LoadOptions) *convertedCopy {
+	if opt.StoreDir == "" {
+		return nil
+	}
+	files := []string{}
+	for _, f := range set.Files() {
+		files = append(files, f.Path())
+	}
+	if idx := filepath.Join(set.Dir(), safetensors.IndexFileName); len(set.Files()) > 0 && fileExists(idx) {
+		files = append(files, idx)
+	}
+	// The precision names the conversion; a mix of precisions is named by
+	// its main dtype (pipeline's weightType), one per mix.
+	precision := opt.Precision.String()
+	c := &convertedCopy{path: store.Path(opt.StoreDir, set.Dir(), precision)}
+	var err error
+	if c.key, err = store.NewKey(set.Dir(), precision, files); err != nil {
+		c.warning = fmt.Sprintf("cannot keep a converted copy of the weights: %v", err)
+		return c
+	}
+	r, err := store.Open(c.path, c.key)
+	if err == nil {
+		c.r = r
+		return c
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		c.warning = rebuildWarning(err)
+	}
+	c.create()
+	return c
+}
+
+// rebuildWarning words why a store file is rebuilt.
+func rebuildWarning(err error) string {
+	return fmt.Sprintf("%v; converting the weights again to rebuild it", err)
+}
+
+// create starts writing the store file, or notes why it cannot.
+func (c *convertedCopy) create() {
+	w, err := store.Create(c.path, c.key)
+	if err != nil {
+		c.warning = fmt.Sprintf("cannot keep a converted copy of the weights: %v", err)
+		return
+	}
+	c.w = w
+}
+
+// rebuild turns a reading copy whose data turned out damaged into a
+// writing one.
+func (c *convertedCopy) rebuild(err error) {
+	c.r.Close()
+	c.r = nil
+	c.warning = rebuildWarning(err)
+	c.create()
+}
+
+// source says where this load's weights come from.
+func (c *convertedCopy) source() WeightSource {
+	switch {
+	case c == nil:
+		return FromCheckpoint
+	case c.r != nil:
+		return FromStore
+	case c.w != nil || c.wrote:
+		return Converting
+	}
+	return FromCheckpoint
+}
+
+// stored returns the slot's tensor from the store, when reading from one.
+func (c *convertedCopy) stored(key string) (store.Tensor, bool, error) {
+	if c == nil || c.r == nil {
+		return store.Tensor{}, false, nil
+	}
+	t, err := c.r.Tensor(key)
+	return t, true, err
+}
+
+// upload uploads a stored tensor, letting its mapped pages go once the
+// backend has it (a GPU's copy; a CPU backend reads them in place and
+// faults them back in from the page cache).
+func (c *convertedCopy) upload(be compute.Backend, key string, t store.Tensor) (compute.Tensor, error) {
+	out, err := be.UploadPacked(t.DType, t.Shape, t.Words, t.Scales)
+	c.r.Evict(key)
+	return out, err
+}
+
+// convert packs data to dtype, adds it to the store file being written (if
+// any), and uploads it.
+func (c *convertedCopy) convert(be compute.Backend, key string, dtype compute.DType, shape []int, data []float32) (compute.Tensor, error) {
+	var words []uint32
+	var scales []float32
+	if dtype == compute.F32 {
+		// F32 packs as its own bits: the writer and the device copy them.
+		words = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data))
+	} else {
+		var err error
+		if words, scales, err = compute.Pack(dtype, shape, data); err != nil {
+			return nil, err
+		}
+	}
+	c.add(key, dtype, shape, words, scales)
+	return be.UploadPacked(dtype, shape, words, scales)
+}
+
+// keep adds host float32 data (kept on the host, not uploaded) to the store
+// file being written.
+func (c *convertedCopy) keep(key string, dtype compute.DType, shape []int, data []float32) {
+	if len(shape) == 0 {
+		shape = []int{len(data)}
+	}
+	c.add(key, dtype, shape, unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data)), nil)
+}
+
+// add writes one tensor to the store file being written, if any. A failed
+// write drops the file with a warning; the load goes on without it.
+func (c *convertedCopy) add(key string, dtype compute.DType, shape []int, words []uint32, scales []float32) {
+	if c == nil || c.w == nil {
+		return
+	}
+	if err := c.w.Add(key, dtype, shape, words, scales); err != nil {
+		c.w.Abort()
+		c.w = nil
+		c.warning = fmt.Sprintf("cannot keep a converted copy of the weights: %v", err)
+	}
+}
+
+// finish commits the store file being written when loading succeeded, and
+// drops it otherwise.
+func (c *convertedCopy) finish(loadErr error) {
+	if c == nil || c.w == nil {
+		return
+	}
+	if loadErr != nil {
+		c.w.Abort()
+	} else if err := c.w.Commit(); err != nil {
+		c.warning = fmt.Sprintf("cannot keep a converted copy of the weights: %v", err)
+	} else {
+		c.wrote = true
+	}
+	c.w = nil
+}
+
+// reader is the store file that the loaded tensors may read in place, to
+// close after them (Model.Close); nil when there is none.
+func (c *convertedCopy) reader() *store.Reader {
+	if c == nil {
+		return nil
+	}
+	return c.r
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// close unmaps the store file being read, after a failed load.
+func (c *convertedCopy) close() {
+	if c != nil && c.r != nil {
+		c.r.Close()
+		c.r = nil
+	}
+}
+
+// WeightSource says where the model's weights came from.
+func (m *Model) WeightSource() WeightSource { return m.source }
+
+// WeightWarning is one line for the user when the converted copy of the
+// weights was rebuilt, or could not be written; else "".
+func (m *Model) WeightWarning() string { return m.warning }
