@@ -51,6 +51,10 @@ type LoadOptions struct {
 	// stay float32, and activations are float32 in any case, so T5's
 	// residual stream and feed-forward output never see half precision.
 	Precision compute.DType
+	// Mix, if not empty, is the precision policy that picks each weight
+	// matrix's dtype by its checkpoint name (the Q8 and Q4 mixes of
+	// docs/precision.md), and Precision is ignored.
+	Mix Precision
 	// Progress, if set, is called after each tensor is uploaded, from the
 	// loading goroutine.
 	Progress func(LoadProgress)
@@ -168,7 +172,11 @@ func (w *weights) release() {
 // loadWeights fills the tagged fields of the struct dst points to from set,
 // uploading to be. On error or cancellation it frees what it uploaded.
 func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, dst any, opt LoadOptions, cv *convertedCopy) (w *weights, err error) {
-	if opt.Precision != compute.F32 && opt.Precision != compute.F16 {
+	if opt.Mix != "" {
+		if _, err := ParsePrecision(string(opt.Mix)); err != nil {
+			return nil, err
+		}
+	} else if opt.Precision != compute.F32 && opt.Precision != compute.F16 {
 		return nil, fmt.Errorf("unsupported weight precision %v (use f32 or f16)", opt.Precision)
 	}
 	slots := collectSlots(reflect.ValueOf(dst).Elem(), "")
@@ -199,6 +207,13 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			p.TotalTensors++
 		}
 	}
+	var names []string
+	for _, s := range slots {
+		if s.found {
+			names = append(names, s.chosen.name)
+		}
+	}
+	layers := stackLayers(names)
 	if len(missing) > 0 {
 		more := ""
 		if len(missing) > 3 {
@@ -298,6 +313,9 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 				}
 				shape = []int{shape[0], compute.NumElements(shape[1:])}
 				dtype = opt.Precision
+				if opt.Mix != "" {
+					dtype = opt.Mix.dtypeFor(src.name, shape, layers)
+				}
 			}
 			if len(shape) == 0 {
 				shape = []int{1}

@@ -32,8 +32,10 @@ type Options struct {
 	// Backend is "gl" (the GPU through OpenGL 4.3), "cpu", or "auto" / ""
 	// (gl when it can start, else cpu).
 	Backend string
-	// Precision is the weight precision: "fp32", "fp16", or "auto" / ""
-	// (fp16 on gl, fp32 on cpu).
+	// Precision is the weight precision: "fp32", "fp16", "q8" (8-bit
+	// blocks), "q4" (llama.cpp's Q4_K_M mix: 4-bit K-quants with the
+	// sensitive tensors at 8 bits; docs/precision.md), or "auto" / "" (fp16
+	// on gl, fp32 on cpu).
 	Precision string
 	// Progress, if set, receives loading progress from the loading goroutine.
 	Progress func(model.LoadProgress)
@@ -57,7 +59,7 @@ type Description struct {
 	Name        string // the folder's base name or the installed model's name
 	Backend     string // "gl" or "cpu"
 	Device      string // the GPU's name (GL_RENDERER) or the CPU's
-	Precision   string // "fp32" or "fp16"
+	Precision   string // "fp32", "fp16", "q8" or "q4"
 	WeightBytes int64  // bytes of checkpoint loaded
 	Decoder     string // "llama" or "t5"
 	// Software says the GL backend renders on the CPU (Mesa's llvmpipe,
@@ -155,13 +157,13 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	dtype, precision, err := weightType(opt.Precision, backend)
+	dtype, mix, precision, err := weightType(opt.Precision, backend)
 	if err != nil {
 		be.Close()
 		return nil, err
 	}
 	var loaded int64
-	lopt := model.LoadOptions{Precision: dtype, StoreDir: opt.StoreDir, Progress: func(p model.LoadProgress) {
+	lopt := model.LoadOptions{Precision: dtype, Mix: mix, StoreDir: opt.StoreDir, Progress: func(p model.LoadProgress) {
 		loaded = p.TotalBytes
 		if opt.Progress != nil {
 			opt.Progress(p)
@@ -217,19 +219,27 @@ func startBackend(opt Options) (compute.Backend, string, error) {
 	return nil, "", fmt.Errorf("%w: backend %q (use gl, cpu or auto)", ErrBadOption, opt.Backend)
 }
 
-func weightType(precision, backend string) (compute.DType, string, error) {
+// weightType resolves a precision name: the dtype that names the load
+// (uniform for fp32 and fp16; for q8 and q4 the mix's main dtype, so that a
+// converted copy is kept per mix), the mix policy (empty for the uniform
+// precisions) and the name Describe reports.
+func weightType(precision, backend string) (compute.DType, model.Precision, string, error) {
 	switch precision {
 	case "fp32":
-		return compute.F32, "fp32", nil
+		return compute.F32, "", "fp32", nil
 	case "fp16":
-		return compute.F16, "fp16", nil
+		return compute.F16, "", "fp16", nil
+	case "q8":
+		return compute.Q8, model.Q8, "q8", nil
+	case "q4":
+		return compute.Q4K, model.Q4, "q4", nil
 	case "auto", "":
 		if backend == "gl" {
-			return compute.F16, "fp16", nil
+			return compute.F16, "", "fp16", nil
 		}
-		return compute.F32, "fp32", nil
+		return compute.F32, "", "fp32", nil
 	}
-	return 0, "", fmt.Errorf("%w: precision %q (use fp32, fp16 or auto)", ErrBadOption, precision)
+	return 0, "", "", fmt.Errorf("%w: precision %q (use fp32, fp16, q8, q4 or auto)", ErrBadOption, precision)
 }
 
 // snapshotCommit returns COMMIT for a folder …/snapshots/COMMIT of the
