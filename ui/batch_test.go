@@ -3,10 +3,11 @@ package ui
 import (
 	"context"
 	"encoding/csv"
-	"errors"
+	"encoding/json"
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -27,13 +28,11 @@ var captionModel struct {
 	m    *app.Model
 	err  error
 	mu   sync.Mutex // Ask runs one at a time, as the app's worker runs it
-
-	cacheMu sync.Mutex
-	cache   map[string][]string // expected captions by batch (file base names)
 }
 
 // captionAsk is CaptionEnv.Ask backed by the real pipeline on the tiny
-// fixture model; asks, when not nil, counts the images it is given.
+// fixture model, at the golden file's length (see atGoldenLength); asks,
+// when not nil, counts the images it is given.
 func captionAsk(t *testing.T, asks *[]int) app.AskFunc {
 	t.Helper()
 	captionModel.once.Do(func() {
@@ -44,7 +43,7 @@ func captionAsk(t *testing.T, asks *[]int) app.AskFunc {
 		t.Fatal(captionModel.err)
 	}
 	var mu sync.Mutex
-	return func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
+	return atGoldenLength(t, func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
 		if asks != nil {
 			mu.Lock()
 			*asks = append(*asks, len(images))
@@ -53,62 +52,86 @@ func captionAsk(t *testing.T, asks *[]int) app.AskFunc {
 		captionModel.mu.Lock()
 		defer captionModel.mu.Unlock()
 		return captionModel.m.Ask(ctx, images, prompts, cfg, nil)
+	})
+}
+
+// atGoldenLength runs caption mode's asks at the length of the golden
+// file's caption. Caption mode asks with app.CaptionSettings(), checked
+// here: the seed's beam settings with max_new_tokens 30. transformers'
+// caption in golden.json was made with the same settings and max_length 48
+// instead (its "beam5_seed_settings"), so that is the one change made
+// before the model answers, and the captions can be compared with it.
+func atGoldenLength(t *testing.T, ask app.AskFunc) app.AskFunc {
+	want := app.CaptionSettings().Settings()
+	return func(ctx context.Context, images []image.Image, prompts []string, cfg generate.Config) (*app.Result, error) {
+		if got := cfg.Settings(); !reflect.DeepEqual(got, want) {
+			t.Errorf("caption mode asked with %v, want the caption settings %v", got, want)
+		}
+		for _, p := range prompts {
+			if p != app.CaptionPrompt {
+				t.Errorf("caption mode asked %q, want the caption prompt %q", p, app.CaptionPrompt)
+			}
+		}
+		cfg.MaxNewTokens, cfg.MaxLength = 0, 48
+		return ask(ctx, images, prompts, cfg)
 	}
 }
 
-// expectedCaptions captions the named fixture images straight through the
-// pipeline, in batches of size (the padding of a batch is part of the
-// computation, so the batches must be the ones the code under test makes).
-func expectedCaptions(t *testing.T, dir string, names []string, size int) map[string]string {
+// goldenCaption is transformers' caption of the golden file's caption case
+// (its third, whose prompt is the caption prompt) with the settings
+// atGoldenLength gives, and the fixture image it is of. The tiny Vicuna's
+// golden text holds the prompt and the answer, decoded together, then
+// stripped: the caption is what follows the prompt.
+func goldenCaption(t *testing.T) (imageName, caption string) {
 	t.Helper()
-	ask := captionAsk(t, nil)
-	want := map[string]string{}
-	for start := 0; start < len(names); start += size {
-		batch := names[start:min(start+size, len(names))]
-		// The fixtures are the same files wherever a test copies them, so
-		// a batch's captions are computed once per test binary.
-		var key []string
-		for _, n := range batch {
-			key = append(key, filepath.Base(n))
-		}
-		captionModel.cacheMu.Lock()
-		caps, ok := captionModel.cache[strings.Join(key, "|")]
-		captionModel.cacheMu.Unlock()
-		if ok {
-			for i, n := range batch {
-				want[n] = caps[i]
-			}
-			continue
-		}
-		var imgs []image.Image
-		for _, n := range batch {
-			img, err := app.LoadImage(filepath.Join(dir, filepath.FromSlash(n)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			imgs = append(imgs, img.Image)
-		}
-		caps, errs, err := app.Caption(context.Background(), ask, imgs, app.CaptionPrompt, app.CaptionSettings())
-		if err == nil {
-			err = errors.Join(errs...)
-		}
-		if err != nil {
+	b, err := os.ReadFile(filepath.Join(captionFixtures, "models", "tiny-instructblip-vicuna", "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Image    string `json:"image"`
+			Prompt   string `json:"prompt"`
+			Generate map[string]struct {
+				Kwargs map[string]any `json:"kwargs"`
+				Text   string         `json:"text"`
+			} `json:"generate"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	c := g.Cases[2]
+	run := c.Generate["beam5_seed_settings"]
+	if c.Prompt != app.CaptionPrompt || run.Kwargs["max_length"] != 48.0 || run.Kwargs["num_beams"] != 5.0 {
+		t.Fatalf("golden case 2 (%q, %v) is no longer the caption prompt at max_length 48 with 5 beams", c.Prompt, run.Kwargs)
+	}
+	caption, ok := strings.CutPrefix(run.Text, c.Prompt)
+	if !ok || strings.TrimSpace(caption) == "" {
+		t.Fatalf("golden text %q does not start with its prompt and an answer", run.Text)
+	}
+	return c.Image, strings.TrimSpace(caption)
+}
+
+// copyGoldenImage copies the golden caption's image into dir under each of
+// names and returns its caption, which each copy must get.
+func copyGoldenImage(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	name, caption := goldenCaption(t)
+	b, err := os.ReadFile(filepath.Join(captionFixtures, "images", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		path := filepath.Join(dir, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		captionModel.cacheMu.Lock()
-		if captionModel.cache == nil {
-			captionModel.cache = map[string][]string{}
-		}
-		captionModel.cache[strings.Join(key, "|")] = caps
-		captionModel.cacheMu.Unlock()
-		for i, n := range batch {
-			if caps[i] == "" {
-				t.Fatalf("the tiny model gave %s an empty caption; the test needs text to compare", n)
-			}
-			want[n] = caps[i]
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return want
+	return caption
 }
 
 // copyFixtureImages copies the fixture images into dir (under sub/ for
@@ -157,22 +180,6 @@ func readCaptionCSV(t *testing.T, path string) map[string]string {
 		got[r[0]] = r[1]
 	}
 	return got
-}
-
-func diffCaptions(t *testing.T, what string, got, want map[string]string) {
-	t.Helper()
-	for k, w := range want {
-		if g, ok := got[k]; !ok {
-			t.Errorf("%s: %s missing (want %q)", what, k, w)
-		} else if g != w {
-			t.Errorf("%s: %s = %q, want %q", what, k, g, w)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: unexpected %s = %q", what, k, got[k])
-		}
-	}
 }
 
 // TestBatchProgressText checks the words under the progress bar.

@@ -22,13 +22,16 @@ func TestCaptionAppEnv(t *testing.T) {
 		t.Fatalf("captionEnv() left something out: %+v", env)
 	}
 	images := filepath.Join(captionFixtures, "images")
-	want := expectedCaptions(t, images, []string{"shapes.png"}, 1)["shapes.png"]
+	photos := t.TempDir()
+	want := copyGoldenImage(t, photos, "photo.png")
+	// The captions are compared with the golden file's, made at its length.
+	env.Ask = atGoldenLength(t, env.Ask)
 
 	v := newCaptionView(env).(*captionView)
 	a.win.SetContent(v)
 	var got captionEvent
 	v.onCaptioned = func(path, caption string, err error) { got = captionEvent{path, caption, err} }
-	v.dropPaths([]string{filepath.Join(images, "shapes.png")})
+	v.dropPaths([]string{filepath.Join(photos, "photo.png")})
 	pump(t, q, 2*time.Minute, "the caption through the worker", func() bool { return got.path != "" })
 	if got.err != nil || got.caption != want || v.caption.Text() != want {
 		t.Fatalf("caption through the app: %q, %v; want %q", got.caption, got.err, want)
@@ -61,7 +64,7 @@ func TestCaptionAppEnv(t *testing.T) {
 	}
 	// The worker finishes (or drops) that job; the model still answers.
 	pump(t, q, 2*time.Minute, "the worker to be idle", func() bool { return !a.worker.Busy() })
-	v.dropPaths([]string{filepath.Join(images, "shapes.png")})
+	v.dropPaths([]string{filepath.Join(photos, "photo.png")})
 	got = captionEvent{}
 	pump(t, q, 2*time.Minute, "a second caption", func() bool { return got.path != "" })
 	if got.err != nil || got.caption != want {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,16 +111,16 @@ func waitCaption(t *testing.T, ev *captionEvents) captionEvent {
 	return e
 }
 
-// TestCaptionDropShowsCaption drops fixture images on caption mode: each
-// gets the caption the pipeline itself makes with caption mode's prompt and
-// settings, shown large, as the image's screen-reader label, and focused.
+// TestCaptionDropShowsCaption drops copies of the golden caption's image on
+// caption mode, one after the other: each gets transformers' caption, shown
+// large, as the image's screen-reader label, and focused.
 func TestCaptionDropShowsCaption(t *testing.T) {
-	images := filepath.Join(captionFixtures, "images")
-	tests := []string{"shapes.png", "gray.jpg", "palette.png"}
+	images := t.TempDir()
+	tests := []string{"alpha.png", "a copy.png", "third copy.PNG"}
+	want := copyGoldenImage(t, images, tests...)
 	v, w, events := newTestCaptionView(t, nil)
 	for _, name := range tests {
 		t.Run(name, func(t *testing.T) {
-			want := expectedCaptions(t, images, []string{name}, 1)[name]
 			path := filepath.Join(images, name)
 			v.dropPaths([]string{path})
 			e := waitCaption(t, events)
@@ -156,10 +157,10 @@ func TestCaptionDropShowsCaption(t *testing.T) {
 
 // TestCaptionCopy copies the caption with C, Ctrl+C and the Copy button.
 func TestCaptionCopy(t *testing.T) {
-	images := filepath.Join(captionFixtures, "images")
+	images := t.TempDir()
 	v, w, events := newTestCaptionView(t, nil)
-	want := expectedCaptions(t, images, []string{"noise.jpg"}, 1)["noise.jpg"]
-	v.dropPaths([]string{filepath.Join(images, "noise.jpg")})
+	want := copyGoldenImage(t, images, "photo.png")
+	v.dropPaths([]string{filepath.Join(images, "photo.png")})
 	waitCaption(t, events)
 	clip := fyne.CurrentApp().Clipboard()
 	tests := []struct {
@@ -194,8 +195,8 @@ func TestCaptionUnreadable(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a picture"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	good := filepath.Join(captionFixtures, "images", "tiny.png")
-	want := expectedCaptions(t, filepath.Dir(good), []string{"tiny.png"}, 1)["tiny.png"]
+	good := filepath.Join(dir, "good.png")
+	want := copyGoldenImage(t, dir, "good.png")
 	v, _, events := newTestCaptionView(t, nil)
 	tests := []struct{ path, msg string }{
 		{bad, "notes.png is not an image Glimpse can read"},
@@ -354,11 +355,18 @@ func TestCaptionKeyboard(t *testing.T) {
 }
 
 // TestCaptionBatchView captions a dropped folder from the view, to CSV, and
-// checks the progress and the file.
+// checks the progress and the file. The folder holds the fixture images
+// and two more copies of the golden caption's image: the copies get
+// transformers' caption, whatever batch they are in (one prompt for all
+// needs no padding); the golden file has no caption of the other images,
+// so for them the file must hold a caption, and nothing is said of it.
 func TestCaptionBatchView(t *testing.T) {
 	dir := t.TempDir()
 	rels := copyFixtureImages(t, dir, nil)
-	want := expectedCaptions(t, dir, rels, batchImagesPerAsk)
+	goldenImage, _ := goldenCaption(t)
+	copies := []string{goldenImage, "alpha copy.png", "zz alpha.png"}
+	caption := copyGoldenImage(t, dir, copies[1:]...)
+	rels = append(rels, copies[1:]...)
 	v, w, events := newTestCaptionView(t, nil)
 	done := make(chan error, 1)
 	var rep *app.BatchReport
@@ -381,13 +389,26 @@ func TestCaptionBatchView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.batch.bar.Value != 1 || !strings.HasPrefix(v.batch.progress.Text, "6 of 6 images") {
-		t.Errorf("progress %v %q, want all 6 done", v.batch.bar.Value, v.batch.progress.Text)
+	n := len(rels)
+	if v.batch.bar.Value != 1 || !strings.HasPrefix(v.batch.progress.Text, fmt.Sprintf("%d of %d images", n, n)) {
+		t.Errorf("progress %v %q, want all %d done", v.batch.bar.Value, v.batch.progress.Text, n)
 	}
-	if !strings.Contains(v.batch.report.Text, "Done: 6 images captioned") || !strings.Contains(v.batch.report.Text, "captions.csv") {
+	if !strings.Contains(v.batch.report.Text, fmt.Sprintf("Done: %d images captioned", n)) || !strings.Contains(v.batch.report.Text, "captions.csv") {
 		t.Errorf("report %q", v.batch.report.Text)
 	}
-	diffCaptions(t, "CSV", readCaptionCSV(t, rep.Output), want)
+	got := readCaptionCSV(t, rep.Output)
+	for _, rel := range rels {
+		c, ok := got[rel]
+		switch {
+		case !ok || c == "":
+			t.Errorf("CSV: no caption for %s", rel)
+		case slices.Contains(copies, rel) && c != caption:
+			t.Errorf("CSV: %s = %q, want transformers' %q", rel, c, caption)
+		}
+	}
+	if len(got) != n {
+		t.Errorf("CSV holds %d captions, want %d: %v", len(got), n, got)
+	}
 	if v.batch.startBtn.Disabled() || !v.batch.stopBtn.Disabled() {
 		t.Error("after the batch, Start should be enabled and Stop disabled")
 	}
