@@ -53,7 +53,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"no model", "", OpenOptions{}, ErrNoModel, "no model given"},
 		{"bad backend", tinyVicuna, OpenOptions{Backend: "tpu"}, ErrBadSetting, `backend "tpu" (use gl, cpu or auto)`},
-		{"bad precision", tinyVicuna, OpenOptions{Backend: "cpu", Precision: "fp8"}, ErrBadSetting, `precision "fp8" (use fp32, fp16 or auto)`},
+		{"bad precision", tinyVicuna, OpenOptions{Backend: "cpu", Precision: "fp8"}, ErrBadSetting, `precision "fp8" (use fp32, fp16, q8, q4 or auto)`},
 		{"empty folder", t.TempDir(), OpenOptions{Backend: "cpu"}, ErrModelIncomplete, "lacks"},
 	}
 	for _, tt := range tests {

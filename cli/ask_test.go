@@ -171,7 +171,7 @@ func TestAskErrors(t *testing.T) {
 		{"missing image", []string{"--model", vicuna, "--image", filepath.Join(tmp, "none.png"), "--prompt", "hi"}, 1, "does not exist"},
 		{"unreadable image", []string{"--model", vicuna, "--image", notImage, "--prompt", "hi"}, 1, "is not an image Glimpse can read"},
 		{"bad backend", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "tpu"}, 1, "use gl, cpu or auto"},
-		{"bad precision", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--precision", "fp8"}, 1, "use fp32, fp16 or auto"},
+		{"bad precision", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--precision", "fp8"}, 1, `precision "fp8" (use fp32, fp16, q8, q4 or auto)`},
 		{"prompt beyond max_length", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--max-length", "5"}, 1, "max_length is 5"},
 		{"invalid setting", []string{"--model", vicuna, "--image", img, "--prompt", "hi", "--backend", "cpu", "--repetition-penalty", "0"}, 1, "repetition_penalty"},
 	}
