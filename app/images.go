@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,18 +70,18 @@ func LoadImage(path string) (*Image, error) {
 // since opening a pipe waits for a writer and a device may never end), or
 // is not an image Glimpse can decode.
 func LoadImageContext(ctx context.Context, path string) (*Image, error) {
-	data, err := readImageFile(ctx, path)
+	data, err := imageproc.ReadFile(ctx, path)
 	if err != nil {
 		if cancelled(err) {
 			return nil, classify(err)
 		}
 		reason := fmt.Sprintf("cannot be read: %v", userErr(err))
-		var nr *notRegularError
+		var nr *imageproc.NotRegularError
 		switch {
-		case errors.As(err, &nr) && nr.kind == "a folder":
+		case errors.As(err, &nr) && nr.Kind == "a folder":
 			reason = "is a folder: choose an image file"
 		case errors.As(err, &nr):
-			reason = fmt.Sprintf("is %s, not an image file", nr.kind)
+			reason = fmt.Sprintf("is %s, not an image file", nr.Kind)
 		case errors.Is(err, fs.ErrNotExist):
 			reason = "does not exist"
 		case errors.Is(err, fs.ErrPermission):
@@ -96,74 +95,6 @@ func LoadImageContext(ctx context.Context, path string) (*Image, error) {
 			Reason: fmt.Sprintf("is not an image Glimpse can read (%s): %v", imageKinds, err)}
 	}
 	return &Image{Path: path, Name: filepath.Base(path), Data: data, Image: img}, nil
-}
-
-// notRegularError is a path that is not a regular file (or a link to one);
-// it wraps imageproc.ErrNotRegular.
-type notRegularError struct {
-	kind string // "a folder", "a named pipe", …
-}
-
-func (e *notRegularError) Error() string { return "it is " + e.kind }
-
-func (e *notRegularError) Unwrap() error { return imageproc.ErrNotRegular }
-
-// readImageFile reads at most one byte more than the decoder takes, so an
-// enormous file is refused by the decoder's size check, not read whole. It
-// opens regular files only, looking before the open (a named pipe's open
-// blocks) and again after it (the path may have changed in between), and
-// stops between reads once ctx is cancelled (a slow network drive).
-func readImageFile(ctx context.Context, path string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &notRegularError{kind: fileKind(st.Mode())}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &notRegularError{kind: fileKind(st.Mode())}
-	}
-	return io.ReadAll(io.LimitReader(ctxReader{ctx, f}, imageproc.MaxFileSize+1))
-}
-
-// fileKind names what a path that is not a regular file is.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a plain file"
-}
-
-// ctxReader ends a read loop with ctx's error once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // userErr strips the path from file errors whose message already names it.

@@ -71,32 +71,70 @@ var formats = []format{
 // device could be read forever.
 var ErrNotRegular = errors.New("not a regular file")
 
+// NotRegularError is a path that is not a regular file (nor a link to
+// one); it wraps ErrNotRegular.
+type NotRegularError struct {
+	Path string // as given
+	Kind string // what it is: "a folder", "a named pipe", "a socket", "a device"
+}
+
+// Error names the path and what it is.
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s: %v (it is %s)", e.Path, ErrNotRegular, e.Kind)
+}
+
+// Unwrap returns ErrNotRegular.
+func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
+
 // DecodeFile reads and decodes an image file; see Decode.
 func DecodeFile(path string) (*RGB, string, error) {
 	return DecodeFileContext(context.Background(), path)
 }
 
-// DecodeFileContext reads and decodes an image file, stopping with ctx's
-// error between reads when ctx is cancelled (a slow network file system).
-// Only regular files (or links to them) are opened.
+// DecodeFileContext reads and decodes an image file (see ReadFile and
+// Decode).
 func DecodeFileContext(ctx context.Context, path string) (*RGB, string, error) {
-	st, err := os.Stat(path)
+	data, err := ReadFile(ctx, path)
 	if err != nil {
 		return nil, "", err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, "", fmt.Errorf("%s: %w (it is %s)", path, ErrNotRegular, fileKind(st.Mode()))
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	img, name, err := Decode(ctxReader{ctx, f})
+	img, name, err := Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return img, name, nil
+}
+
+// ReadFile reads an image file's bytes, at most one byte more than Decode
+// takes (so that an enormous file is refused by Decode's size check, not
+// read whole). Only regular files (or links to them) are opened: the path
+// is looked at before the open, since opening a named pipe waits for a
+// writer, and again after it, in case it changed in between; the errors
+// for anything else are *NotRegularError. Reading stops with ctx's error
+// between reads once ctx is cancelled (a slow network file system).
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: path, Kind: fileKind(st.Mode())}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: path, Kind: fileKind(st.Mode())}
+	}
+	return io.ReadAll(io.LimitReader(ctxReader{ctx, f}, MaxFileSize+1))
 }
 
 // fileKind names a non-regular file's type for an error message.
