@@ -140,20 +140,21 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 	return dst
 }
 
-// dot returns x·(row n of w) for an aligned weight, widening as it goes.
+// dot returns x·(row n of w) for an aligned weight, widening as it goes,
+// with this processor's kernels (vec.go).
 func (w *weightRows) dot(x []float32, n int) float32 {
 	k := w.k
 	switch w.dt {
 	case compute.F32:
-		return dotF32(x, w.f[n*k:(n+1)*k])
+		return vec.f32(x, w.f[n*k:(n+1)*k])
 	case compute.F16:
-		return dotF16(x, w.words[n*k/2:(n+1)*k/2])
+		return vec.f16(x, w.words[n*k/2:(n+1)*k/2])
 	case compute.BF16:
 		return dotBF16(x, w.words[n*k/2:(n+1)*k/2])
 	case compute.Q8:
-		return dotQ8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
+		return vec.q8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	case compute.Q4:
-		return dotQ4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
+		return vec.q4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	case compute.Q4K:
 		const sw = compute.Q4KWords
 		return dotQ4K(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])

@@ -1,0 +1,146 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"glimpse/compute"
+	"glimpse/compute/optest"
+)
+
+// vecLengths are the row lengths the kernels are tested at: empty, shorter
+// than one vector, around the unrolled loops' strides, and long and odd.
+// For F32 they count elements, for F16 words (two halves), for Q8 and Q4
+// blocks.
+var vecLengths = []int{0, 1, 7, 31, 33, 255, 257, 4096 + 13}
+
+// vecOffsets start the slices off their allocations' alignment, as rows in
+// the middle of a weight and views of activations are.
+var vecOffsets = []int{0, 1, 3}
+
+// vecCase is one dot product in every format, with its float64 value and
+// Σ|terms|, from which CheckSums's tolerance comes.
+type vecCase struct {
+	x            []float32
+	w            []uint32  // packed F16, Q8 or Q4 words
+	wf           []float32 // F32 weights
+	scales       []float32 // Q8, Q4 block scales
+	want, bound  float64
+	accumulating int // terms summed, for the tolerance
+}
+
+// newVecCase builds a random case of n elements starting off at element
+// off of their slices. decode gives element i of the packed weight row.
+func newVecCase(rng *rand.Rand, n, words, blocks, off int, decode func(c *vecCase, i int) float64) *vecCase {
+	c := &vecCase{
+		x:      optest.RandFloats(rng, n+off, 1)[off:],
+		wf:     optest.RandFloats(rng, n+off, 1)[off:],
+		w:      make([]uint32, words+off)[off:],
+		scales: make([]float32, blocks+off)[off:],
+	}
+	for i := range c.w {
+		c.w[i] = rng.Uint32()
+	}
+	for i := range c.scales {
+		c.scales[i] = float32(rng.Float64() * 0.02)
+	}
+	for i := 0; i < n; i++ {
+		p := float64(c.x[i]) * decode(c, i)
+		c.want += p
+		c.bound += math.Abs(p)
+	}
+	c.accumulating = n + 2 // the block scales add a product and a sum
+	return c
+}
+
+// TestVecKernels checks every SIMD kernel set this processor runs, and the
+// dispatched set, against float64 values and against the pure-Go kernels.
+func TestVecKernels(t *testing.T) {
+	sets := append([]vecKernels{vec}, archKernels()...)
+	t.Logf("dispatched kernels: %s; this processor runs %d SIMD set(s)", vec.name, len(sets)-1)
+	formats := []struct {
+		name string
+		// elements, words and blocks of a row of length l
+		size   func(l int) (n, words, blocks int)
+		decode func(c *vecCase, i int) float64
+		run    func(k vecKernels, c *vecCase) float32
+	}{
+		{"f32", func(l int) (int, int, int) { return l, 0, 0 },
+			func(c *vecCase, i int) float64 { return float64(c.wf[i]) },
+			func(k vecKernels, c *vecCase) float32 { return k.f32(c.x, c.wf) }},
+		{"f16", func(l int) (int, int, int) { return 2 * l, l, 0 },
+			func(c *vecCase, i int) float64 {
+				// Random words are halves of any value: keep them finite
+				// by making every half a normal number below 2.
+				h := uint16(c.w[i/2]>>(16*uint(i&1)))&0x83ff | 0x3800
+				c.w[i/2] = c.w[i/2]&^(0xffff<<(16*uint(i&1))) | uint32(h)<<(16*uint(i&1))
+				return float64(compute.HalfToFloat32(h))
+			},
+			func(k vecKernels, c *vecCase) float32 { return k.f16(c.x, c.w) }},
+		{"q8", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 4, l },
+			func(c *vecCase, i int) float64 {
+				q := int8(c.w[i/4] >> (8 * uint(i%4)))
+				return float64(q) * float64(c.scales[i/compute.BlockSize])
+			},
+			func(k vecKernels, c *vecCase) float32 { return k.q8(c.x, c.w, c.scales) }},
+		{"q4", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 8, l },
+			func(c *vecCase, i int) float64 {
+				q := int(c.w[i/8]>>(4*uint(i%8))&15) - 8
+				return float64(q) * float64(c.scales[i/compute.BlockSize])
+			},
+			func(k vecKernels, c *vecCase) float32 { return k.q4(c.x, c.w, c.scales) }},
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	u := math.Ldexp(1, -24)
+	for _, f := range formats {
+		for _, l := range vecLengths {
+			for _, off := range vecOffsets {
+				n, words, blocks := f.size(l)
+				c := newVecCase(rng, n, words, blocks, off, f.decode)
+				ref := f.run(pureGoKernels, c)
+				for _, k := range sets {
+					t.Run(fmt.Sprintf("%s/%s/len%d/off%d", k.name, f.name, l, off), func(t *testing.T) {
+						got := f.run(k, c)
+						optest.CheckSums(t, "dot", []float32{got}, []float64{c.want}, []float64{c.bound}, c.accumulating)
+						// Both are within CheckSums's tolerance of the
+						// exact value, so within twice it of each other.
+						tol := 4*float64(c.accumulating+2)*u*c.bound + 1e-30
+						if d := math.Abs(float64(got) - float64(ref)); !(d <= tol) {
+							t.Errorf("%s = %v, pure Go gives %v (difference %.3g > %.3g)", k.name, got, ref, d, tol)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestVecKernelsShortSlices checks that the SIMD kernels panic, as the
+// pure-Go ones do, when a slice is shorter than the row, instead of
+// reading past its end (each short slice ends at its capacity, so that
+// reslicing cannot reach beyond it).
+func TestVecKernelsShortSlices(t *testing.T) {
+	x := make([]float32, 64)
+	w := make([]uint32, 16)
+	scales := make([]float32, 2)
+	for _, k := range append([]vecKernels{pureGoKernels}, archKernels()...) {
+		tests := []struct {
+			name string
+			f    func()
+		}{
+			{"f32 short w", func() { k.f32(x, make([]float32, 63)) }},
+			{"f16 short x", func() { k.f16(x[:31:31], w) }},
+			{"q8 short x", func() { k.q8(x[:63:63], w, scales) }},
+			{"q8 short w", func() { k.q8(x, w[:15:15], scales) }},
+			{"q4 short x", func() { k.q4(x[:63:63], w[:8], scales) }},
+			{"q4 short w", func() { k.q4(x, w[:7:7], scales) }},
+		}
+		for _, tc := range tests {
+			t.Run(k.name+"/"+tc.name, func(t *testing.T) {
+				optest.MustPanic(t, tc.name, tc.f)
+			})
+		}
+	}
+}
