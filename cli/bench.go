@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"glimpse/app"
+	"glimpse/compute"
 	"glimpse/generate"
 )
 
@@ -39,6 +40,40 @@ type benchResult struct {
 	Beams          int     `json:"beams"`
 	Tokens         int     `json:"tokens"`
 	PeakRSSMiB     float64 `json:"peak_rss_mib,omitempty"`
+	Counts         struct {
+		FirstToken stepCounts  `json:"first_token"`
+		DecodeStep stepCounts  `json:"decode_step"`
+		BeamStep   *stepCounts `json:"beam_step,omitempty"` // nil with --beams 0
+	} `json:"counts"`
+}
+
+// stepCounts is the device's work per step (compute.Counts), averaged over
+// the measured steps: the number of dispatches, barriers, host transfers
+// and copies decides a step's speed on a GPU long before arithmetic does,
+// and unlike a timing it is the same on every run.
+type stepCounts struct {
+	Dispatches    float64 `json:"dispatches"`
+	Barriers      float64 `json:"barriers"`
+	Uploads       float64 `json:"uploads"`
+	UploadBytes   float64 `json:"upload_bytes"`
+	Copies        float64 `json:"copies"`
+	Clears        float64 `json:"clears"`
+	Readbacks     float64 `json:"readbacks"`
+	ReadbackBytes float64 `json:"readback_bytes"`
+}
+
+// perStep divides c over n steps (n < 1 counts as 1).
+func perStep(c compute.Counts, n int) stepCounts {
+	d := float64(max(n, 1))
+	return stepCounts{float64(c.Dispatches) / d, float64(c.Barriers) / d, float64(c.Uploads) / d,
+		float64(c.UploadBytes) / d, float64(c.Copies) / d, float64(c.Clears) / d,
+		float64(c.Readbacks) / d, float64(c.ReadbackBytes) / d}
+}
+
+// String is the one-line form `glimpse bench` prints.
+func (c stepCounts) String() string {
+	return fmt.Sprintf("%.1f dispatches, %.1f barriers, %.1f uploads (%.0f B), %.1f copies, %.1f clears, %.1f readbacks (%.0f B)",
+		c.Dispatches, c.Barriers, c.Uploads, c.UploadBytes, c.Copies, c.Clears, c.Readbacks, c.ReadbackBytes)
 }
 
 func runBench(env *Env, fs *flag.FlagSet, args []string) int {
@@ -104,6 +139,8 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 	if t.Steps > 0 && t.Decode > 0 {
 		r.GreedyTokensPS = float64(t.Steps) / t.Decode.Seconds()
 	}
+	r.Counts.FirstToken = perStep(t.PrefillCounts, 1)
+	r.Counts.DecodeStep = perStep(t.DecodeCounts, t.Steps)
 	if *beams > 0 {
 		beam, err := measure(fixed(*beams))
 		if err != nil {
@@ -112,6 +149,8 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 		if bt := beam.Timings; bt.Steps > 0 && bt.Decode > 0 {
 			r.BeamStepsPS = float64(bt.Steps) / bt.Decode.Seconds()
 		}
+		bs := perStep(beam.Timings.DecodeCounts, beam.Timings.Steps)
+		r.Counts.BeamStep = &bs
 	}
 	r.PeakRSSMiB = peakRSSMiB()
 
@@ -130,6 +169,11 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 	fmt.Fprintf(stdout, "greedy decode    %.1f tokens/s (%d tokens)\n", r.GreedyTokensPS, r.Tokens)
 	if *beams > 0 {
 		fmt.Fprintf(stdout, "beam search      %.1f steps/s (%d beams)\n", r.BeamStepsPS, r.Beams)
+	}
+	fmt.Fprintf(stdout, "first token work %s\n", r.Counts.FirstToken)
+	fmt.Fprintf(stdout, "per decode step  %s\n", r.Counts.DecodeStep)
+	if r.Counts.BeamStep != nil {
+		fmt.Fprintf(stdout, "per beam step    %s\n", *r.Counts.BeamStep)
 	}
 	if r.PeakRSSMiB > 0 {
 		fmt.Fprintf(stdout, "peak memory      %.0f MiB (process, host side)\n", r.PeakRSSMiB)

@@ -26,6 +26,15 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s not measured: %+v", name, r)
 		}
 	}
+	// The tiny Vicuna's step on the CPU: one kernel call per op of its 3
+	// layers, 2 KV appends per layer, and the logits read once (1002 words).
+	want := stepCounts{Dispatches: 48, Copies: 6, Readbacks: 1, ReadbackBytes: 4008}
+	if r.Counts.DecodeStep != want {
+		t.Errorf("decode step counts %+v, want %+v", r.Counts.DecodeStep, want)
+	}
+	if r.Counts.FirstToken.Dispatches <= want.Dispatches || r.Counts.BeamStep == nil || r.Counts.BeamStep.Readbacks != 1 {
+		t.Errorf("first token counts %+v, beam step %+v", r.Counts.FirstToken, r.Counts.BeamStep)
+	}
 }
 
 func TestBenchUsage(t *testing.T) {

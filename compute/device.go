@@ -168,10 +168,12 @@ type Device interface {
 	// may be None.
 	Attention(out, q, k, v, mask, bias Operand, p AttentionParams)
 	// RoPE writes x rotated in LLaMA's rotate-half layout: for each row r,
-	// head and i < D/2, with (c, s) = cosSin[(r·D/2 + i)·2 :],
-	// out[i] = x[i]·c − x[i+D/2]·s and out[i+D/2] = x[i+D/2]·c + x[i]·s, each
-	// product rounded to float32 (no fused multiply-adds).
-	RoPE(out, x Operand, heads int, cosSin []float32)
+	// head and i < D/2, with (c, s) the pair RoPETable gives for position
+	// pos[r] and frequency i, out[i] = x[i]·c − x[i+D/2]·s and
+	// out[i+D/2] = x[i+D/2]·c + x[i]·s, each product rounded to float32 (no
+	// fused multiply-adds). The angles are the table's, bit for bit: a GPU
+	// keeps a table on the device rather than trusting its own sin and cos.
+	RoPE(out, x Operand, pos []int32, heads int, theta float32)
 	// Embedding writes out [len(ids), C] = rows ids of table [V, C] (any
 	// dtype) widened to float32; every id is in range.
 	Embedding(out, table Operand, ids []int32)

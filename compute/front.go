@@ -26,12 +26,20 @@ import (
 func New(dev Device) Backend {
 	b := &backend{dev: dev}
 	b.argmax, _ = dev.(ArgmaxKernel)
+	if _, ok := dev.(Counter); !ok {
+		// The front counts the calls of a device that does not count its own.
+		b.dev = countedDevice{Device: dev, n: &b.calls}
+		if b.argmax != nil {
+			b.argmax = countedArgmax{k: b.argmax, n: &b.calls}
+		}
+	}
 	return b
 }
 
 type backend struct {
 	dev    Device
 	argmax ArgmaxKernel // nil: the host fallback
+	calls  callCounts   // a device's calls, where it has no Counter
 
 	mu       sync.Mutex
 	uploaded []*tensor

@@ -7,14 +7,17 @@ import (
 	"glimpse/compute/internal/parallel"
 )
 
-// Work the front does on the host for every backend: the RoPE angle table
-// (so that all backends rotate by the same float32 angles) and the
-// reductions that return Go values when the device has no kernel for them.
+// Work done on the host for every backend: the RoPE angle table (so that
+// all backends rotate by the same float32 angles) and the reductions that
+// return Go values when the device has no kernel for them.
 
-// ropeTable returns the (cos, sin) pairs [rows, d/2, 2] of RoPE as
-// transformers computes them: inv_freq and pos·inv_freq in float32, then
-// the cosine and sine of that float32 angle, each rounded once.
-func ropeTable(pos []int32, d int, theta float32) []float32 {
+// RoPETable returns the (cos, sin) pairs [len(pos), d/2, 2] of RoPE for
+// head size d and base theta as transformers computes them: inv_freq and
+// pos·inv_freq in float32, then the cosine and sine of that float32 angle,
+// each rounded once. Every Device.RoPE rotates by these values; a device
+// builds the table from it (the CPU per call, the GPU once per position
+// range, kept on the device).
+func RoPETable(pos []int32, d int, theta float32) []float32 {
 	half := d / 2
 	invFreq := make([]float32, half)
 	for i := range invFreq {

@@ -440,9 +440,14 @@ func (c *context) RoPE(x Tensor, pos []int32, heads int, theta float32) Tensor {
 	if heads <= 0 || cols%heads != 0 || (cols/heads)%2 != 0 || len(pos) != rows {
 		panic(fmt.Sprintf("compute: RoPE of %v with %d heads and %d positions: want rows of heads×even head size, one position per row", xt, heads, len(pos)))
 	}
+	for _, p := range pos {
+		if p < 0 {
+			panic(fmt.Sprintf("compute: RoPE of %v: negative position %d", xt, p))
+		}
+	}
 	out := c.out(F32, cloneShape(xt.shape))
 	if rows > 0 {
-		c.b.dev.RoPE(out.operand(), xt.operand(), heads, ropeTable(pos, cols/heads, theta))
+		c.b.dev.RoPE(out.operand(), xt.operand(), append([]int32(nil), pos...), heads, theta)
 	}
 	return out
 }

@@ -280,6 +280,11 @@ type Timings struct {
 	Prefill    time.Duration // vision encoder, Q-Former and the prompt
 	Decode     time.Duration // the generation steps after the first
 	Steps      int           // generation steps after the prefill
+
+	// The device's work (compute.CountsOf) in the prefill, and in the
+	// steps after it (beam reorders included): what `glimpse bench`
+	// reports per step.
+	PrefillCounts, DecodeCounts compute.Counts
 }
 
 // Answer is one generated answer.
@@ -321,9 +326,10 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 	if err != nil {
 		return nil, err
 	}
-	timed := &timedSession{Session: sess}
+	timed := &timedSession{Session: sess, counts: func() compute.Counts { return compute.CountsOf(p.backend) }}
 	out, err := generate.Generate(ctx, timed, p.prefix(in), conf, stream)
 	res.Timings.Prefill, res.Timings.Decode, res.Timings.Steps = timed.prefill, timed.steps, timed.nsteps
+	res.Timings.PrefillCounts, res.Timings.DecodeCounts = timed.prefillCounts, timed.decodeCounts
 	if err != nil {
 		return res, err
 	}
@@ -454,21 +460,37 @@ func (p *Pipeline) prefix(in *processor.Inputs) [][]int32 {
 	return p.net.GenerationPrefix(in.InputIDs, p.folder.Generation.DecoderStartTokenID)
 }
 
-// timedSession measures the prefill and the steps of a generation.
+// timedSession measures the prefill and the steps of a generation, in
+// time and in device work. The step counts run from the end of the prefill
+// to the end of the last step, so that reorders between steps count.
 type timedSession struct {
 	generate.Session
 	prefill, steps time.Duration
 	nsteps         int
+
+	counts                      func() compute.Counts
+	afterPrefill                compute.Counts
+	prefillCounts, decodeCounts compute.Counts
 }
 
 func (s *timedSession) Prefill(ctx context.Context) ([][]float32, error) {
+	before := s.counts()
 	start := time.Now()
-	defer func() { s.prefill += time.Since(start) }()
+	defer func() {
+		s.prefill += time.Since(start)
+		s.afterPrefill = s.counts()
+		s.prefillCounts = s.afterPrefill.Sub(before)
+	}()
 	return s.Session.Prefill(ctx)
 }
 
 func (s *timedSession) Step(ctx context.Context, tokens []int32) ([][]float32, error) {
 	start := time.Now()
-	defer func() { s.steps += time.Since(start); s.nsteps++ }()
+	defer func() {
+		s.steps += time.Since(start)
+		s.nsteps++
+		// Counted outside the timing: it waits for the GL thread's queue.
+		s.decodeCounts = s.counts().Sub(s.afterPrefill)
+	}()
 	return s.Session.Step(ctx, tokens)
 }

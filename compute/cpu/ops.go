@@ -212,11 +212,12 @@ func (device) LogSoftmax(out, x compute.Operand) {
 	})
 }
 
-// RoPE rotates each head of each row by the front's (cos, sin) table.
-func (device) RoPE(out, x compute.Operand, heads int, cs []float32) {
+// RoPE rotates each head of each row by compute.RoPETable's (cos, sin).
+func (device) RoPE(out, x compute.Operand, pos []int32, heads int, theta float32) {
 	rows, cols := x.RowsCols()
 	o, xd := floats(out), floats(x)
 	d := cols / heads
+	cs := compute.RoPETable(pos, d, theta)
 	half := d / 2
 	parallel.For(rows, rowGrain(cols), func(r0, r1 int) {
 		for r := r0; r < r1; r++ {

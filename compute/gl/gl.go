@@ -90,6 +90,11 @@ type device struct {
 	cacheDir   string
 	renderer   string
 	version    string
+	counts     compute.Counts         // the work queued so far (Counter)
+	rope       map[ropeKey]*glSlot    // RoPE's (cos, sin) tables, kept on the device
+	ropeCap    map[ropeKey]int        // positions each table covers
+	ropePos    *glSlot                // the last RoPE call's positions …
+	ropePosVal []int32                // … and their values, reused while they repeat
 }
 
 // glBuffer is one GL buffer object. The hazard marks say in which barrier
@@ -125,6 +130,7 @@ type glStorage struct {
 var (
 	_ compute.Device       = (*device)(nil)
 	_ compute.ArgmaxKernel = (*device)(nil)
+	_ compute.Counter      = (*device)(nil)
 )
 
 // newDevice starts the GL thread and makes its context.
@@ -136,6 +142,8 @@ func newDevice(opts glOptions) (*device, error) {
 		programs: map[string]uint32{},
 		pool:     map[int][]*glBuffer{},
 		live:     map[*glBuffer]struct{}{},
+		rope:     map[ropeKey]*glSlot{},
+		ropeCap:  map[ropeKey]int{},
 	}
 	ready := make(chan error)
 	go b.loop(ready)
@@ -469,6 +477,27 @@ func (b *device) Free(buf compute.Buffer) {
 func (b *device) barrier() {
 	gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT | gl.BUFFER_UPDATE_BARRIER_BIT)
 	b.epoch++
+	b.counts.Barriers++
+}
+
+// uploaded counts one host-to-device transfer of n bytes (GL thread).
+func (b *device) uploaded(n int) {
+	b.counts.Uploads++
+	b.counts.UploadBytes += int64(n)
+}
+
+// readBack counts one device-to-host transfer of n bytes (GL thread).
+func (b *device) readBack(n int) {
+	b.counts.Readbacks++
+	b.counts.ReadbackBytes += int64(n)
+}
+
+// Counts returns the work queued so far: it waits for the GL thread to
+// take everything queued before it, which is when the counting happens.
+func (b *device) Counts() compute.Counts {
+	var c compute.Counts
+	b.call(func() { c = b.counts })
+	return c
 }
 
 // beforeTransfer issues a barrier when a buffer command (copy, read, clear,
@@ -678,6 +707,7 @@ func (b *device) dispatch(k *kernel) {
 		}
 	}
 	gl.DispatchCompute(k.groups[0], k.groups[1], k.groups[2])
+	b.counts.Dispatches++
 }
 
 // grid spreads n work groups over x and y (at most 65535 along x).
@@ -783,11 +813,13 @@ func (b *device) Upload(dt compute.DType, shape []int, words []uint32, scales []
 			b.alloc(c.data)
 			if len(ws) > 0 {
 				gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(ws), unsafe.Pointer(&ws[0]))
+				b.uploaded(4 * len(ws))
 			}
 			if c.scales != nil {
 				b.alloc(c.scales)
 				if len(sc) > 0 {
 					gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(sc), unsafe.Pointer(&sc[0]))
+					b.uploaded(4 * len(sc))
 				}
 			}
 			glErr = gl.GetError()

@@ -101,6 +101,7 @@ func (b *device) Write(dst compute.Operand, data []float32) {
 		b.beforeTransfer(s.buf)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
 		gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(buf), unsafe.Pointer(&buf[0]))
+		b.uploaded(4 * len(buf))
 	})
 }
 
@@ -119,6 +120,7 @@ func (b *device) clear(s *glSlot) {
 	var zero uint32
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
 	gl.ClearBufferSubData(gl.SHADER_STORAGE_BUFFER, gl.R32UI, 0, s.bytes, gl.RED_INTEGER, gl.UNSIGNED_INT, unsafe.Pointer(&zero))
+	b.counts.Clears++
 }
 
 // Read downloads a tensor (all its chunks) and widens it to float32.
@@ -141,6 +143,7 @@ func (b *device) Read(src compute.Operand) []float32 {
 				b.beforeTransfer(ch.data.buf)
 				gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, ch.data.buf.id)
 				gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*nw, unsafe.Pointer(&words[w]))
+				b.readBack(4 * nw)
 			}
 			w += nw
 			if ch.scales != nil {
@@ -150,6 +153,7 @@ func (b *device) Read(src compute.Operand) []float32 {
 					b.beforeTransfer(ch.scales.buf)
 					gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, ch.scales.buf.id)
 					gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*ns, unsafe.Pointer(&scales[sc]))
+					b.readBack(4 * ns)
 				}
 				sc += ns
 			}
@@ -225,6 +229,7 @@ func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
 			gl.BindBuffer(gl.COPY_READ_BUFFER, p.src.buf.id)
 			gl.BindBuffer(gl.COPY_WRITE_BUFFER, p.dst.buf.id)
 			gl.CopyBufferSubData(gl.COPY_READ_BUFFER, gl.COPY_WRITE_BUFFER, p.srcOff, p.dstOff, p.nb)
+			b.counts.Copies++
 		}
 	})
 }
@@ -428,13 +433,21 @@ func (b *device) tempSlot(words []uint32) *glSlot {
 	b.beforeTransfer(s.buf)
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, s.buf.id)
 	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(words), unsafe.Pointer(&words[0]))
+	b.uploaded(4 * len(words))
 	return s
 }
 
-// RoPE rotates by the front's (cos, sin) table, uploaded for the dispatch.
-func (b *device) RoPE(out, x compute.Operand, heads int, cs []float32) {
+// ropeKey names a RoPE table: head size and base.
+type ropeKey struct {
+	d     int
+	theta float32
+}
+
+// RoPE rotates by compute.RoPETable's (cos, sin), uploaded for the dispatch.
+func (b *device) RoPE(out, x compute.Operand, pos []int32, heads int, theta float32) {
 	rows, cols := x.RowsCols()
 	d := cols / heads
+	cs := compute.RoPETable(pos, d, theta)
 	os, xs := single("RoPE", out), single("RoPE", x)
 	table := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(cs))), len(cs))
 	b.submit(func() {
@@ -491,6 +504,7 @@ func (b *device) Argmax(x compute.Operand) []int32 {
 		b.beforeTransfer(os.buf)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, os.buf.id)
 		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*rows, unsafe.Pointer(&res[0]))
+		b.readBack(4 * rows)
 		b.free(os)
 	})
 	return res

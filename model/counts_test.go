@@ -1,0 +1,103 @@
+package model
+
+import (
+	"context"
+	"testing"
+
+	"glimpse/compute"
+)
+
+// TestStepCounts holds the device work of one decoding step of the tiny
+// Vicuna fixture (3 layers) to today's counts, as upper bounds: a change
+// that adds a dispatch, a barrier, an upload, a copy or a readback to every
+// step fails here, where a timing could not be asserted. Counts are
+// deterministic for a sequence of operations; they depend on the backend,
+// not on the machine (llvmpipe and a GPU count alike, but for the kernel
+// variants, which do not change the number of dispatches). A bound that
+// can be lowered after an improvement should be. docs/PERFORMANCE.md says
+// how far these are from the targets.
+func TestStepCounts(t *testing.T) {
+	f := loadFixtures(t)[0]
+	if f.name != "tiny-instructblip-vicuna" {
+		t.Fatalf("fixture 0 is %s, want the Vicuna one", f.name)
+	}
+	tests := []struct {
+		backend string
+		// beams 1: a greedy step; 3: a beam step, the cache reordered
+		// (1,0,2) of three live sequences before it.
+		beams int
+		max   compute.Counts
+	}{
+		// Today: 16 dispatches per layer (RoPE uploads its cos/sin table each call), and the KV appends are copies.
+		{"gl", 1, compute.Counts{Dispatches: 48, Barriers: 45, Uploads: 7, UploadBytes: 772, Copies: 6, Readbacks: 1, ReadbackBytes: 4008}},
+		// Reorder gathers whole cache capacities: one copy per sequence, layer and tensor.
+		{"gl", 3, compute.Counts{Dispatches: 48, Barriers: 45, Uploads: 7, UploadBytes: 2316, Copies: 36, Readbacks: 1, ReadbackBytes: 12024}},
+		{"cpu", 1, compute.Counts{Dispatches: 48, Copies: 6, Readbacks: 1, ReadbackBytes: 4008}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.backend+map[bool]string{true: "/greedy", false: "/beam"}[tc.beams == 1], func(t *testing.T) {
+			m := sharedModel(t, tc.backend, f, compute.F32)
+			ctx := context.Background()
+			s, err := m.NewSession(f.inputs(t, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Prefill(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tokens := []int32{5}
+			if tc.beams > 1 {
+				dup := make([]int32, tc.beams)
+				if err := s.Reorder(dup); err != nil {
+					t.Fatal(err)
+				}
+				tokens = make([]int32, tc.beams)
+				for i := range tokens {
+					tokens[i] = int32(5 + i)
+				}
+				// The first step after the duplication, so that the
+				// measured one reorders distinct sequences.
+				if _, err := s.Step(ctx, tokens); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := compute.CountsOf(m.backend)
+			if tc.beams > 1 {
+				perm := []int32{1, 0, 2}
+				if err := s.Reorder(perm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.Step(ctx, tokens); err != nil {
+				t.Fatal(err)
+			}
+			got := compute.CountsOf(m.backend).Sub(before)
+			t.Logf("%s, %d live: %+v", tc.backend, tc.beams, got)
+			checkCounts(t, got, tc.max)
+		})
+	}
+}
+
+// checkCounts fails t for every count above its bound.
+func checkCounts(t *testing.T, got, max compute.Counts) {
+	t.Helper()
+	pairs := []struct {
+		name     string
+		got, max int64
+	}{
+		{"dispatches", got.Dispatches, max.Dispatches},
+		{"barriers", got.Barriers, max.Barriers},
+		{"uploads", got.Uploads, max.Uploads},
+		{"upload bytes", got.UploadBytes, max.UploadBytes},
+		{"copies", got.Copies, max.Copies},
+		{"clears", got.Clears, max.Clears},
+		{"readbacks", got.Readbacks, max.Readbacks},
+		{"readback bytes", got.ReadbackBytes, max.ReadbackBytes},
+	}
+	for _, p := range pairs {
+		if p.got > p.max {
+			t.Errorf("%s: %d per step, above the bound of %d", p.name, p.got, p.max)
+		}
+	}
+}
