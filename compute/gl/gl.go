@@ -90,11 +90,11 @@ type device struct {
 	cacheDir   string
 	renderer   string
 	version    string
-	counts     compute.Counts         // the work queued so far (Counter)
-	rope       map[ropeKey]*glSlot    // RoPE's (cos, sin) tables, kept on the device
-	ropeCap    map[ropeKey]int        // positions each table covers
-	ropePos    *glSlot                // the last RoPE call's positions …
-	ropePosVal []int32                // … and their values, reused while they repeat
+	counts     compute.Counts      // the work queued so far (Counter)
+	rope       map[ropeKey]*glSlot // RoPE's (cos, sin) tables, kept on the device
+	ropeCap    map[ropeKey]int     // positions each table covers
+	ropePos    *glSlot             // the last RoPE call's positions …
+	ropePosVal []int32             // … and their values, reused while they repeat
 }
 
 // glBuffer is one GL buffer object. The hazard marks say in which barrier
