@@ -2,6 +2,7 @@ package gl
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
@@ -443,19 +444,70 @@ type ropeKey struct {
 	theta float32
 }
 
-// RoPE rotates by compute.RoPETable's (cos, sin), uploaded for the dispatch.
+// ropeMinPositions is the fewest positions a RoPE table covers: 2048
+// (LLaMA's context) × 64 frequencies of (cos, sin) is 1 MiB, uploaded once.
+const ropeMinPositions = 2048
+
+// RoPE rotates by compute.RoPETable's (cos, sin), read from a table kept on
+// the device for every position up to a power of two, so that a step
+// uploads only its positions (once for all layers while they repeat), not
+// a table per call. A table rather than sin and cos in the shader: GPUs
+// evaluate those with approximations whose error grows with the angle
+// (positions reach thousands of radians), and the table keeps every
+// backend bit-identical to transformers' float32 angles.
 func (b *device) RoPE(out, x compute.Operand, pos []int32, heads int, theta float32) {
 	rows, cols := x.RowsCols()
 	d := cols / heads
-	cs := compute.RoPETable(pos, d, theta)
 	os, xs := single("RoPE", out), single("RoPE", x)
-	table := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(cs))), len(cs))
+	top := int32(0)
+	for _, p := range pos {
+		top = max(top, p)
+	}
+	key := ropeKey{d, theta}
 	b.submit(func() {
-		t := b.tempSlot(table)
+		t := b.ropeTable(key, int(top))
+		ps := b.ropePositions(pos)
 		b.dispatch(&kernel{name: "rope", defines: []string{elemWG}, writes: 1,
-			binds: []*glSlot{os, xs, t}, args: []any{rows, heads, d}, groups: strideGrid(rows*heads*d/2, wgElem)})
-		b.free(t)
+			binds: []*glSlot{os, xs, t, ps}, args: []any{rows, heads, d}, groups: strideGrid(rows*heads*d/2, wgElem)})
 	})
+}
+
+// ropeTable returns the device table of key covering position top,
+// building (or growing) it when it does not (GL thread).
+func (b *device) ropeTable(key ropeKey, top int) *glSlot {
+	if t := b.rope[key]; t != nil && top < b.ropeCap[key] {
+		return t
+	}
+	n := max(ropeMinPositions, pow2AtLeast(top+1))
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	cs := compute.RoPETable(all, key.d, key.theta)
+	// Kernels queued with the old table still see it: GL deletes a buffer
+	// only when no queued command uses it.
+	b.free(b.rope[key])
+	t := &glSlot{bytes: 4 * len(cs)}
+	b.alloc(t)
+	b.beforeTransfer(t.buf)
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, t.buf.id)
+	gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(cs), unsafe.Pointer(&cs[0]))
+	b.uploaded(4 * len(cs))
+	b.rope[key], b.ropeCap[key] = t, n
+	return t
+}
+
+// ropePositions returns a buffer holding pos: the last call's while the
+// positions repeat (every layer of a step rotates at the same positions),
+// else a new upload (GL thread).
+func (b *device) ropePositions(pos []int32) *glSlot {
+	if b.ropePos != nil && slices.Equal(b.ropePosVal, pos) {
+		return b.ropePos
+	}
+	b.free(b.ropePos)
+	b.ropePos = b.tempSlot(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(pos))), len(pos)))
+	b.ropePosVal = pos
+	return b.ropePos
 }
 
 // --- lookups ---
