@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"path/filepath"
 
 	"glimpse/downloads"
 	"glimpse/generate"
+	"glimpse/history"
 	"glimpse/model"
 	"glimpse/pipeline"
 )
@@ -33,6 +35,10 @@ type Timings = pipeline.Timings
 
 // LoadProgress reports how far loading the weights has come.
 type LoadProgress = model.LoadProgress
+
+// WeightSource says whether the weights were read from the converted copy
+// or converted while loading (LoadProgress.Source).
+type WeightSource = model.WeightSource
 
 // OpenOptions configure Open.
 type OpenOptions struct {
@@ -92,7 +98,7 @@ func Open(ctx context.Context, name string, opt OpenOptions) (*Model, error) {
 	m := &Model{}
 	b := &budget{m: m}
 	p, err := pipeline.Open(ctx, dir, pipeline.Options{Name: label, Backend: opt.Backend, Precision: opt.Precision,
-		Progress: opt.Progress, Fallback: opt.Fallback, Available: b.available})
+		Progress: opt.Progress, Fallback: opt.Fallback, Available: b.available, StoreDir: ConvertedDir()})
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -132,4 +138,16 @@ func (m *Model) AskFunc() AskFunc {
 // cancelled reports whether err says the work was stopped.
 func cancelled(err error) bool {
 	return errors.Is(err, ErrCancelled) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// ConvertedDir is the folder of the converted copies of models' weights
+// (checkpoint/store): Glimpse's cache folder's "converted", since a copy
+// can always be made again from the model. Without a cache folder it is
+// "", and every load converts.
+func ConvertedDir() string {
+	dir, err := history.CacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "converted")
 }

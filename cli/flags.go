@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -273,18 +272,32 @@ func openModel(ctx context.Context, stderr io.Writer, name string, e engineFlags
 		fmt.Fprintf(stderr, "glimpse: no usable GPU (%v); %s\n", err, onCPU)
 	}}
 	tty := isTerminal(stderr)
+	// A damaged or stale converted copy is said once, on its own line.
+	warned := map[string]bool{}
+	warn := func(p app.LoadProgress) {
+		if p.Warning != "" && !warned[p.Warning] {
+			warned[p.Warning] = true
+			if tty {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			fmt.Fprintf(stderr, "glimpse: %s\n", p.Warning)
+		}
+	}
 	if tty {
 		opt.Progress = func(p app.LoadProgress) {
-			fmt.Fprintf(stderr, "\r\033[Kloading %s: %d%% (%d of %d tensors)", name, int(100*p.Bytes/max(p.TotalBytes, 1)), p.Tensors, p.TotalTensors)
+			warn(p)
+			fmt.Fprintf(stderr, "\r\033[Kloading %s, %s: %d%% (%d of %d tensors)", name, p.Source, int(100*p.Bytes/max(p.TotalBytes, 1)), p.Tensors, p.TotalTensors)
 		}
 	} else {
 		// One line for logs: a big model takes minutes to load, and a
 		// script's log should say what the time went on.
-		var once sync.Once
+		var source app.WeightSource = -1
 		opt.Progress = func(p app.LoadProgress) {
-			once.Do(func() {
-				fmt.Fprintf(stderr, "glimpse: loading %s (%s of weights)\n", name, downloads.FormatBytes(p.TotalBytes))
-			})
+			warn(p)
+			if p.Source != source {
+				source = p.Source
+				fmt.Fprintf(stderr, "glimpse: loading %s (%s of weights, %s)\n", name, downloads.FormatBytes(p.TotalBytes), p.Source)
+			}
 		}
 	}
 	m, err := app.Open(ctx, name, opt)

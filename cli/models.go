@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"glimpse/app"
+	"glimpse/checkpoint/store"
 	"glimpse/downloads"
 )
 
@@ -90,6 +92,15 @@ type listEntry struct {
 	// Catalogue is false for other repositories found in the cache.
 	Catalogue bool                  `json:"catalogue"`
 	Installed []downloads.Installed `json:"installed"`
+	// Converted are the converted copies of its weights (checkpoint/store).
+	Converted []convertedCopy `json:"converted,omitempty"`
+}
+
+// convertedCopy is one converted copy of a model's weights.
+type convertedCopy struct {
+	Path      string `json:"path"`
+	Precision string `json:"precision"`
+	Bytes     int64  `json:"bytes"`
 }
 
 func modelsList(args []string, stdout, stderr io.Writer) int {
@@ -104,6 +115,8 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "reading the cache %s: %v", m.CacheDir(), err)
 	}
+	// A copy that cannot be listed is only a cost on disk: the list goes on.
+	converted, _ := store.List(app.ConvertedDir())
 	var entries []listEntry
 	byRepo := map[string]int{}
 	for _, c := range downloads.Catalogue() {
@@ -118,6 +131,9 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 			entries = append(entries, listEntry{Model: downloads.Model{Name: in.Repo, Repo: in.Repo, Revision: "main"}, Installed: []downloads.Installed{}})
 		}
 		entries[i].Installed = append(entries[i].Installed, in)
+		for _, c := range store.For(converted, in.Dir) {
+			entries[i].Converted = append(entries[i].Converted, convertedCopy{Path: c.Path, Precision: c.Precision, Bytes: c.Size})
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -147,6 +163,9 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 			license = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, size, gpu, status(e.Installed), license)
+		for _, c := range e.Converted {
+			fmt.Fprintf(tw, "  converted %s\t%s\t\t\t\n", c.Precision, downloads.FormatBytes(c.Bytes))
+		}
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\nCache: %s\n", m.CacheDir())
@@ -235,10 +254,22 @@ func modelsRemove(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if err := downloads.New(downloads.ConfigFromEnv()).Remove(name); err != nil {
+	m := downloads.New(downloads.ConfigFromEnv())
+	// The folder goes with the model; its converted copies go after it.
+	dir, _ := m.Path(context.Background(), name)
+	if err := m.Remove(name); err != nil {
 		return fail(stderr, "%v", err)
 	}
 	fmt.Fprintf(stdout, "removed %s\n", name)
+	if dir != "" {
+		removed, err := store.Remove(app.ConvertedDir(), dir)
+		for _, c := range removed {
+			fmt.Fprintf(stdout, "removed its converted %s copy (%s)\n", c.Precision, downloads.FormatBytes(c.Size))
+		}
+		if err != nil {
+			return fail(stderr, "removing the converted copies of %s: %v", name, err)
+		}
+	}
 	return 0
 }
 

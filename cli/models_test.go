@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"glimpse/app"
+	"glimpse/checkpoint/store"
 	"glimpse/downloads"
 	"glimpse/downloads/hubtest"
+	"glimpse/history"
 )
 
 const (
@@ -77,6 +81,7 @@ func sameAsFixture(t *testing.T, dir string, repo *hubtest.Repo) {
 
 func TestModelsCommands(t *testing.T) {
 	h, repo, _ := cliHub(t)
+	t.Setenv(history.EnvHome, t.TempDir()) // the converted copies' folder
 	h.Inject(hubtest.Fault{Kind: hubtest.Status, Where: "cdn", Code: http.StatusInternalServerError, Times: 1})
 	steps := []struct {
 		args     []string
@@ -89,10 +94,10 @@ func TestModelsCommands(t *testing.T) {
 		{[]string{"models", "path", cliRepo}, 1, "", "glimpse models pull"},
 		{[]string{"models", "pull", "not-a-model"}, 1, "", "neither a catalogue model"},
 		{[]string{"models", "pull", "--part-size", "131072", "--connections", "3", cliRepo}, 0, "snapshots", "is ready"},
-		{[]string{"models", "list"}, 0, "tiny-instructblip-vicuna", ""},
+		{[]string{"models", "list"}, 0, "converted f32", ""}, // the copy the first load made
 		{[]string{"models", "verify", cliRepo}, 0, "ok      config.json", "verified"},
 		{[]string{"models", "path", cliRepo}, 0, "snapshots", ""},
-		{[]string{"models", "rm", cliRepo}, 0, "removed", ""},
+		{[]string{"models", "rm", cliRepo}, 0, "removed its converted f32 copy", ""},
 		{[]string{"models", "path", cliRepo}, 1, "", "not in the cache"},
 	}
 	for _, s := range steps {
@@ -109,7 +114,16 @@ func TestModelsCommands(t *testing.T) {
 			if !strings.Contains(errs, "retrying") {
 				t.Errorf("pull did not report the injected 500s: %q", errs)
 			}
+			// The first load keeps a converted copy for list and rm to show.
+			m, err := app.Open(context.Background(), cliRepo, app.OpenOptions{Backend: "cpu"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
 		}
+	}
+	if left, err := store.List(app.ConvertedDir()); err != nil || len(left) != 0 {
+		t.Errorf("after rm, converted copies %v (%v), want none", left, err)
 	}
 }
 
