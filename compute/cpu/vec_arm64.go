@@ -1,0 +1,91 @@
+//go:build arm64 && !purego
+
+package cpu
+
+import (
+	"glimpse/compute"
+)
+
+// archKernels lists the arm64 kernel sets, best first. Advanced SIMD
+// (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
+// needs no feature test.
+func archKernels() []vecKernels {
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON}}
+}
+
+// The assembly kernels leave four lane sums in acc, which the Go wrappers
+// below add pairwise; the wrappers also check the slices' lengths, so that
+// a short slice panics in Go instead of reading past its end.
+
+//go:noescape
+func dotF32NEONAsm(x, w *float32, n int, acc *[4]float32)
+
+//go:noescape
+func dotF16NEONAsm(x *float32, w *uint32, n int, acc *[4]float32)
+
+//go:noescape
+func dotQ8NEONAsm(x *float32, w *uint32, scales *float32, nb int, acc *[4]float32)
+
+//go:noescape
+func dotQ4NEONAsm(x *float32, w *uint32, scales *float32, nb int, acc *[4]float32)
+
+// sum4 adds four lane sums in a fixed order.
+func sum4(a *[4]float32) float32 { return (a[0] + a[1]) + (a[2] + a[3]) }
+
+// dotF32NEON is dotF32 with the multiples of 16 in assembly.
+func dotF32NEON(x, w []float32) float32 {
+	w = w[:len(x)]
+	n := len(x) &^ 15
+	var s float32
+	if n > 0 {
+		var acc [4]float32
+		dotF32NEONAsm(&x[0], &w[0], n, &acc)
+		s = sum4(&acc)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * w[i]
+	}
+	return s
+}
+
+// dotF16NEON is dotF16 with the multiples of 16 halves in assembly.
+func dotF16NEON(x []float32, w []uint32) float32 {
+	x = x[:2*len(w)]
+	n := len(x) &^ 15
+	var s float32
+	if n > 0 {
+		var acc [4]float32
+		dotF16NEONAsm(&x[0], &w[0], n, &acc)
+		s = sum4(&acc)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
+	}
+	return s
+}
+
+// dotQ8NEON is dotQ8 in assembly (rows are whole blocks).
+func dotQ8NEON(x []float32, w []uint32, scales []float32) float32 {
+	nb := len(scales)
+	if nb == 0 {
+		return 0
+	}
+	x = x[:nb*compute.BlockSize]
+	w = w[:nb*compute.BlockSize/4]
+	var acc [4]float32
+	dotQ8NEONAsm(&x[0], &w[0], &scales[0], nb, &acc)
+	return sum4(&acc)
+}
+
+// dotQ4NEON is dotQ4 in assembly (rows are whole blocks).
+func dotQ4NEON(x []float32, w []uint32, scales []float32) float32 {
+	nb := len(scales)
+	if nb == 0 {
+		return 0
+	}
+	x = x[:nb*compute.BlockSize]
+	w = w[:nb*compute.BlockSize/8]
+	var acc [4]float32
+	dotQ4NEONAsm(&x[0], &w[0], &scales[0], nb, &acc)
+	return sum4(&acc)
+}
