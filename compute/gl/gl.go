@@ -348,6 +348,7 @@ func (b *device) Info() compute.Info {
 	b.call(func() {
 		info = b.info
 		info.Variants = b.variantNames()
+		info.VariantFailures = append([]string(nil), b.info.VariantFailures...)
 		info.Limits = map[string]int64{}
 		for k, v := range b.info.Limits {
 			info.Limits[k] = v
@@ -523,6 +524,10 @@ func (b *device) program(name string, defines []string) uint32 {
 	}
 	p, err := b.buildProgram(name, defines, b.variant)
 	if err != nil && (b.variant.half || b.variant.subgroup) {
+		// Recorded, not only logged: a GPU that quietly runs the portable
+		// kernels passes every test while running far below its speed.
+		b.info.VariantFailures = append(b.info.VariantFailures,
+			fmt.Sprintf("%s %v %s: %s", name, defines, strings.Join(b.variantNames()[1:], "+"), firstLine(err.Error())))
 		b.variant = shaderVariant{}
 		b.info.Extra["variant_error"] = firstLine(err.Error())
 		// Programs built with the old variant keep working; new ones are portable.

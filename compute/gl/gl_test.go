@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,8 +45,73 @@ func TestMain(m *testing.M) {
 	}
 	shaderCache = dir
 	code := m.Run()
+	if os.Getenv("GLIMPSE_REQUIRE_GPU") == "1" && code == 0 && !requireGPU() {
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// requireGPU is the GPU check's verdict on the shared backend once every
+// test has compiled its kernels (GLIMPSE_REQUIRE_GPU=1, as
+// scripts/gpu-check.sh sets it): tests that pass on a software renderer, or
+// on the portable kernels after a fast variant failed to compile, say
+// nothing about the GPU's kernels, so they fail the run here.
+func requireGPU() bool {
+	glShared.once.Do(func() {
+		glShared.d, glShared.err = newDevice(glOptions{debug: true, cacheDir: shaderCache})
+		if glShared.err == nil {
+			glShared.be = compute.New(glShared.d)
+		}
+	})
+	if glShared.err != nil {
+		fmt.Fprintln(os.Stderr, "GLIMPSE_REQUIRE_GPU: no OpenGL context:", glShared.err)
+		return false
+	}
+	info := glShared.be.Info()
+	ok := true
+	if compute.SoftwareRenderer(info.Device) {
+		fmt.Fprintf(os.Stderr, "GLIMPSE_REQUIRE_GPU: %s renders in software\n", info.Device)
+		ok = false
+	}
+	for _, f := range info.VariantFailures {
+		fmt.Fprintln(os.Stderr, "GLIMPSE_REQUIRE_GPU: fast variant failed to compile:", f)
+		ok = false
+	}
+	fmt.Fprintf(os.Stderr, "GLIMPSE_REQUIRE_GPU: %s, %s, variants %v\n", info.Device, info.Version, info.Variants)
+	return ok
+}
+
+// TestVariantFailureRecorded turns the half-precision variant on whatever
+// the driver says: where GL_NV_gpu_shader5 is missing (llvmpipe) its
+// kernels fail to compile, and the device must record that in Info and
+// still compute with the portable kernels; where the driver has it, nothing
+// may be recorded.
+func TestVariantFailureRecorded(t *testing.T) {
+	_, shared := testGL(t)
+	offered := slices.Contains(shared.Info().Variants, "nv_gpu_shader5") || len(shared.Info().VariantFailures) > 0
+	d, be := newTestBackend(t, glOptions{cacheDir: "-"})
+	d.call(func() { d.variant.half = true })
+	ctx := be.NewContext()
+	defer ctx.Close()
+	x := ctx.FromFloats([]int{1, 4}, []float32{1, 2, 3, 4})
+	w := ctx.FromFloats([]int{2, 4}, []float32{1, 0, 0, 0, 0, 1, 1, 0})
+	got := ctx.Read(ctx.Linear(x, w, nil))
+	optest.Exact(t, "Linear after the variant's failure", got, []float32{1, 5})
+	info := be.Info()
+	t.Logf("variants %v, failures %v", info.Variants, info.VariantFailures)
+	if offered {
+		if len(info.VariantFailures) != 0 {
+			t.Errorf("the driver offers GL_NV_gpu_shader5, yet: %v", info.VariantFailures)
+		}
+		return
+	}
+	if len(info.VariantFailures) == 0 || !strings.Contains(info.VariantFailures[0], "nv_gpu_shader5") {
+		t.Errorf("VariantFailures %v: want the failed nv_gpu_shader5 kernel", info.VariantFailures)
+	}
+	if !slices.Equal(info.Variants, []string{"portable"}) {
+		t.Errorf("variants %v after the failure: want portable only", info.Variants)
+	}
 }
 
 func testGL(t testing.TB) (*device, compute.Backend) {
