@@ -109,17 +109,17 @@ type Tensor interface {
 
 // Info describes a backend for `glimpse info`, logs and the app's status bar.
 type Info struct {
-	Name     string            // "gl" or "cpu"
-	Device   string            // GL_RENDERER or the CPU model
-	Version  string            // GL_VERSION, or the Go version for the CPU backend
-	Variants []string          // kernel variants in use ("portable", "nv_gpu_shader5", "subgroup")
+	Name     string   // "gl" or "cpu"
+	Device   string   // GL_RENDERER or the CPU model
+	Version  string   // GL_VERSION, or the Go version for the CPU backend
+	Variants []string // kernel variants in use ("portable", "nv_gpu_shader5", "subgroup")
 	// VariantFailures lists the fast kernel variants the driver offered but
 	// failed to compile ("kernel [defines] variant: compiler's first line"):
 	// the device then runs the portable kernels, slower but correct, and
 	// a GPU check (GLIMPSE_REQUIRE_GPU=1) fails on it instead of passing.
 	VariantFailures []string
-	Limits   map[string]int64  // limits that matter (max SSBO size, shared memory, …)
-	Extra    map[string]string // anything else worth printing
+	Limits          map[string]int64  // limits that matter (max SSBO size, shared memory, …)
+	Extra           map[string]string // anything else worth printing
 }
 
 // Backend owns a device and the weights uploaded to it.
