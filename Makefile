@@ -10,6 +10,9 @@ PKGS_DEB  := gcc make pkg-config xz-utils openssl libgl1-mesa-dev libegl-dev lib
              libgtk-3-dev xvfb xauth xdotool imagemagick espeak-ng
 # Packages for make package-windows.
 PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
+# qemu's user-mode emulator, under which make test runs the CPU engine's
+# arm64 assembly (scripts/test.sh).
+PKGS_ARM64 := qemu-user-static
 
 .PHONY: all deps deps-windows build run test test-short bench lint clean
 
@@ -18,7 +21,7 @@ all: build
 # deps installs what building and testing need. On Debian/Ubuntu it uses
 # apt-get (through sudo when not root); elsewhere it says what to install.
 deps:
-	@./scripts/deps.sh $(PKGS_DEB)
+	@./scripts/deps.sh $(PKGS_DEB) $(PKGS_ARM64)
 	@# The tests fetch tokenizers and the OpenAI/Ollama clients with npm. A
 	@# Node.js from elsewhere (nodesource) brings its own npm: Debian's npm
 	@# package would conflict with it, so it is installed only when none is.

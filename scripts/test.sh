@@ -34,6 +34,13 @@ trap 'rm -rf "$cache"; [ -z "${xvfb_pid:-}" ] || kill $xvfb_pid 2>/dev/null || t
 XDG_CACHE_HOME=$cache
 export XDG_CACHE_HOME
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
+# The CPU engine's SIMD kernels: its arm64 build (NEON assembly, no cgo;
+# vet checks the assembly's frames against the Go declarations) under qemu's user-mode emulator, and the pure-Go fallback that the purego
+# tag forces, so that both the assembly of the other architecture and the
+# reference every kernel is tested against keep passing.
+GOARCH=arm64 CGO_ENABLED=0 go vet ./compute/cpu/
+GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -timeout 10m -exec qemu-aarch64-static ${GOTESTFLAGS:-} ./compute/cpu/
+go test -count=1 -timeout 10m -tags=accessibility,purego ${GOTESTFLAGS:-} ./compute/cpu/
 # Again under the race detector, the packages whose code runs on several
 # goroutines: the engines, downloads, the history, generation, the app
 # layer, the server and the UI.

@@ -53,7 +53,7 @@ func (device) Info() compute.Info {
 		Name:     "cpu",
 		Device:   cpuModel(),
 		Version:  runtime.Version(),
-		Variants: []string{"pure-go"},
+		Variants: []string{vec.name}, // the matrix–vector kernels this processor runs (vec.go)
 		Limits:   map[string]int64{"threads": int64(runtime.GOMAXPROCS(0))},
 		Extra:    map[string]string{"arch": runtime.GOOS + "/" + runtime.GOARCH, "cores": strconv.Itoa(runtime.NumCPU())},
 	}
