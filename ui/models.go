@@ -67,7 +67,7 @@ func newModelsView(a *App) *modelsView {
 	v.errLabel.Hide()
 	v.active = widget.NewLabel("")
 	v.active.Wrapping = fyne.TextWrapWord
-	v.precision = widget.NewSelect([]string{"auto", "fp16", "fp32"}, func(p string) {
+	v.precision = widget.NewSelect(Precisions, func(p string) {
 		if p != "" && p != a.settings.Precision {
 			s := a.settings
 			s.Precision = p

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -38,7 +39,7 @@ type Settings struct {
 	// Engine.
 	Model     string // the active model: an installed model's name or a folder
 	Backend   string // auto, gl or cpu
-	Precision string // auto, fp32 or fp16
+	Precision string // one of Precisions
 
 	// Look.
 	Theme     string  // ThemeLight, ThemeDark or ThemeHighContrast
@@ -49,6 +50,11 @@ type Settings struct {
 	HFToken    string // Hugging Face token for gated or private models
 	HFEndpoint string // Hub mirror; empty: the Hub
 }
+
+// Precisions are the weight precisions the app offers, as the command
+// line's --precision names them: auto first (fp16 on a GPU, fp32 on the
+// CPU), then from the most exact to the smallest (docs/precision.md).
+var Precisions = []string{"auto", "fp32", "fp16", "q8", "q4"}
 
 // DefaultSettings returns the settings of a first run: the seed's generation
 // settings (5 beams, max length 256, min length 1, repetition penalty 1.5,
@@ -104,10 +110,8 @@ func (s Settings) Validate() error {
 	default:
 		bad = append(bad, fmt.Sprintf("backend %q: use auto, gl or cpu", s.Backend))
 	}
-	switch s.Precision {
-	case "auto", "fp32", "fp16":
-	default:
-		bad = append(bad, fmt.Sprintf("precision %q: use auto, fp32 or fp16", s.Precision))
+	if !slices.Contains(Precisions, s.Precision) {
+		bad = append(bad, fmt.Sprintf("precision %q: use %s", s.Precision, strings.Join(Precisions, ", ")))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "; "))

@@ -53,6 +53,9 @@ func TestSettingsValidate(t *testing.T) {
 		{func(s *Settings) { s.MaxLength, s.MaxNewTokens = 0, 0 }, "max length"},
 		{func(s *Settings) { s.TextScale = 5 }, "text size"},
 		{func(s *Settings) { s.Backend = "cuda" }, "backend"},
+		{func(s *Settings) { s.Precision = "fp8" }, "precision"},
+		{func(s *Settings) { s.Precision = "q8" }, ""},
+		{func(s *Settings) { s.Precision = "q4" }, ""},
 		{func(s *Settings) { s.MaxLength, s.MaxNewTokens = 0, 10 }, ""},
 	}
 	for _, c := range cases {
@@ -123,5 +126,27 @@ func TestDataFolder(t *testing.T) {
 			}
 		}()
 		a.Close()
+	}
+}
+
+// TestPrecisionChoice offers every precision the command line takes in the
+// Models view, and keeps the one chosen as the engine's, in the saved
+// preferences too.
+func TestPrecisionChoice(t *testing.T) {
+	a, _ := testApp(t, nil)
+	a.showTab("Models")
+	sel := a.models.precision
+	want := []string{"auto", "fp32", "fp16", "q8", "q4"}
+	if strings.Join(sel.Options, " ") != strings.Join(want, " ") {
+		t.Errorf("choices %q, want %q", sel.Options, want)
+	}
+	for _, p := range []string{"q4", "q8", "fp32"} {
+		sel.SetSelected(p)
+		if a.settings.Precision != p || a.engineChoice().Precision != p {
+			t.Errorf("chose %s: settings say %q, the engine choice %q", p, a.settings.Precision, a.engineChoice().Precision)
+		}
+		if got := LoadSettings(a.fyne.Preferences()).Precision; got != p {
+			t.Errorf("chose %s: the preferences keep %q", p, got)
+		}
 	}
 }

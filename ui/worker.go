@@ -31,7 +31,7 @@ func openModel(ctx context.Context, name string, opt app.OpenOptions) (engine, e
 type EngineChoice struct {
 	Model     string // installed model name or folder
 	Backend   string // auto, gl or cpu
-	Precision string // auto, fp32 or fp16
+	Precision string // one of Precisions
 }
 
 // AskRequest is one question for the worker. Every callback runs on the UI
