@@ -12,7 +12,8 @@ import (
 //
 // Linear multiplies rows of x by rows of w (PyTorch's [out, in] layout), so
 // every output is a dot product of two contiguous rows. Work is split over
-// blocks of w rows. With fewer than four x rows (decoding) each w row is
+// blocks of w rows. With few x rows (decoding: fewer than four for the
+// pure-Go kernels, up to eight for the SIMD ones of vec.go) each w row is
 // widened and multiplied in one fused pass, reading every weight once, which
 // is what bounds matrix–vector speed. With more x rows, four w rows at a time
 // are widened into a float32 scratch block that stays in cache and is
@@ -26,7 +27,8 @@ import (
 const linearRowBlock = 16
 
 // smallM is the number of x rows below which Linear uses the fused
-// matrix–vector kernels.
+// matrix–vector kernels when they are the pure-Go ones (vec.go's fusedRows:
+// the SIMD kernels take up to eight).
 const smallM = 4
 
 // scratchPool recycles the float32 blocks that hold widened weight rows.
@@ -160,6 +162,26 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 		return dotQ4K(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
 	}
 	panic(fmt.Sprintf("cpu: Linear with weight dtype %v", w.dt))
+}
+
+// dot4 writes the products of four x rows (x[r*ldx:], r < 4) with row n
+// of w to out and reports true, where this processor's kernels have an x4
+// kernel for w's dtype; else it does nothing and reports false.
+func (w *weightRows) dot4(x []float32, ldx, n int, out *[4]float32) bool {
+	k := w.k
+	switch {
+	case w.dt == compute.F32 && vec.f32x4 != nil:
+		vec.f32x4(x, ldx, w.f[n*k:(n+1)*k], out)
+	case w.dt == compute.F16 && vec.f16x4 != nil:
+		vec.f16x4(x, ldx, w.words[n*k/2:(n+1)*k/2], out)
+	case w.dt == compute.Q8 && vec.q8x4 != nil:
+		vec.q8x4(x, ldx, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize], out)
+	case w.dt == compute.Q4 && vec.q4x4 != nil:
+		vec.q4x4(x, ldx, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize], out)
+	default:
+		return false
+	}
+	return true
 }
 
 // int8Value maps a stored Q8 byte to its signed value: a table load is
@@ -364,7 +386,7 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 	if M == 0 || N == 0 {
 		return
 	}
-	fused := M < smallM && w.aligned()
+	fused := M <= vec.fusedRows && w.aligned()
 	// Chunks are whole blocks of four w rows.
 	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
 		if fused {
@@ -373,7 +395,16 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 				if bias != nil {
 					b = bias[n]
 				}
-				for m := 0; m < M; m++ {
+				m := 0
+				// Four x rows at a time where an x4 kernel reads the
+				// weight row once for all four.
+				var o4 [4]float32
+				for ; m+4 <= M && w.dot4(x[m*K:], K, n, &o4); m += 4 {
+					for r, v := range o4 {
+						out[(m+r)*ldo+n] = v + b
+					}
+				}
+				for ; m < M; m++ {
 					out[m*ldo+n] = w.dot(x[m*K:(m+1)*K], n) + b
 				}
 			}

@@ -17,10 +17,28 @@ type vecKernels struct {
 	f16  func(x []float32, w []uint32) float32
 	q8   func(x []float32, w []uint32, scales []float32) float32
 	q4   func(x []float32, w []uint32, scales []float32) float32
+
+	// The x4 kernels take one weight row against four x rows, row r at
+	// x[r*ldx:], and write the four products to out, loading and widening
+	// each weight once. A nil one means one-row calls.
+	f32x4 func(x []float32, ldx int, w []float32, out *[4]float32)
+	f16x4 func(x []float32, ldx int, w []uint32, out *[4]float32)
+	q8x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
+	q4x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
+
+	// fusedRows is the most x rows for which Linear runs these kernels
+	// row by row (the weight row stays in cache between them) rather than
+	// widening blocks of weight rows into float32 first.
+	fusedRows int
 }
 
 // pureGoKernels is the reference set, which runs everywhere.
-var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, q8: dotQ8, q4: dotQ4}
+var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, q8: dotQ8, q4: dotQ4, fusedRows: smallM - 1}
+
+// simdFusedRows is fusedRows for the SIMD sets: five beams (and up to
+// eight rows) go through the fused kernels, whose per-row cost is far below
+// the pure-Go widening path's.
+const simdFusedRows = 8
 
 // vec is the set the kernels of this package call: the first that this
 // processor supports (archKernels lists them best first), else pure Go.

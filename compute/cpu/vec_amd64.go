@@ -13,7 +13,10 @@ import (
 // all three the pure-Go set runs.
 func archKernels() []vecKernels {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		return []vecKernels{{name: "avx2-fma-f16c", f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2}}
+		return []vecKernels{{name: "avx2-fma-f16c",
+			f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2,
+			f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2,
+			fusedRows: simdFusedRows}}
 	}
 	return nil
 }
@@ -33,6 +36,18 @@ func dotQ8AVX2Asm(x *float32, w *uint32, scales *float32, nb int) float32
 
 //go:noescape
 func dotQ4AVX2Asm(x *float32, w *uint32, scales *float32, nb int) float32
+
+//go:noescape
+func dotF32x4AVX2Asm(x *float32, ldx int, w *float32, n int, out *[4]float32)
+
+//go:noescape
+func dotF16x4AVX2Asm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+
+//go:noescape
+func dotQ8x4AVX2Asm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4x4AVX2Asm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
 
 // dotF32AVX2 is dotF32 with the multiples of eight in assembly.
 func dotF32AVX2(x, w []float32) float32 {
@@ -82,4 +97,71 @@ func dotQ4AVX2(x []float32, w []uint32, scales []float32) float32 {
 	x = x[:nb*compute.BlockSize]
 	w = w[:nb*compute.BlockSize/8]
 	return dotQ4AVX2Asm(&x[0], &w[0], &scales[0], nb)
+}
+
+// rows4 checks that x holds four rows of length k, ldx apart (ldx >= k),
+// and returns them.
+func rows4(x []float32, ldx, k int) [4][]float32 {
+	if ldx < k {
+		panic("cpu: x4 kernel with rows that overlap")
+	}
+	x = x[:3*ldx+k]
+	return [4][]float32{x[:k], x[ldx : ldx+k], x[2*ldx : 2*ldx+k], x[3*ldx : 3*ldx+k]}
+}
+
+// dotF32x4AVX2 is four dotF32AVX2 (x rows ldx apart) with the multiples of
+// eight in assembly.
+func dotF32x4AVX2(x []float32, ldx int, w []float32, out *[4]float32) {
+	k := len(w)
+	xs := rows4(x, ldx, k)
+	n := k &^ 7
+	*out = [4]float32{}
+	if n > 0 {
+		dotF32x4AVX2Asm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * w[i]
+		}
+	}
+}
+
+// dotF16x4AVX2 is four dotF16AVX2 (x rows ldx apart).
+func dotF16x4AVX2(x []float32, ldx int, w []uint32, out *[4]float32) {
+	k := 2 * len(w)
+	xs := rows4(x, ldx, k)
+	n := k &^ 7
+	*out = [4]float32{}
+	if n > 0 {
+		dotF16x4AVX2Asm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
+		}
+	}
+}
+
+// dotQ8x4AVX2 is four dotQ8AVX2 (x rows ldx apart).
+func dotQ8x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
+	nb := len(scales)
+	rows4(x, ldx, nb*compute.BlockSize)
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/4]
+	dotQ8x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
+}
+
+// dotQ4x4AVX2 is four dotQ4AVX2 (x rows ldx apart).
+func dotQ4x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
+	nb := len(scales)
+	rows4(x, ldx, nb*compute.BlockSize)
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/8]
+	dotQ4x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
 }

@@ -236,3 +236,226 @@ q4done:
 	VZEROUPPER
 	MOVSS X0, ret+32(FP)
 	RET
+
+// The x4 kernels below take one weight row against four x rows (beams, or
+// the rows of a short prompt), so that each weight is loaded and widened
+// once for four products. Their register plan differs from the kernels
+// above:
+//   SI, R8, R9, R10  the four x rows (R8 = SI + ldx·4 bytes, and so on)
+//   DI  w;  DX  block scales;  CX  elements or blocks left;  BX  out
+//   Y0–Y3   the four rows' running sums (Y4–Y7 a second set for F32, F16)
+//   Y8–Y11  widened weights;  Y12, Y13  a block's sums;  Y14  its scale
+// HSUM leaves each sum's eight lanes added in the low lane of its X.
+
+#define HSUM(y, x) \
+	VEXTRACTF128 $1, y, X15 \
+	VADDPS       X15, x, x \
+	VPERMILPS    $0x4e, x, X15 \
+	VADDPS       X15, x, x \
+	VPERMILPS    $0xb1, x, X15 \
+	VADDPS       X15, x, x
+
+#define ROWPTRS \
+	SHLQ $2, AX \
+	LEAQ (SI)(AX*1), R8 \
+	LEAQ (R8)(AX*1), R9 \
+	LEAQ (R9)(AX*1), R10
+
+#define STORE4 \
+	HSUM(Y0, X0) \
+	HSUM(Y1, X1) \
+	HSUM(Y2, X2) \
+	HSUM(Y3, X3) \
+	VZEROUPPER \
+	MOVSS X0, 0(BX) \
+	MOVSS X1, 4(BX) \
+	MOVSS X2, 8(BX) \
+	MOVSS X3, 12(BX)
+
+#define ZERO8 \
+	ZERO4 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
+// FMA4(off, wreg, a0, a1, a2, a3) adds wreg times the eight x at byte
+// offset off of each row to that row's sum.
+#define FMA4(off, wreg, a0, a1, a2, a3) \
+	VFMADD231PS off(SI), wreg, a0 \
+	VFMADD231PS off(R8), wreg, a1 \
+	VFMADD231PS off(R9), wreg, a2 \
+	VFMADD231PS off(R10), wreg, a3
+
+#define ADVANCEX(bytes) \
+	ADDQ $bytes, SI \
+	ADDQ $bytes, R8 \
+	ADDQ $bytes, R9 \
+	ADDQ $bytes, R10
+
+#define FOLD8 \
+	VADDPS Y4, Y0, Y0 \
+	VADDPS Y5, Y1, Y1 \
+	VADDPS Y6, Y2, Y2 \
+	VADDPS Y7, Y3, Y3
+
+// func dotF32x4AVX2Asm(x *float32, ldx int, w *float32, n int, out *[4]float32)
+// n is a multiple of 8.
+TEXT ·dotF32x4AVX2Asm(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ ldx+8(FP), AX
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), BX
+	ROWPTRS
+	ZERO8
+
+f32x4loop16:
+	CMPQ    CX, $16
+	JLT     f32x4loop8
+	VMOVUPS 0(DI), Y8
+	VMOVUPS 32(DI), Y9
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+	FMA4(32, Y9, Y4, Y5, Y6, Y7)
+	ADVANCEX(64)
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     f32x4loop16
+
+f32x4loop8:
+	CMPQ    CX, $8
+	JLT     f32x4done
+	VMOVUPS 0(DI), Y8
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+
+f32x4done:
+	FOLD8
+	STORE4
+	RET
+
+// func dotF16x4AVX2Asm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+// n (halves) is a multiple of 8.
+TEXT ·dotF16x4AVX2Asm(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ ldx+8(FP), AX
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), BX
+	ROWPTRS
+	ZERO8
+
+f16x4loop16:
+	CMPQ      CX, $16
+	JLT       f16x4loop8
+	VCVTPH2PS 0(DI), Y8
+	VCVTPH2PS 16(DI), Y9
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+	FMA4(32, Y9, Y4, Y5, Y6, Y7)
+	ADVANCEX(64)
+	ADDQ      $32, DI
+	SUBQ      $16, CX
+	JMP       f16x4loop16
+
+f16x4loop8:
+	CMPQ      CX, $8
+	JLT       f16x4done
+	VCVTPH2PS 0(DI), Y8
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+
+f16x4done:
+	FOLD8
+	STORE4
+	RET
+
+// QROW adds the scaled sum of one widened block (Y8–Y11) times the 32 x at
+// ptr to acc, as Q8BLOCK does for one row.
+#define QROW(ptr, acc) \
+	VMULPS      0(ptr), Y8, Y12 \
+	VMULPS      32(ptr), Y9, Y13 \
+	VFMADD231PS 64(ptr), Y10, Y12 \
+	VFMADD231PS 96(ptr), Y11, Y13 \
+	VADDPS      Y13, Y12, Y12 \
+	VFMADD231PS Y14, Y12, acc
+
+#define QROWS4 \
+	VBROADCASTSS (DX), Y14 \
+	QROW(SI, Y0) \
+	QROW(R8, Y1) \
+	QROW(R9, Y2) \
+	QROW(R10, Y3) \
+	ADVANCEX(128) \
+	ADDQ $4, DX
+
+// func dotQ8x4AVX2Asm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+// nb > 0 blocks.
+TEXT ·dotQ8x4AVX2Asm(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ ldx+8(FP), AX
+	MOVQ w+16(FP), DI
+	MOVQ scales+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ out+40(FP), BX
+	ROWPTRS
+	ZERO4
+
+q8x4loop:
+	VPMOVSXBD 0(DI), Y8
+	VPMOVSXBD 8(DI), Y9
+	VPMOVSXBD 16(DI), Y10
+	VPMOVSXBD 24(DI), Y11
+	VCVTDQ2PS Y8, Y8
+	VCVTDQ2PS Y9, Y9
+	VCVTDQ2PS Y10, Y10
+	VCVTDQ2PS Y11, Y11
+	QROWS4
+	ADDQ      $32, DI
+	DECQ      CX
+	JNE       q8x4loop
+
+	STORE4
+	RET
+
+// func dotQ4x4AVX2Asm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+// nb > 0 blocks; the nibbles are widened as in Q4BLOCK.
+TEXT ·dotQ4x4AVX2Asm(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         ldx+8(FP), AX
+	MOVQ         w+16(FP), DI
+	MOVQ         scales+24(FP), DX
+	MOVQ         nb+32(FP), CX
+	MOVQ         out+40(FP), BX
+	ROWPTRS
+	ZERO4
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, X15
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X7
+	VPBROADCASTD X7, X7
+
+q4x4loop:
+	VMOVDQU    0(DI), X4
+	VPSRLW     $4, X4, X5
+	VPAND      X15, X4, X4
+	VPAND      X15, X5, X5
+	VPUNPCKLBW X5, X4, X6
+	VPUNPCKHBW X5, X4, X4
+	VPSUBB     X7, X6, X6
+	VPSUBB     X7, X4, X4
+	VPMOVSXBD  X6, Y8
+	VPSHUFD    $0x4e, X6, X6
+	VPMOVSXBD  X6, Y9
+	VPMOVSXBD  X4, Y10
+	VPSHUFD    $0x4e, X4, X4
+	VPMOVSXBD  X4, Y11
+	VCVTDQ2PS  Y8, Y8
+	VCVTDQ2PS  Y9, Y9
+	VCVTDQ2PS  Y10, Y10
+	VCVTDQ2PS  Y11, Y11
+	QROWS4
+	ADDQ       $16, DI
+	DECQ       CX
+	JNE        q4x4loop
+
+	STORE4
+	RET

@@ -10,7 +10,7 @@ import (
 // (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
 // needs no feature test.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON}}
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, fusedRows: simdFusedRows}}
 }
 
 // The assembly kernels leave four lane sums in acc, which the Go wrappers

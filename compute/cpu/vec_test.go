@@ -29,6 +29,11 @@ type vecCase struct {
 	scales       []float32 // Q8, Q4 block scales
 	want, bound  float64
 	accumulating int // terms summed, for the tolerance
+
+	// Four x rows, ldx apart, for the x4 kernels, and their products.
+	x4            []float32
+	ldx           int
+	want4, bound4 [4]float64
 }
 
 // newVecCase builds a random case of n elements starting off at element
@@ -46,10 +51,20 @@ func newVecCase(rng *rand.Rand, n, words, blocks, off int, decode func(c *vecCas
 	for i := range c.scales {
 		c.scales[i] = float32(rng.Float64() * 0.02)
 	}
+	// Rows of x4 are a few elements longer than a row, so that three of
+	// them start off alignment whatever off is.
+	c.ldx = n + 3
+	c.x4 = optest.RandFloats(rng, 3*c.ldx+n+off, 1)[off:]
 	for i := 0; i < n; i++ {
-		p := float64(c.x[i]) * decode(c, i)
+		v := decode(c, i)
+		p := float64(c.x[i]) * v
 		c.want += p
 		c.bound += math.Abs(p)
+		for r := range 4 {
+			p := float64(c.x4[r*c.ldx+i]) * v
+			c.want4[r] += p
+			c.bound4[r] += math.Abs(p)
+		}
 	}
 	c.accumulating = n + 2 // the block scales add a product and a sum
 	return c
@@ -66,10 +81,19 @@ func TestVecKernels(t *testing.T) {
 		size   func(l int) (n, words, blocks int)
 		decode func(c *vecCase, i int) float64
 		run    func(k vecKernels, c *vecCase) float32
+		// run4 runs the x4 kernel, reporting false where k has none.
+		run4 func(k vecKernels, c *vecCase, out *[4]float32) bool
 	}{
 		{"f32", func(l int) (int, int, int) { return l, 0, 0 },
 			func(c *vecCase, i int) float64 { return float64(c.wf[i]) },
-			func(k vecKernels, c *vecCase) float32 { return k.f32(c.x, c.wf) }},
+			func(k vecKernels, c *vecCase) float32 { return k.f32(c.x, c.wf) },
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.f32x4 == nil {
+					return false
+				}
+				k.f32x4(c.x4, c.ldx, c.wf, out)
+				return true
+			}},
 		{"f16", func(l int) (int, int, int) { return 2 * l, l, 0 },
 			func(c *vecCase, i int) float64 {
 				// Random words are halves of any value: keep them finite
@@ -78,22 +102,44 @@ func TestVecKernels(t *testing.T) {
 				c.w[i/2] = c.w[i/2]&^(0xffff<<(16*uint(i&1))) | uint32(h)<<(16*uint(i&1))
 				return float64(compute.HalfToFloat32(h))
 			},
-			func(k vecKernels, c *vecCase) float32 { return k.f16(c.x, c.w) }},
+			func(k vecKernels, c *vecCase) float32 { return k.f16(c.x, c.w) },
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.f16x4 == nil {
+					return false
+				}
+				k.f16x4(c.x4, c.ldx, c.w, out)
+				return true
+			}},
 		{"q8", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 4, l },
 			func(c *vecCase, i int) float64 {
 				q := int8(c.w[i/4] >> (8 * uint(i%4)))
 				return float64(q) * float64(c.scales[i/compute.BlockSize])
 			},
-			func(k vecKernels, c *vecCase) float32 { return k.q8(c.x, c.w, c.scales) }},
+			func(k vecKernels, c *vecCase) float32 { return k.q8(c.x, c.w, c.scales) },
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.q8x4 == nil {
+					return false
+				}
+				k.q8x4(c.x4, c.ldx, c.w, c.scales, out)
+				return true
+			}},
 		{"q4", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 8, l },
 			func(c *vecCase, i int) float64 {
 				q := int(c.w[i/8]>>(4*uint(i%8))&15) - 8
 				return float64(q) * float64(c.scales[i/compute.BlockSize])
 			},
-			func(k vecKernels, c *vecCase) float32 { return k.q4(c.x, c.w, c.scales) }},
+			func(k vecKernels, c *vecCase) float32 { return k.q4(c.x, c.w, c.scales) },
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.q4x4 == nil {
+					return false
+				}
+				k.q4x4(c.x4, c.ldx, c.w, c.scales, out)
+				return true
+			}},
 	}
 	rng := rand.New(rand.NewPCG(13, 13))
 	u := math.Ldexp(1, -24)
+	x4Runs := 0
 	for _, f := range formats {
 		for _, l := range vecLengths {
 			for _, off := range vecOffsets {
@@ -110,11 +156,17 @@ func TestVecKernels(t *testing.T) {
 						if d := math.Abs(float64(got) - float64(ref)); !(d <= tol) {
 							t.Errorf("%s = %v, pure Go gives %v (difference %.3g > %.3g)", k.name, got, ref, d, tol)
 						}
+						var got4 [4]float32
+						if f.run4(k, c, &got4) {
+							x4Runs++
+							optest.CheckSums(t, "x4 dot", got4[:], c.want4[:], c.bound4[:], c.accumulating)
+						}
 					})
 				}
 			}
 		}
 	}
+	t.Logf("%d x4 kernel runs checked", x4Runs)
 }
 
 // TestVecKernelsShortSlices checks that the SIMD kernels panic, as the
