@@ -39,6 +39,30 @@ func BenchmarkCPULinearVec(b *testing.B) {
 	}
 }
 
+// BenchmarkCPULinearBeams is one beam-search step (five beams) at the same
+// shape: x [5, 4096] by w [11008, 4096], reported as GB/s of weights read
+// once, so that it compares with BenchmarkCPULinearVec: equal rates mean the
+// five rows cost what one does.
+func BenchmarkCPULinearBeams(b *testing.B) {
+	const n, k, beams = 11008, 4096, 5
+	data := optest.BenchWeights(n, k)
+	x := optest.RandFloats(rand.New(rand.NewPCG(5, 5)), beams*k, 1)
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.Q8, compute.Q4} {
+		b.Run(fmt.Sprintf("Vicuna7B_4096x11008_5beams/%v", dt), func(b *testing.B) {
+			be := New()
+			defer be.Close()
+			w, err := be.Upload(dt, []int{n, k}, data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := be.NewContext()
+			defer ctx.Close()
+			xt := ctx.FromFloats([]int{beams, k}, x)
+			optest.BenchRate(b, optest.WeightBytes(dt, n, k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
+		})
+	}
+}
+
 // BenchmarkCPUMatMul multiplies at ViT-g's MLP shape, 257 tokens × 1408 by
 // 1408 × 6144, with both operands F32 activations (MatMul without transB).
 func BenchmarkCPUMatMul(b *testing.B) {
