@@ -44,7 +44,10 @@ type WeightSource = model.WeightSource
 type OpenOptions struct {
 	// Backend is "gl", "cpu", or "auto" / "" (gl when it can start).
 	Backend string
-	// Precision is "fp32", "fp16", or "auto" / "" (fp16 on gl, fp32 on cpu).
+	// Precision is the weight precision: "fp32", "fp16", "q8" (8-bit
+	// blocks), "q4" (llama.cpp's Q4_K_M mix, its sensitive tensors at 8
+	// bits), or "auto" / "" (fp16 on gl, fp32 on cpu); docs/precision.md.
+	// Another name is ErrBadSetting.
 	Precision string
 	// Progress, if set, receives loading progress from the loading goroutine.
 	Progress func(LoadProgress)

@@ -221,7 +221,7 @@ type engineFlags struct {
 func addEngineFlags(fs *flag.FlagSet) engineFlags {
 	return engineFlags{
 		backend:   fs.String("backend", "auto", "compute engine: gl (GPU through OpenGL), cpu, or auto (gl when available)"),
-		precision: fs.String("precision", "auto", "weight precision: fp32, fp16, or auto (fp16 on gl, fp32 on cpu)"),
+		precision: fs.String("precision", "auto", "weight precision: fp32, fp16, q8 (8-bit), q4 (4-bit, llama.cpp's Q4_K_M mix), or auto (fp16 on gl, fp32 on cpu)"),
 	}
 }
 

@@ -343,7 +343,7 @@ func friendlyAskError(err error) string {
 	case errors.Is(err, app.ErrModelIncomplete):
 		return "The active model is incomplete: " + msg + ". Open Models (Ctrl+M) to verify or download it again, or choose another."
 	case errors.Is(err, app.ErrOutOfMemory):
-		return msg + ". Try fp16 precision or a smaller model in Models (Ctrl+M), or the CPU backend in Settings."
+		return msg + ". Try a smaller precision (fp16, q8 or q4) or a smaller model in Models (Ctrl+M), or the CPU backend in Settings."
 	case errors.Is(err, app.ErrBackendUnavailable):
 		return msg + ". Choose the cpu (or auto) backend in Settings (Ctrl+,), or update the graphics driver."
 	case errors.Is(err, app.ErrBadSetting):
