@@ -27,10 +27,7 @@ func requestBudget(d Description, ram, gpu int64) int64 {
 	case d.Backend == "cpu" || d.Backend == "gl" && d.Software:
 		return max(ram, 0)
 	case d.Backend == "gl":
-		weights := d.WeightBytes // float32 in the checkpoint
-		if d.Precision == "fp16" {
-			weights /= 2
-		}
+		weights := d.DeviceBytes
 		// A model that loaded although the figures say it cannot fit
 		// means the figure is wrong (a driver that pages, a second GPU):
 		// check nothing rather than refuse everything.

@@ -21,11 +21,12 @@ func TestRequestBudget(t *testing.T) {
 	}{
 		{"cpu", Description{Backend: "cpu", WeightBytes: 30 * gib}, 12 * gib, 24 * gib, 12 * gib},
 		{"cpu, unknown memory", Description{Backend: "cpu"}, 0, 0, 0},
-		{"gpu fp16: half the checkpoint's float32 bytes", Description{Backend: "gl", Precision: "fp16", WeightBytes: 30 * gib}, 64 * gib, 24 * gib, 9 * gib},
-		{"gpu fp32", Description{Backend: "gl", Precision: "fp32", WeightBytes: 4 * gib}, 64 * gib, 24 * gib, 20 * gib},
-		{"gpu of unknown size", Description{Backend: "gl", Precision: "fp16", WeightBytes: 4 * gib}, 64 * gib, 0, 0},
-		{"gpu smaller than the weights it holds", Description{Backend: "gl", Precision: "fp16", WeightBytes: 60 * gib}, 64 * gib, 24 * gib, 0},
-		{"software OpenGL uses the system's memory", Description{Backend: "gl", Software: true, Precision: "fp16", WeightBytes: 4 * gib}, 5 * gib, 0, 5 * gib},
+		{"gpu fp16: the weights as loaded, not the checkpoint's float32 bytes", Description{Backend: "gl", Precision: "fp16", WeightBytes: 30 * gib, DeviceBytes: 15 * gib}, 64 * gib, 24 * gib, 9 * gib},
+		{"gpu fp32", Description{Backend: "gl", Precision: "fp32", WeightBytes: 4 * gib, DeviceBytes: 4 * gib}, 64 * gib, 24 * gib, 20 * gib},
+		{"gpu q4: the mix's bytes", Description{Backend: "gl", Precision: "q4", WeightBytes: 32 * gib, DeviceBytes: 5 * gib}, 64 * gib, 24 * gib, 19 * gib},
+		{"gpu of unknown size", Description{Backend: "gl", Precision: "fp16", WeightBytes: 4 * gib, DeviceBytes: 2 * gib}, 64 * gib, 0, 0},
+		{"gpu smaller than the weights it holds", Description{Backend: "gl", Precision: "fp16", WeightBytes: 60 * gib, DeviceBytes: 30 * gib}, 64 * gib, 24 * gib, 0},
+		{"software OpenGL uses the system's memory", Description{Backend: "gl", Software: true, Precision: "fp16", WeightBytes: 4 * gib, DeviceBytes: 2 * gib}, 5 * gib, 0, 5 * gib},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

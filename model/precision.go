@@ -127,3 +127,19 @@ func q4DType(name string, layers map[string]int) compute.DType {
 	}
 	return compute.Q4K
 }
+
+// WeightBytes is the memory the model's weights occupy on its backend as
+// loaded: each tensor at its dtype's packed size, with the block scales of
+// Q8 (Q4K's are inside its super-blocks), so a q8 or q4 model counts
+// exactly the mix of formats it holds.
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	for _, t := range m.weights.tensors {
+		elems := compute.NumElements(t.Shape())
+		n += 4 * int64(compute.PackedWords(t.DType(), elems))
+		if dt := t.DType(); dt == compute.Q8 || dt == compute.Q4 {
+			n += 4 * int64(elems/compute.BlockSize)
+		}
+	}
+	return n
+}

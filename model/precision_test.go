@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -52,5 +53,41 @@ func TestPrecisionMix(t *testing.T) {
 		if got := tc.p.dtypeFor(tc.name, tc.shape, layers); got != tc.want {
 			t.Errorf("%v: %s %v stored as %v, want %v", tc.p, tc.name, tc.shape, got, tc.want)
 		}
+	}
+}
+
+// TestWeightBytes checks the bytes a loaded model reports against the
+// formats' definitions (docs/precision.md: F32 4 bytes a weight, F16 2,
+// Q8 32 bytes and a float32 scale per 32 weights, Q4K 144 bytes per 256),
+// and, in fp32, against the checkpoint's own float32 bytes.
+func TestWeightBytes(t *testing.T) {
+	perWeight := map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.Q8: 36.0 / 32, compute.Q4K: 144.0 / 256}
+	f := loadFixtures(t)[0]
+	var checkpoint int64
+	got := map[Precision]int64{}
+	for _, p := range []Precision{FP32, FP16, Q8, Q4} {
+		m, err := Load(context.Background(), sharedBackend(t, "cpu"), f.dir, LoadOptions{Mix: p, Progress: func(lp LoadProgress) { checkpoint = lp.TotalBytes }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0.0
+		for _, w := range m.weights.tensors {
+			b, ok := perWeight[w.DType()]
+			if !ok {
+				t.Fatalf("%v: a tensor of unexpected dtype %v", p, w.DType())
+			}
+			want += b * float64(compute.NumElements(w.Shape()))
+		}
+		got[p] = m.WeightBytes()
+		m.Close()
+		if float64(got[p]) != want {
+			t.Errorf("%v: WeightBytes %d, want %.0f", p, got[p], want)
+		}
+	}
+	if got[FP32] != checkpoint {
+		t.Errorf("fp32: WeightBytes %d, but the checkpoint holds %d bytes of float32", got[FP32], checkpoint)
+	}
+	if !(got[FP16] < got[FP32] && got[Q8] < got[FP16] && got[Q4] <= got[Q8]) {
+		t.Errorf("bytes do not shrink with the precision: %v", got)
 	}
 }

@@ -61,6 +61,10 @@ type Description struct {
 	Device      string // the GPU's name (GL_RENDERER) or the CPU's
 	Precision   string // "fp32", "fp16", "q8" or "q4"
 	WeightBytes int64  // bytes of checkpoint loaded
+	// DeviceBytes is what the weights occupy on the backend as loaded
+	// (model.Model.WeightBytes): about half of WeightBytes in fp16, and
+	// the mix's formats in q8 and q4.
+	DeviceBytes int64
 	Decoder     string // "llama" or "t5"
 	// Software says the GL backend renders on the CPU (Mesa's llvmpipe,
 	// asked for with "gl"): it runs, but it is no GPU and must not be
@@ -180,7 +184,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	}
 	return &Pipeline{folder: folder, proc: proc, net: net, backend: be, available: opt.Available, desc: Description{
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
-		WeightBytes: loaded, Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
+		WeightBytes: loaded, DeviceBytes: net.WeightBytes(), Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 		Software: backend == "gl" && compute.SoftwareRenderer(be.Info().Device),
 		Weights:  net.WeightSource().String(), WeightsWarning: net.WeightWarning(),
 	}}, nil

@@ -72,8 +72,10 @@ func (s *statusBar) stop() {
 // updateMemory shows the process's resident memory and the model's weights.
 func (s *statusBar) updateMemory() {
 	text := "Memory " + downloads.FormatBytes(processMemory())
-	if s.desc.WeightBytes > 0 {
-		text += " · weights " + downloads.FormatBytes(s.desc.WeightBytes)
+	// The weights as loaded, not the checkpoint's float32 bytes: in q4 the
+	// former is a seventh of the latter.
+	if s.desc.DeviceBytes > 0 {
+		text += " · weights " + downloads.FormatBytes(s.desc.DeviceBytes)
 	}
 	s.memory.SetText(text)
 }
