@@ -159,7 +159,7 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 		return vec.q4(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	case compute.Q4K:
 		const sw = compute.Q4KWords
-		return dotQ4K(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
+		return vec.q4k(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
 	}
 	panic(fmt.Sprintf("cpu: Linear with weight dtype %v", w.dt))
 }

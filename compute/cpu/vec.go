@@ -3,20 +3,21 @@ package cpu
 // Matrix–vector kernels and their dispatch.
 //
 // The fused matrix–vector path of Linear (few x rows) spends its time in
-// four dot products: one x row against one weight row of F32, F16, Q8 or
-// Q4. The pure-Go versions in linear.go are the reference and the fallback;
+// five dot products: one x row against one weight row of F32, F16, Q8,
+// Q4 or Q4K. The pure-Go versions in linear.go are the reference and the fallback;
 // the files vec_<arch>.go offer SIMD versions in Go assembly, and the best
 // set this processor runs is chosen once, at start-up (the purego build tag
 // keeps the pure-Go set everywhere).
 
 // vecKernels is one implementation of the matrix–vector dot products, with
-// the contracts of dotF32, dotF16, dotQ8 and dotQ4.
+// the contracts of dotF32, dotF16, dotQ8, dotQ4 and dotQ4K.
 type vecKernels struct {
 	name string
 	f32  func(x, w []float32) float32
 	f16  func(x []float32, w []uint32) float32
 	q8   func(x []float32, w []uint32, scales []float32) float32
 	q4   func(x []float32, w []uint32, scales []float32) float32
+	q4k  func(x []float32, w []uint32) float32
 
 	// The x4 kernels take one weight row against four x rows, row r at
 	// x[r*ldx:], and write the four products to out, loading and widening
@@ -33,7 +34,7 @@ type vecKernels struct {
 }
 
 // pureGoKernels is the reference set, which runs everywhere.
-var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, q8: dotQ8, q4: dotQ4, fusedRows: smallM - 1}
+var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K, fusedRows: smallM - 1}
 
 // simdFusedRows is fusedRows for the SIMD sets: five beams (and up to
 // eight rows) go through the fused kernels, whose per-row cost is far below

@@ -14,7 +14,7 @@ import (
 func archKernels() []vecKernels {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
 		return []vecKernels{{name: "avx2-fma-f16c",
-			f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2,
+			f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
 			f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2,
 			fusedRows: simdFusedRows}}
 	}
@@ -36,6 +36,9 @@ func dotQ8AVX2Asm(x *float32, w *uint32, scales *float32, nb int) float32
 
 //go:noescape
 func dotQ4AVX2Asm(x *float32, w *uint32, scales *float32, nb int) float32
+
+//go:noescape
+func dotQ4KAVX2Asm(x *float32, w *uint32, sm *float32, nsb int) float32
 
 //go:noescape
 func dotF32x4AVX2Asm(x *float32, ldx int, w *float32, n int, out *[4]float32)
@@ -164,4 +167,28 @@ func dotQ4x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]flo
 	}
 	w = w[:nb*compute.BlockSize/8]
 	dotQ4x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
+}
+
+// q4kBatch is how many Q4K super-blocks' scales and mins dotQ4KAVX2
+// decodes (in Go) before one assembly call multiplies them: 1 KiB of stack.
+const q4kBatch = 16
+
+// dotQ4KAVX2 is dotQ4K with the sums in assembly; the 6-bit scales and
+// mins are decoded by compute.Q4KSubBlocks, the format's one definition.
+func dotQ4KAVX2(x []float32, w []uint32) float32 {
+	const sb, sw = compute.SuperBlockSize, compute.Q4KWords
+	nsb := len(w) / sw
+	x = x[:nsb*sb]
+	var sm [q4kBatch * 16]float32
+	var total float32
+	for s0 := 0; s0 < nsb; s0 += q4kBatch {
+		n := min(q4kBatch, nsb-s0)
+		for s := range n {
+			scale, mins := compute.Q4KSubBlocks(w[(s0+s)*sw : (s0+s+1)*sw])
+			copy(sm[16*s:], scale[:])
+			copy(sm[16*s+8:], mins[:])
+		}
+		total += dotQ4KAVX2Asm(&x[s0*sb], &w[s0*sw], &sm[0], n)
+	}
+	return total
 }

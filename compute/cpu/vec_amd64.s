@@ -459,3 +459,80 @@ q4x4loop:
 
 	STORE4
 	RET
+
+// The Q4K kernel follows dotQ4K: a sub-block's value is scale·q − min, so
+// it adds scale·Σx·q − min·Σx, with the scales and mins decoded in Go
+// (sm: per super-block eight scales, then eight mins). Each 64-element
+// chunk of a super-block is 32 bytes: byte i holds element i of the even
+// sub-block in its low nibble and of the odd one in its high nibble, so
+// widening eight bytes to dwords gives eight consecutive elements of both.
+// Register plan:
+//   SI  x;  DI  the super-block (its nibbles start at byte 16);  DX  sm
+//   CX  super-blocks left;  Y0, Y1  running sums (even, odd sub-blocks)
+//   Y4, Y5  low and high nibbles as floats;  Y6, Y7  x of both sub-blocks
+//   Y8, Y9  Σx·q of the even and odd sub-block;  Y10, Y11  their Σx
+//   Y12, Y13  scale or min, broadcast;  Y15  dwords of 15
+
+// Q4KPART adds eight elements of both sub-blocks of a chunk: nibble bytes
+// at qo(DI), x at xl(SI) and xh(SI).
+#define Q4KPART(qo, xl, xh) \
+	VPMOVZXBD   qo(DI), Y4 \
+	VPSRLD      $4, Y4, Y5 \
+	VPAND       Y15, Y4, Y4 \
+	VCVTDQ2PS   Y4, Y4 \
+	VCVTDQ2PS   Y5, Y5 \
+	VMOVUPS     xl(SI), Y6 \
+	VMOVUPS     xh(SI), Y7 \
+	VFMADD231PS Y6, Y4, Y8 \
+	VFMADD231PS Y7, Y5, Y9 \
+	VADDPS      Y6, Y10, Y10 \
+	VADDPS      Y7, Y11, Y11
+
+// Q4KCHUNK adds one 64-element chunk: nibbles at qo, x at xl (even
+// sub-block) and xh (odd), scales at sl, sh and mins at ml, mh (bytes of
+// sm).
+#define Q4KCHUNK(qo, xl, xh, sl, sh, ml, mh) \
+	VXORPS       Y8, Y8, Y8 \
+	VXORPS       Y9, Y9, Y9 \
+	VXORPS       Y10, Y10, Y10 \
+	VXORPS       Y11, Y11, Y11 \
+	Q4KPART(qo, xl, xh) \
+	Q4KPART(qo+8, xl+32, xh+32) \
+	Q4KPART(qo+16, xl+64, xh+64) \
+	Q4KPART(qo+24, xl+96, xh+96) \
+	VBROADCASTSS sl(DX), Y12 \
+	VBROADCASTSS sh(DX), Y13 \
+	VFMADD231PS  Y12, Y8, Y0 \
+	VFMADD231PS  Y13, Y9, Y1 \
+	VBROADCASTSS ml(DX), Y12 \
+	VBROADCASTSS mh(DX), Y13 \
+	VFNMADD231PS Y12, Y10, Y0 \
+	VFNMADD231PS Y13, Y11, Y1
+
+// func dotQ4KAVX2Asm(x *float32, w *uint32, sm *float32, nsb int) float32
+// nsb > 0 super-blocks of 256 elements (36 words each).
+TEXT ·dotQ4KAVX2Asm(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), SI
+	MOVQ         w+8(FP), DI
+	MOVQ         sm+16(FP), DX
+	MOVQ         nsb+24(FP), CX
+	ZERO4
+	MOVL         $15, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+
+q4kloop:
+	Q4KCHUNK(16, 0, 128, 0, 4, 32, 36)
+	Q4KCHUNK(48, 256, 384, 8, 12, 40, 44)
+	Q4KCHUNK(80, 512, 640, 16, 20, 48, 52)
+	Q4KCHUNK(112, 768, 896, 24, 28, 56, 60)
+	ADDQ $1024, SI
+	ADDQ $144, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNE  q4kloop
+
+	REDUCE
+	VZEROUPPER
+	MOVSS X0, ret+32(FP)
+	RET

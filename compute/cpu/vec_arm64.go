@@ -8,9 +8,9 @@ import (
 
 // archKernels lists the arm64 kernel sets, best first. Advanced SIMD
 // (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
-// needs no feature test.
+// needs no feature test. Q4K runs the pure-Go kernel.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, fusedRows: simdFusedRows}}
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4K, fusedRows: simdFusedRows}}
 }
 
 // The assembly kernels leave four lane sums in acc, which the Go wrappers

@@ -31,6 +31,7 @@ type vecCase struct {
 	accumulating int // terms summed, for the tolerance
 
 	// Four x rows, ldx apart, for the x4 kernels, and their products.
+	deq           []float32 // Q4K weights, dequantized
 	x4            []float32
 	ldx           int
 	want4, bound4 [4]float64
@@ -38,7 +39,7 @@ type vecCase struct {
 
 // newVecCase builds a random case of n elements starting off at element
 // off of their slices. decode gives element i of the packed weight row.
-func newVecCase(rng *rand.Rand, n, words, blocks, off int, decode func(c *vecCase, i int) float64) *vecCase {
+func newVecCase(rng *rand.Rand, n, words, blocks, off int, decode func(c *vecCase, i int) (v, mag float64)) *vecCase {
 	c := &vecCase{
 		x:      optest.RandFloats(rng, n+off, 1)[off:],
 		wf:     optest.RandFloats(rng, n+off, 1)[off:],
@@ -56,18 +57,43 @@ func newVecCase(rng *rand.Rand, n, words, blocks, off int, decode func(c *vecCas
 	c.ldx = n + 3
 	c.x4 = optest.RandFloats(rng, 3*c.ldx+n+off, 1)[off:]
 	for i := 0; i < n; i++ {
-		v := decode(c, i)
-		p := float64(c.x[i]) * v
-		c.want += p
-		c.bound += math.Abs(p)
+		v, mag := decode(c, i)
+		c.want += float64(c.x[i]) * v
+		c.bound += math.Abs(float64(c.x[i])) * mag
 		for r := range 4 {
-			p := float64(c.x4[r*c.ldx+i]) * v
-			c.want4[r] += p
-			c.bound4[r] += math.Abs(p)
+			xr := float64(c.x4[r*c.ldx+i])
+			c.want4[r] += xr * v
+			c.bound4[r] += math.Abs(xr) * mag
 		}
 	}
 	c.accumulating = n + 2 // the block scales add a product and a sum
 	return c
+}
+
+// plain is a weight's value with the magnitude its error is bounded by.
+func plain(v float64) (float64, float64) { return v, math.Abs(v) }
+
+// decodeQ4K returns element i of a random Q4K row, making each super-block
+// valid on its first element: random words are any 6-bit scales and mins
+// and nibbles, but the float16 d and dmin must be finite, so they are set
+// to small normal halves. The magnitude is optest's Q4K bound: kernels may
+// scale whole sums of x·q and subtract min·Σx, whose rounding is bounded by
+// both parts.
+func decodeQ4K(c *vecCase, i int) (float64, float64) {
+	const sb, sw = compute.SuperBlockSize, compute.Q4KWords
+	s := i / sb
+	if i%sb == 0 {
+		blk := c.w[s*sw : (s+1)*sw]
+		blk[0] = blk[0]&0x00ff00ff | 0x1c001c00 // d, dmin in [2^-8, 2^-7)
+		if c.deq == nil {
+			c.deq = make([]float32, len(c.w)/sw*sb)
+		}
+		compute.DequantizeQ4K(blk, (*[sb]float32)(c.deq[s*sb:]))
+	}
+	scale, mins := compute.Q4KSubBlocks(c.w[s*sw : (s+1)*sw])
+	j := i % sb / compute.BlockSize
+	v := c.deq[i]
+	return float64(v), 2 * (math.Abs(float64(v+mins[j])) + float64(mins[j]) + float64(scale[j]))
 }
 
 // TestVecKernels checks every SIMD kernel set this processor runs, and the
@@ -79,13 +105,13 @@ func TestVecKernels(t *testing.T) {
 		name string
 		// elements, words and blocks of a row of length l
 		size   func(l int) (n, words, blocks int)
-		decode func(c *vecCase, i int) float64
+		decode func(c *vecCase, i int) (v, mag float64)
 		run    func(k vecKernels, c *vecCase) float32
 		// run4 runs the x4 kernel, reporting false where k has none.
 		run4 func(k vecKernels, c *vecCase, out *[4]float32) bool
 	}{
 		{"f32", func(l int) (int, int, int) { return l, 0, 0 },
-			func(c *vecCase, i int) float64 { return float64(c.wf[i]) },
+			func(c *vecCase, i int) (float64, float64) { return plain(float64(c.wf[i])) },
 			func(k vecKernels, c *vecCase) float32 { return k.f32(c.x, c.wf) },
 			func(k vecKernels, c *vecCase, out *[4]float32) bool {
 				if k.f32x4 == nil {
@@ -95,12 +121,12 @@ func TestVecKernels(t *testing.T) {
 				return true
 			}},
 		{"f16", func(l int) (int, int, int) { return 2 * l, l, 0 },
-			func(c *vecCase, i int) float64 {
+			func(c *vecCase, i int) (float64, float64) {
 				// Random words are halves of any value: keep them finite
 				// by making every half a normal number below 2.
 				h := uint16(c.w[i/2]>>(16*uint(i&1)))&0x83ff | 0x3800
 				c.w[i/2] = c.w[i/2]&^(0xffff<<(16*uint(i&1))) | uint32(h)<<(16*uint(i&1))
-				return float64(compute.HalfToFloat32(h))
+				return plain(float64(compute.HalfToFloat32(h)))
 			},
 			func(k vecKernels, c *vecCase) float32 { return k.f16(c.x, c.w) },
 			func(k vecKernels, c *vecCase, out *[4]float32) bool {
@@ -111,9 +137,9 @@ func TestVecKernels(t *testing.T) {
 				return true
 			}},
 		{"q8", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 4, l },
-			func(c *vecCase, i int) float64 {
+			func(c *vecCase, i int) (float64, float64) {
 				q := int8(c.w[i/4] >> (8 * uint(i%4)))
-				return float64(q) * float64(c.scales[i/compute.BlockSize])
+				return plain(float64(q) * float64(c.scales[i/compute.BlockSize]))
 			},
 			func(k vecKernels, c *vecCase) float32 { return k.q8(c.x, c.w, c.scales) },
 			func(k vecKernels, c *vecCase, out *[4]float32) bool {
@@ -124,9 +150,9 @@ func TestVecKernels(t *testing.T) {
 				return true
 			}},
 		{"q4", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 8, l },
-			func(c *vecCase, i int) float64 {
+			func(c *vecCase, i int) (float64, float64) {
 				q := int(c.w[i/8]>>(4*uint(i%8))&15) - 8
-				return float64(q) * float64(c.scales[i/compute.BlockSize])
+				return plain(float64(q) * float64(c.scales[i/compute.BlockSize]))
 			},
 			func(k vecKernels, c *vecCase) float32 { return k.q4(c.x, c.w, c.scales) },
 			func(k vecKernels, c *vecCase, out *[4]float32) bool {
@@ -136,6 +162,12 @@ func TestVecKernels(t *testing.T) {
 				k.q4x4(c.x4, c.ldx, c.w, c.scales, out)
 				return true
 			}},
+		{"q4k", func(l int) (int, int, int) {
+			return l * compute.SuperBlockSize, l * compute.Q4KWords, 0
+		},
+			decodeQ4K,
+			func(k vecKernels, c *vecCase) float32 { return k.q4k(c.x, c.w) },
+			func(vecKernels, *vecCase, *[4]float32) bool { return false }},
 	}
 	rng := rand.New(rand.NewPCG(13, 13))
 	u := math.Ldexp(1, -24)
@@ -188,6 +220,7 @@ func TestVecKernelsShortSlices(t *testing.T) {
 			{"q8 short w", func() { k.q8(x, w[:15:15], scales) }},
 			{"q4 short x", func() { k.q4(x[:63:63], w[:8], scales) }},
 			{"q4 short w", func() { k.q4(x, w[:7:7], scales) }},
+			{"q4k short x", func() { k.q4k(make([]float32, 255), make([]uint32, compute.Q4KWords)) }},
 		}
 		for _, tc := range tests {
 			t.Run(k.name+"/"+tc.name, func(t *testing.T) {
@@ -195,4 +228,58 @@ func TestVecKernelsShortSlices(t *testing.T) {
 			})
 		}
 	}
+}
+
+// BenchmarkCPUVecKernels times each kernel set on one row of 4096 weights
+// that stays in cache, so that it measures the kernels' arithmetic rather
+// than memory (BenchmarkCPULinearVec measures the matrix–vector product as
+// a whole), in ns per weight (per weight and x row for the x4 kernels).
+func BenchmarkCPUVecKernels(b *testing.B) {
+	const k = 4096
+	rng := rand.New(rand.NewPCG(17, 17))
+	x := optest.RandFloats(rng, 4*k, 1)
+	wf := optest.RandFloats(rng, k, 1)
+	words := make([]uint32, k/2)
+	for i := range words {
+		words[i] = uint32(compute.Float32ToHalf(wf[2*i])) | uint32(compute.Float32ToHalf(wf[2*i+1]))<<16
+	}
+	scales := make([]float32, k/compute.BlockSize)
+	for i := range scales {
+		scales[i] = 0.01
+	}
+	q4k, _, err := compute.Pack(compute.Q4K, []int{1, k}, wf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out [4]float32
+	var sink float32
+	for _, ks := range append([]vecKernels{pureGoKernels}, archKernels()...) {
+		kernels := []struct {
+			name string
+			rows int
+			f    func()
+		}{
+			{"f32", 1, func() { sink += ks.f32(x[:k], wf) }},
+			{"f16", 1, func() { sink += ks.f16(x[:k], words) }},
+			{"q8", 1, func() { sink += ks.q8(x[:k], words, scales) }},
+			{"q4", 1, func() { sink += ks.q4(x[:k], words[:k/8], scales) }},
+			{"q4k", 1, func() { sink += ks.q4k(x[:k], q4k) }},
+			{"f32x4", 4, func() { ks.f32x4(x, k, wf, &out) }},
+			{"f16x4", 4, func() { ks.f16x4(x, k, words, &out) }},
+			{"q8x4", 4, func() { ks.q8x4(x, k, words, scales, &out) }},
+			{"q4x4", 4, func() { ks.q4x4(x, k, words[:k/8], scales, &out) }},
+		}
+		for _, kn := range kernels {
+			if kn.rows == 4 && (ks.f32x4 == nil || ks.f16x4 == nil || ks.q8x4 == nil || ks.q4x4 == nil) {
+				continue // this set has no x4 kernels: Linear calls its one-row ones
+			}
+			b.Run(ks.name+"/"+kn.name, func(b *testing.B) {
+				for b.Loop() {
+					kn.f()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(k*kn.rows), "ns/weight")
+			})
+		}
+	}
+	_ = sink
 }
