@@ -49,3 +49,25 @@ var vec = func() vecKernels {
 	}
 	return pureGoKernels
 }()
+
+// q4kScalesMins writes the eight sub-block scales, then the eight mins, of
+// the Q4K super-block blk to sm, bit for bit as compute.Q4KSubBlocks (the
+// format's definition) does. It is that function specialised for the SIMD
+// kernels, which decode every super-block of every row: the halves come
+// from halfTable and the 12 packed bytes from three word loads, which makes
+// it several times faster.
+func q4kScalesMins(blk []uint32, sm *[16]float32) {
+	d, dmin := halfTable[uint16(blk[0])], halfTable[blk[0]>>16]
+	w1, w2, w3 := blk[1], blk[2], blk[3]
+	for j := range 4 {
+		sh := 8 * uint(j)
+		b1, b2, b3 := uint8(w1>>sh), uint8(w2>>sh), uint8(w3>>sh)
+		// Sub-block j has its scale and min in the low 6 bits of bytes
+		// j and j+4; sub-block j+4 in byte j+8's nibbles, with the top
+		// two bits of bytes j and j+4 above them.
+		sm[j] = d * float32(b1&63)
+		sm[8+j] = dmin * float32(b2&63)
+		sm[4+j] = d * float32(b3&15|b1>>6<<4)
+		sm[12+j] = dmin * float32(b3>>4|b2>>6<<4)
+	}
+}

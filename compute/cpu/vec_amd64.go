@@ -173,8 +173,8 @@ func dotQ4x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]flo
 // decodes (in Go) before one assembly call multiplies them: 1 KiB of stack.
 const q4kBatch = 16
 
-// dotQ4KAVX2 is dotQ4K with the sums in assembly; the 6-bit scales and
-// mins are decoded by compute.Q4KSubBlocks, the format's one definition.
+// dotQ4KAVX2 is dotQ4K with the sums in assembly and the 6-bit scales and
+// mins decoded in Go (q4kScalesMins).
 func dotQ4KAVX2(x []float32, w []uint32) float32 {
 	const sb, sw = compute.SuperBlockSize, compute.Q4KWords
 	nsb := len(w) / sw
@@ -184,9 +184,7 @@ func dotQ4KAVX2(x []float32, w []uint32) float32 {
 	for s0 := 0; s0 < nsb; s0 += q4kBatch {
 		n := min(q4kBatch, nsb-s0)
 		for s := range n {
-			scale, mins := compute.Q4KSubBlocks(w[(s0+s)*sw : (s0+s+1)*sw])
-			copy(sm[16*s:], scale[:])
-			copy(sm[16*s+8:], mins[:])
+			q4kScalesMins(w[(s0+s)*sw:(s0+s+1)*sw], (*[16]float32)(sm[16*s:]))
 		}
 		total += dotQ4KAVX2Asm(&x[s0*sb], &w[s0*sw], &sm[0], n)
 	}

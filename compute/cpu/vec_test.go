@@ -201,6 +201,28 @@ func TestVecKernels(t *testing.T) {
 	t.Logf("%d x4 kernel runs checked", x4Runs)
 }
 
+// TestQ4KScalesMins checks the kernels' decoder of Q4K scales and mins
+// against the format's definition, bit for bit, on random super-blocks.
+func TestQ4KScalesMins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 19))
+	blk := make([]uint32, compute.Q4KWords)
+	for range 1000 {
+		for i := range blk {
+			blk[i] = rng.Uint32()
+		}
+		var sm [16]float32
+		q4kScalesMins(blk, &sm)
+		scale, mins := compute.Q4KSubBlocks(blk)
+		want := append(scale[:], mins[:]...)
+		for i, v := range sm {
+			// Random halves include NaNs, which compare by their bits.
+			if math.Float32bits(v) != math.Float32bits(want[i]) {
+				t.Fatalf("block %08x: element %d = %v, Q4KSubBlocks gives %v", blk[:4], i, v, want[i])
+			}
+		}
+	}
+}
+
 // TestVecKernelsShortSlices checks that the SIMD kernels panic, as the
 // pure-Go ones do, when a slice is shorter than the row, instead of
 // reading past its end (each short slice ends at its capacity, so that
