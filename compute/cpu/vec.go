@@ -50,6 +50,11 @@ var vec = func() vecKernels {
 	return pureGoKernels
 }()
 
+// q4kBatch is how many Q4K super-blocks' scales and mins the SIMD Q4K
+// kernels decode (in Go) before one assembly call multiplies them: 1 KiB
+// of stack.
+const q4kBatch = 16
+
 // q4kScalesMins writes the eight sub-block scales, then the eight mins, of
 // the Q4K super-block blk to sm, bit for bit as compute.Q4KSubBlocks (the
 // format's definition) does. It is that function specialised for the SIMD

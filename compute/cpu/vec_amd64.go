@@ -206,10 +206,6 @@ func dotQ4x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]flo
 	dotQ4x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
 }
 
-// q4kBatch is how many Q4K super-blocks' scales and mins dotQ4KAVX2
-// decodes (in Go) before one assembly call multiplies them: 1 KiB of stack.
-const q4kBatch = 16
-
 // dotQ4KAVX2 is dotQ4K with the sums in assembly and the 6-bit scales and
 // mins decoded in Go (q4kScalesMins).
 func dotQ4KAVX2(x []float32, w []uint32) float32 {

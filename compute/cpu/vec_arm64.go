@@ -8,9 +8,9 @@ import (
 
 // archKernels lists the arm64 kernel sets, best first. Advanced SIMD
 // (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
-// needs no feature test. Q4K runs the pure-Go kernel.
+// needs no feature test.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4K, fusedRows: simdFusedRows}}
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON, fusedRows: simdFusedRows}}
 }
 
 // The assembly kernels leave four lane sums in acc, which the Go wrappers
@@ -28,6 +28,9 @@ func dotQ8NEONAsm(x *float32, w *uint32, scales *float32, nb int, acc *[4]float3
 
 //go:noescape
 func dotQ4NEONAsm(x *float32, w *uint32, scales *float32, nb int, acc *[4]float32)
+
+//go:noescape
+func dotQ4KNEONAsm(x *float32, w *uint32, sm *float32, nsb int, acc *[4]float32)
 
 // sum4 adds four lane sums in a fixed order.
 func sum4(a *[4]float32) float32 { return (a[0] + a[1]) + (a[2] + a[3]) }
@@ -88,4 +91,24 @@ func dotQ4NEON(x []float32, w []uint32, scales []float32) float32 {
 	var acc [4]float32
 	dotQ4NEONAsm(&x[0], &w[0], &scales[0], nb, &acc)
 	return sum4(&acc)
+}
+
+// dotQ4KNEON is dotQ4K with the sums in assembly and the 6-bit scales and
+// mins decoded in Go (q4kScalesMins).
+func dotQ4KNEON(x []float32, w []uint32) float32 {
+	const sb, sw = compute.SuperBlockSize, compute.Q4KWords
+	nsb := len(w) / sw
+	x = x[:nsb*sb]
+	var sm [q4kBatch * 16]float32
+	var total float32
+	for s0 := 0; s0 < nsb; s0 += q4kBatch {
+		n := min(q4kBatch, nsb-s0)
+		for s := range n {
+			q4kScalesMins(w[(s0+s)*sw:(s0+s+1)*sw], (*[16]float32)(sm[16*s:]))
+		}
+		var acc [4]float32
+		dotQ4KNEONAsm(&x[s0*sb], &w[s0*sw], &sm[0], n, &acc)
+		total += sum4(&acc)
+	}
+	return total
 }

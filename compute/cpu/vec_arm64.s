@@ -192,3 +192,103 @@ q4loop:
 q4done:
 	REDUCE4(R4)
 	RET
+
+// The Q4K kernel follows dotQ4K: a sub-block's value is scale·q − min, so
+// it adds scale·Σx·q − min·Σx, with the scales and mins decoded in Go (sm:
+// per super-block eight scales, then eight mins). Each 64-element chunk of
+// a super-block is 32 bytes: byte i holds element i of the even sub-block
+// in its low nibble and of the odd one in its high nibble.
+// Register plan (beside the shared one above):
+//   R1  the super-block, past its 16-byte header while in its nibbles
+//   R2  sm;  R3  super-blocks left;  R4  acc;  R5  a scale's or min's address
+//   V4, V5  a chunk's 32 bytes;  V6, V7  one sub-block's nibbles as bytes
+//   V8–V11  as halfwords, then (V8, V9) dwords with V12–V15, V22, V23
+//   V20, V21  Σx·q;  V28, V29  Σx;  V30  a scale or min, replicated
+//   V31  bytes of 15;  V16 (even) and V17 (odd sub-blocks) the running sums
+
+// Q4KSUB adds scale·Σx·q − min·Σx of one sub-block (nibbles in V6, V7;
+// the next 32 x) to acc, its scale and min at so(R2) and mo(R2).
+#define Q4KSUB(so, mo, acc) \
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	VLD1.P 64(R0), [V24.S4, V25.S4, V26.S4, V27.S4] \
+	VUXTL  V6.B8, V8.H8 \
+	VUXTL2 V6.B16, V9.H8 \
+	VUXTL  V7.B8, V10.H8 \
+	VUXTL2 V7.B16, V11.H8 \
+	VUXTL  V8.H4, V12.S4 \
+	VUXTL2 V8.H8, V13.S4 \
+	VUXTL  V9.H4, V14.S4 \
+	VUXTL2 V9.H8, V15.S4 \
+	VUXTL  V10.H4, V22.S4 \
+	VUXTL2 V10.H8, V23.S4 \
+	VUXTL  V11.H4, V8.S4 \
+	VUXTL2 V11.H8, V9.S4 \
+	SCVTF4S(12, 12) \
+	SCVTF4S(13, 13) \
+	SCVTF4S(14, 14) \
+	SCVTF4S(15, 15) \
+	SCVTF4S(22, 22) \
+	SCVTF4S(23, 23) \
+	SCVTF4S(8, 8) \
+	SCVTF4S(9, 9) \
+	VEOR   V20.B16, V20.B16, V20.B16 \
+	VEOR   V21.B16, V21.B16, V21.B16 \
+	VFMLA  V0.S4, V12.S4, V20.S4 \
+	VFMLA  V1.S4, V13.S4, V21.S4 \
+	VFMLA  V2.S4, V14.S4, V20.S4 \
+	VFMLA  V3.S4, V15.S4, V21.S4 \
+	VFMLA  V24.S4, V22.S4, V20.S4 \
+	VFMLA  V25.S4, V23.S4, V21.S4 \
+	VFMLA  V26.S4, V8.S4, V20.S4 \
+	VFMLA  V27.S4, V9.S4, V21.S4 \
+	FADD4S(21, 20, 20) \
+	FADD4S(1, 0, 28) \
+	FADD4S(3, 2, 29) \
+	FADD4S(29, 28, 28) \
+	FADD4S(25, 24, 29) \
+	FADD4S(29, 28, 28) \
+	FADD4S(27, 26, 29) \
+	FADD4S(29, 28, 28) \
+	ADD    $so, R2, R5 \
+	VLD1R  (R5), [V30.S4] \
+	VFMLA  V30.S4, V20.S4, acc \
+	ADD    $mo, R2, R5 \
+	VLD1R  (R5), [V30.S4] \
+	VFMLS  V30.S4, V28.S4, acc
+
+// Q4KCHUNK adds one chunk: the even sub-block's scale at so(R2) and min at
+// mo(R2); the odd one's follow them.
+#define Q4KCHUNK(so, mo) \
+	VLD1.P 32(R1), [V4.B16, V5.B16] \
+	VAND   V31.B16, V4.B16, V6.B16 \
+	VAND   V31.B16, V5.B16, V7.B16 \
+	Q4KSUB(so, mo, V16.S4) \
+	VUSHR  $4, V4.B16, V6.B16 \
+	VUSHR  $4, V5.B16, V7.B16 \
+	Q4KSUB(so+4, mo+4, V17.S4)
+
+// func dotQ4KNEONAsm(x *float32, w *uint32, sm *float32, nsb int, acc *[4]float32)
+// nsb > 0 super-blocks of 256 elements (36 words each).
+TEXT ·dotQ4KNEONAsm(SB), NOSPLIT, $0-40
+	MOVD  x+0(FP), R0
+	MOVD  w+8(FP), R1
+	MOVD  sm+16(FP), R2
+	MOVD  nsb+24(FP), R3
+	MOVD  acc+32(FP), R4
+	ZERO4
+	VMOVI $15, V31.B16
+	CBZ   R3, q4kdone
+
+q4kloop:
+	ADD  $16, R1
+	Q4KCHUNK(0, 32)
+	Q4KCHUNK(8, 40)
+	Q4KCHUNK(16, 48)
+	Q4KCHUNK(24, 56)
+	ADD  $64, R2
+	SUBS $1, R3, R3
+	BNE  q4kloop
+
+q4kdone:
+	REDUCE4(R4)
+	RET
