@@ -178,6 +178,9 @@ func (w *weightRows) dot4(x []float32, ldx, n int, out *[4]float32) bool {
 		vec.q8x4(x, ldx, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize], out)
 	case w.dt == compute.Q4 && vec.q4x4 != nil:
 		vec.q4x4(x, ldx, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize], out)
+	case w.dt == compute.Q4K && vec.q4kx4 != nil:
+		const sw = compute.Q4KWords
+		vec.q4kx4(x, ldx, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw], out)
 	default:
 		return false
 	}

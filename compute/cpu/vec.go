@@ -26,6 +26,7 @@ type vecKernels struct {
 	f16x4 func(x []float32, ldx int, w []uint32, out *[4]float32)
 	q8x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
 	q4x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
+	q4kx4 func(x []float32, ldx int, w []uint32, out *[4]float32)
 
 	// fusedRows is the most x rows for which Linear runs these kernels
 	// row by row (the weight row stays in cache between them) rather than

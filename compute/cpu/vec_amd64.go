@@ -17,7 +17,7 @@ func archKernels() []vecKernels {
 	}
 	avx2 := vecKernels{name: "avx2-fma-f16c",
 		f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
-		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2,
+		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW {
 		return []vecKernels{avx2}
@@ -48,6 +48,9 @@ func dotQ4AVX2Asm(x *float32, w *uint32, scales *float32, nb int) float32
 
 //go:noescape
 func dotQ4KAVX2Asm(x *float32, w *uint32, sm *float32, nsb int) float32
+
+//go:noescape
+func dotQ4Kx4AVX2Asm(x *float32, ldx int, w *uint32, sm *float32, nsb int, out *[4]float32)
 
 //go:noescape
 func dotF32x4AVX2Asm(x *float32, ldx int, w *float32, n int, out *[4]float32)
@@ -222,4 +225,25 @@ func dotQ4KAVX2(x []float32, w []uint32) float32 {
 		total += dotQ4KAVX2Asm(&x[s0*sb], &w[s0*sw], &sm[0], n)
 	}
 	return total
+}
+
+// dotQ4Kx4AVX2 is four dotQ4KAVX2 (x rows ldx apart), decoding each
+// super-block's scales and mins once for the four rows.
+func dotQ4Kx4AVX2(x []float32, ldx int, w []uint32, out *[4]float32) {
+	const sb, sw = compute.SuperBlockSize, compute.Q4KWords
+	nsb := len(w) / sw
+	rows4(x, ldx, nsb*sb)
+	*out = [4]float32{}
+	var sm [q4kBatch * 16]float32
+	for s0 := 0; s0 < nsb; s0 += q4kBatch {
+		n := min(q4kBatch, nsb-s0)
+		for s := range n {
+			q4kScalesMins(w[(s0+s)*sw:(s0+s+1)*sw], (*[16]float32)(sm[16*s:]))
+		}
+		var part [4]float32
+		dotQ4Kx4AVX2Asm(&x[s0*sb], ldx, &w[s0*sw], &sm[0], n, &part)
+		for r, v := range part {
+			out[r] += v
+		}
+	}
 }

@@ -536,3 +536,74 @@ q4kloop:
 	VZEROUPPER
 	MOVSS X0, ret+32(FP)
 	RET
+
+// The Q4K x4 kernel widens each weight once for four x rows. Unlike the
+// one-row kernel it forms each weight's value, scale·q − min, with one
+// fused multiply-subtract (shared by the four rows) instead of keeping Σx
+// per sub-block, which would need four more sums per row than there are
+// registers; the fused rounding is within the error bound of scaling whole
+// sums (optest's Q4K bound).
+// Register plan:
+//   SI, R8, R9, R10  the four x rows;  DI  the super-block;  DX  sm
+//   CX  super-blocks left;  BX  out
+//   Y0–Y3   the rows' sums over even sub-blocks;  Y12–Y15  over odd ones
+//   Y4, Y5  eight weights of the even and odd sub-block;  Y6  dwords of 15
+//   Y8, Y9  the even and odd sub-blocks' scales;  Y10, Y11  their mins
+
+#define Q4KX4PART(qo, xl, xh) \
+	VPMOVZXBD   qo(DI), Y4 \
+	VPSRLD      $4, Y4, Y5 \
+	VPAND       Y6, Y4, Y4 \
+	VCVTDQ2PS   Y4, Y4 \
+	VCVTDQ2PS   Y5, Y5 \
+	VFMSUB213PS Y10, Y8, Y4 \
+	VFMSUB213PS Y11, Y9, Y5 \
+	FMA4(xl, Y4, Y0, Y1, Y2, Y3) \
+	FMA4(xh, Y5, Y12, Y13, Y14, Y15)
+
+#define Q4KX4CHUNK(qo, xl, xh, sl, sh, ml, mh) \
+	VBROADCASTSS sl(DX), Y8 \
+	VBROADCASTSS sh(DX), Y9 \
+	VBROADCASTSS ml(DX), Y10 \
+	VBROADCASTSS mh(DX), Y11 \
+	Q4KX4PART(qo, xl, xh) \
+	Q4KX4PART(qo+8, xl+32, xh+32) \
+	Q4KX4PART(qo+16, xl+64, xh+64) \
+	Q4KX4PART(qo+24, xl+96, xh+96)
+
+// func dotQ4Kx4AVX2Asm(x *float32, ldx int, w *uint32, sm *float32, nsb int, out *[4]float32)
+// nsb > 0 super-blocks.
+TEXT ·dotQ4Kx4AVX2Asm(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         ldx+8(FP), AX
+	MOVQ         w+16(FP), DI
+	MOVQ         sm+24(FP), DX
+	MOVQ         nsb+32(FP), CX
+	MOVQ         out+40(FP), BX
+	ROWPTRS
+	ZERO4
+	VXORPS       Y12, Y12, Y12
+	VXORPS       Y13, Y13, Y13
+	VXORPS       Y14, Y14, Y14
+	VXORPS       Y15, Y15, Y15
+	MOVL         $15, AX
+	VMOVD        AX, X6
+	VPBROADCASTD X6, Y6
+
+q4kx4loop:
+	Q4KX4CHUNK(16, 0, 128, 0, 4, 32, 36)
+	Q4KX4CHUNK(48, 256, 384, 8, 12, 40, 44)
+	Q4KX4CHUNK(80, 512, 640, 16, 20, 48, 52)
+	Q4KX4CHUNK(112, 768, 896, 24, 28, 56, 60)
+	ADVANCEX(1024)
+	ADDQ $144, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNE  q4kx4loop
+
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y14, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	STORE4
+	RET

@@ -167,7 +167,13 @@ func TestVecKernels(t *testing.T) {
 		},
 			decodeQ4K,
 			func(k vecKernels, c *vecCase) float32 { return k.q4k(c.x, c.w) },
-			func(vecKernels, *vecCase, *[4]float32) bool { return false }},
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.q4kx4 == nil {
+					return false
+				}
+				k.q4kx4(c.x4, c.ldx, c.w, out)
+				return true
+			}},
 	}
 	rng := rand.New(rand.NewPCG(13, 13))
 	u := math.Ldexp(1, -24)
@@ -290,9 +296,10 @@ func BenchmarkCPUVecKernels(b *testing.B) {
 			{"f16x4", 4, func() { ks.f16x4(x, k, words, &out) }},
 			{"q8x4", 4, func() { ks.q8x4(x, k, words, scales, &out) }},
 			{"q4x4", 4, func() { ks.q4x4(x, k, words[:k/8], scales, &out) }},
+			{"q4kx4", 4, func() { ks.q4kx4(x, k, q4k, &out) }},
 		}
 		for _, kn := range kernels {
-			if kn.rows == 4 && (ks.f32x4 == nil || ks.f16x4 == nil || ks.q8x4 == nil || ks.q4x4 == nil) {
+			if kn.rows == 4 && (ks.f32x4 == nil || ks.f16x4 == nil || ks.q8x4 == nil || ks.q4x4 == nil || ks.q4kx4 == nil) {
 				continue // this set has no x4 kernels: Linear calls its one-row ones
 			}
 			b.Run(ks.name+"/"+kn.name, func(b *testing.B) {
