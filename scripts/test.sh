@@ -41,7 +41,9 @@ go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 GOARCH=arm64 CGO_ENABLED=0 go vet ./compute/cpu/
 GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -timeout 10m -exec qemu-aarch64-static ${GOTESTFLAGS:-} ./compute/cpu/
 go test -count=1 -timeout 10m -tags=accessibility,purego ${GOTESTFLAGS:-} ./compute/cpu/
-# Again under the race detector, the packages whose code runs on several
-# goroutines: the engines, downloads, the history, generation, the app
-# layer, the server and the UI.
-go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./compute/... ./downloads/... ./history/ ./generate/ ./app/ ./serve/ ./ui/
+# Again under the race detector, the packages whose own code runs on
+# several goroutines: the engines, downloads, the history, generation and
+# the UI. (app and serve run whole models, which is slow under -race: their
+# goroutines are exercised by the ui and serve tests above; run
+# `go test -race ./app/ ./serve/` after changing their concurrency.)
+go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./compute/... ./downloads/... ./history/ ./generate/ ./ui/
