@@ -77,3 +77,13 @@ func q4kScalesMins(blk []uint32, sm *[16]float32) {
 		sm[12+j] = dmin * float32(b3>>4|b2>>6<<4)
 	}
 }
+
+// rows4 checks that x holds four rows of length k, ldx apart (ldx >= k),
+// and returns them.
+func rows4(x []float32, ldx, k int) [4][]float32 {
+	if ldx < k {
+		panic("cpu: x4 kernel with rows that overlap")
+	}
+	x = x[:3*ldx+k]
+	return [4][]float32{x[:k], x[ldx : ldx+k], x[2*ldx : 2*ldx+k], x[3*ldx : 3*ldx+k]}
+}

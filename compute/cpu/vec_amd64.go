@@ -142,16 +142,6 @@ func dotQ4AVX2(x []float32, w []uint32, scales []float32) float32 {
 	return dotQ4AVX2Asm(&x[0], &w[0], &scales[0], nb)
 }
 
-// rows4 checks that x holds four rows of length k, ldx apart (ldx >= k),
-// and returns them.
-func rows4(x []float32, ldx, k int) [4][]float32 {
-	if ldx < k {
-		panic("cpu: x4 kernel with rows that overlap")
-	}
-	x = x[:3*ldx+k]
-	return [4][]float32{x[:k], x[ldx : ldx+k], x[2*ldx : 2*ldx+k], x[3*ldx : 3*ldx+k]}
-}
-
 // dotF32x4AVX2 is four dotF32AVX2 (x rows ldx apart) with the multiples of
 // eight in assembly.
 func dotF32x4AVX2(x []float32, ldx int, w []float32, out *[4]float32) {

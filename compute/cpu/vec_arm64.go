@@ -10,7 +10,9 @@ import (
 // (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
 // needs no feature test.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON, fusedRows: simdFusedRows}}
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
+		f32x4: dotF32x4NEON, f16x4: dotF16x4NEON, q8x4: dotQ8x4NEON, q4x4: dotQ4x4NEON,
+		fusedRows: simdFusedRows}}
 }
 
 // The assembly kernels leave four lane sums in acc, which the Go wrappers
@@ -31,6 +33,18 @@ func dotQ4NEONAsm(x *float32, w *uint32, scales *float32, nb int, acc *[4]float3
 
 //go:noescape
 func dotQ4KNEONAsm(x *float32, w *uint32, sm *float32, nsb int, acc *[4]float32)
+
+//go:noescape
+func dotF32x4NEONAsm(x *float32, ldx int, w *float32, n int, out *[4]float32)
+
+//go:noescape
+func dotF16x4NEONAsm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+
+//go:noescape
+func dotQ8x4NEONAsm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4x4NEONAsm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
 
 // sum4 adds four lane sums in a fixed order.
 func sum4(a *[4]float32) float32 { return (a[0] + a[1]) + (a[2] + a[3]) }
@@ -111,4 +125,61 @@ func dotQ4KNEON(x []float32, w []uint32) float32 {
 		total += sum4(&acc)
 	}
 	return total
+}
+
+// dotF32x4NEON is four dotF32NEON (x rows ldx apart) with the multiples of
+// 16 in assembly.
+func dotF32x4NEON(x []float32, ldx int, w []float32, out *[4]float32) {
+	k := len(w)
+	xs := rows4(x, ldx, k)
+	n := k &^ 15
+	*out = [4]float32{}
+	if n > 0 {
+		dotF32x4NEONAsm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * w[i]
+		}
+	}
+}
+
+// dotF16x4NEON is four dotF16NEON (x rows ldx apart).
+func dotF16x4NEON(x []float32, ldx int, w []uint32, out *[4]float32) {
+	k := 2 * len(w)
+	xs := rows4(x, ldx, k)
+	n := k &^ 15
+	*out = [4]float32{}
+	if n > 0 {
+		dotF16x4NEONAsm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
+		}
+	}
+}
+
+// dotQ8x4NEON is four dotQ8NEON (x rows ldx apart).
+func dotQ8x4NEON(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
+	nb := len(scales)
+	rows4(x, ldx, nb*compute.BlockSize)
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/4]
+	dotQ8x4NEONAsm(&x[0], ldx, &w[0], &scales[0], nb, out)
+}
+
+// dotQ4x4NEON is four dotQ4NEON (x rows ldx apart).
+func dotQ4x4NEON(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
+	nb := len(scales)
+	rows4(x, ldx, nb*compute.BlockSize)
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/8]
+	dotQ4x4NEONAsm(&x[0], ldx, &w[0], &scales[0], nb, out)
 }

@@ -292,3 +292,210 @@ q4kloop:
 q4kdone:
 	REDUCE4(R4)
 	RET
+
+// The x4 kernels below take one weight row against four x rows, so that
+// each weight is loaded and widened once for four products. Register plan:
+//   R0, R5, R6, R7  the four x rows (R5 = R0 + ldx·4 bytes, and so on)
+//   R1  w;  R2  block scales (Q8, Q4);  R3  elements or blocks left
+//   R4  out
+//   V16–V19  the rows' sums (V20–V23 a second set for F32, F16)
+//   V4–V7   weights (F32, F16);  V8–V15  a Q8/Q4 block widened to floats
+//   V0–V3, V24–V27  x;  V20, V21  a block's sums (Q8, Q4);  V28  its scale
+// FADDP folds the four rows' lanes into one vector, stored at out.
+
+// FADDP Vd.4S, Vn.4S, Vm.4S (pairwise: n0+n1, n2+n3, m0+m1, m2+m3).
+#define FADDP4S(m, n, d) WORD $(0x6E20D400 | (m)<<16 | (n)<<5 | (d))
+
+#define ROWPTRS4 \
+	LSL $2, R8, R8 \
+	ADD R8, R0, R5 \
+	ADD R8, R5, R6 \
+	ADD R8, R6, R7
+
+#define STORE4ROWS \
+	FADDP4S(17, 16, 16) \
+	FADDP4S(19, 18, 18) \
+	FADDP4S(18, 16, 16) \
+	VST1 [V16.S4], (R4)
+
+#define ZERO8 \
+	ZERO4 \
+	VEOR V20.B16, V20.B16, V20.B16 \
+	VEOR V21.B16, V21.B16, V21.B16 \
+	VEOR V22.B16, V22.B16, V22.B16 \
+	VEOR V23.B16, V23.B16, V23.B16
+
+#define FOLD8 \
+	FADD4S(20, 16, 16) \
+	FADD4S(21, 17, 17) \
+	FADD4S(22, 18, 18) \
+	FADD4S(23, 19, 19)
+
+// FROW adds the 16 weights in V4–V7 times the next 16 x of row ptr to the
+// sums a and b.
+#define FROW(ptr, a, b) \
+	VLD1.P 64(ptr), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	VFMLA  V0.S4, V4.S4, a \
+	VFMLA  V1.S4, V5.S4, b \
+	VFMLA  V2.S4, V6.S4, a \
+	VFMLA  V3.S4, V7.S4, b
+
+#define FROWS4 \
+	FROW(R0, V16.S4, V20.S4) \
+	FROW(R5, V17.S4, V21.S4) \
+	FROW(R6, V18.S4, V22.S4) \
+	FROW(R7, V19.S4, V23.S4)
+
+// func dotF32x4NEONAsm(x *float32, ldx int, w *float32, n int, out *[4]float32)
+// n is a multiple of 16.
+TEXT ·dotF32x4NEONAsm(SB), NOSPLIT, $0-40
+	MOVD x+0(FP), R0
+	MOVD ldx+8(FP), R8
+	MOVD w+16(FP), R1
+	MOVD n+24(FP), R3
+	MOVD out+32(FP), R4
+	ROWPTRS4
+	ZERO8
+	CBZ  R3, f32x4done
+
+f32x4loop:
+	VLD1.P 64(R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	FROWS4
+	SUBS   $16, R3, R3
+	BNE    f32x4loop
+
+f32x4done:
+	FOLD8
+	STORE4ROWS
+	RET
+
+// func dotF16x4NEONAsm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+// n (halves) is a multiple of 16.
+TEXT ·dotF16x4NEONAsm(SB), NOSPLIT, $0-40
+	MOVD x+0(FP), R0
+	MOVD ldx+8(FP), R8
+	MOVD w+16(FP), R1
+	MOVD n+24(FP), R3
+	MOVD out+32(FP), R4
+	ROWPTRS4
+	ZERO8
+	CBZ  R3, f16x4done
+
+f16x4loop:
+	VLD1.P 32(R1), [V8.H8, V9.H8]
+	FCVTL(8, 4)
+	FCVTL2(8, 5)
+	FCVTL(9, 6)
+	FCVTL2(9, 7)
+	FROWS4
+	SUBS   $16, R3, R3
+	BNE    f16x4loop
+
+f16x4done:
+	FOLD8
+	STORE4ROWS
+	RET
+
+// WIDEN32 sign-extends the 32 int8 in V4 (elements 0–15) and V5 (16–31)
+// to floats in V8–V15, through halfwords in V6, V7, V22, V23.
+#define WIDEN32 \
+	SXTL8H(4, 6) \
+	SXTL28H(4, 7) \
+	SXTL8H(5, 22) \
+	SXTL28H(5, 23) \
+	SXTL4S(6, 8) \
+	SXTL24S(6, 9) \
+	SXTL4S(7, 10) \
+	SXTL24S(7, 11) \
+	SXTL4S(22, 12) \
+	SXTL24S(22, 13) \
+	SXTL4S(23, 14) \
+	SXTL24S(23, 15) \
+	SCVTF4S(8, 8) \
+	SCVTF4S(9, 9) \
+	SCVTF4S(10, 10) \
+	SCVTF4S(11, 11) \
+	SCVTF4S(12, 12) \
+	SCVTF4S(13, 13) \
+	SCVTF4S(14, 14) \
+	SCVTF4S(15, 15)
+
+// QROW adds the scaled sum of the block in V8–V15 times the next 32 x of
+// row ptr to acc, as BLOCK32 does for one row.
+#define QROW(ptr, acc) \
+	VLD1.P 64(ptr), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	VLD1.P 64(ptr), [V24.S4, V25.S4, V26.S4, V27.S4] \
+	VEOR   V20.B16, V20.B16, V20.B16 \
+	VEOR   V21.B16, V21.B16, V21.B16 \
+	VFMLA  V0.S4, V8.S4, V20.S4 \
+	VFMLA  V1.S4, V9.S4, V21.S4 \
+	VFMLA  V2.S4, V10.S4, V20.S4 \
+	VFMLA  V3.S4, V11.S4, V21.S4 \
+	VFMLA  V24.S4, V12.S4, V20.S4 \
+	VFMLA  V25.S4, V13.S4, V21.S4 \
+	VFMLA  V26.S4, V14.S4, V20.S4 \
+	VFMLA  V27.S4, V15.S4, V21.S4 \
+	FADD4S(21, 20, 20) \
+	VFMLA  V28.S4, V20.S4, acc
+
+#define QROWS4 \
+	WIDEN32 \
+	VLD1R.P 4(R2), [V28.S4] \
+	QROW(R0, V16.S4) \
+	QROW(R5, V17.S4) \
+	QROW(R6, V18.S4) \
+	QROW(R7, V19.S4)
+
+// func dotQ8x4NEONAsm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+// nb > 0 blocks.
+TEXT ·dotQ8x4NEONAsm(SB), NOSPLIT, $0-48
+	MOVD x+0(FP), R0
+	MOVD ldx+8(FP), R8
+	MOVD w+16(FP), R1
+	MOVD scales+24(FP), R2
+	MOVD nb+32(FP), R3
+	MOVD out+40(FP), R4
+	ROWPTRS4
+	ZERO4
+	CBZ  R3, q8x4done
+
+q8x4loop:
+	VLD1.P 32(R1), [V4.B16, V5.B16]
+	QROWS4
+	SUBS   $1, R3, R3
+	BNE    q8x4loop
+
+q8x4done:
+	STORE4ROWS
+	RET
+
+// func dotQ4x4NEONAsm(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32)
+// nb > 0 blocks; the nibbles are unpacked as in dotQ4NEONAsm.
+TEXT ·dotQ4x4NEONAsm(SB), NOSPLIT, $0-48
+	MOVD  x+0(FP), R0
+	MOVD  ldx+8(FP), R8
+	MOVD  w+16(FP), R1
+	MOVD  scales+24(FP), R2
+	MOVD  nb+32(FP), R3
+	MOVD  out+40(FP), R4
+	ROWPTRS4
+	ZERO4
+	VMOVI $15, V31.B16
+	VMOVI $8, V30.B16
+	CBZ   R3, q4x4done
+
+q4x4loop:
+	VLD1.P 16(R1), [V6.B16]
+	VUSHR  $4, V6.B16, V7.B16
+	VAND   V31.B16, V6.B16, V6.B16
+	VZIP1  V7.B16, V6.B16, V4.B16
+	VZIP2  V7.B16, V6.B16, V5.B16
+	VSUB   V30.B16, V4.B16, V4.B16
+	VSUB   V30.B16, V5.B16, V5.B16
+	QROWS4
+	SUBS   $1, R3, R3
+	BNE    q4x4loop
+
+q4x4done:
+	STORE4ROWS
+	RET
