@@ -47,7 +47,7 @@ func BenchmarkCPULinearBeams(b *testing.B) {
 	const n, k, beams = 11008, 4096, 5
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(5, 5)), beams*k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.Q8, compute.Q4} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.Q8, compute.Q4, compute.Q4K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008_5beams/%v", dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()
