@@ -255,6 +255,24 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			continue
 		}
 		info, _ := set.Info(src.name)
+		// place puts an uploaded tensor in the slot's field (and in the
+		// model's weights); done counts the slot as loaded.
+		place := func(t compute.Tensor) {
+			w.tensors = append(w.tensors, t)
+			w.names[t] = src.name
+			uploaded[key] = t
+			s.field.Set(reflect.ValueOf(t))
+		}
+		done := func() {
+			if !read[src.name] {
+				read[src.name] = true
+				p.Bytes += info.Size
+			}
+			p.Tensors++
+			if opt.Progress != nil {
+				opt.Progress(p)
+			}
+		}
 		if st, ok, err := cv.stored(key); ok {
 			// The converted copy holds what this slot would convert to.
 			if err != nil {
@@ -267,19 +285,9 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 				if err != nil {
 					return nil, fmt.Errorf("uploading %s: %w", src.name, err)
 				}
-				w.tensors = append(w.tensors, t)
-				w.names[t] = src.name
-				uploaded[key] = t
-				s.field.Set(reflect.ValueOf(t))
+				place(t)
 			}
-			if !read[src.name] {
-				read[src.name] = true
-				p.Bytes += info.Size
-			}
-			p.Tensors++
-			if opt.Progress != nil {
-				opt.Progress(p)
-			}
+			done()
 			continue
 		}
 		if src.name != lastName {
@@ -324,19 +332,9 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			if err != nil {
 				return nil, fmt.Errorf("uploading %s: %w", src.name, err)
 			}
-			w.tensors = append(w.tensors, t)
-			w.names[t] = src.name
-			uploaded[key] = t
-			s.field.Set(reflect.ValueOf(t))
+			place(t)
 		}
-		if !read[src.name] {
-			read[src.name] = true
-			p.Bytes += info.Size
-		}
-		p.Tensors++
-		if opt.Progress != nil {
-			opt.Progress(p)
-		}
+		done()
 	}
 	return w, nil
 }
