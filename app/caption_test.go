@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"glimpse/generate"
+	"glimpse/input/imageproc"
 )
 
 // expected caches the captions computed for each batch of fixture images.
@@ -23,8 +24,11 @@ var expected struct {
 }
 
 // expectedCaptions captions the named fixture images straight through the
-// pipeline, in batches of size (the padding of a batch is part of the
+// pipeline (the model's Ask, which the golden tests check against
+// transformers), in batches of size (the padding of a batch is part of the
 // computation, so the batches must be the ones the code under test makes).
+// Nothing of the captioning code under test computes them: the images are
+// decoded by imageproc and the answers trimmed here.
 func expectedCaptions(t *testing.T, dir string, names []string, size int) map[string]string {
 	t.Helper()
 	ask := tinyAsk(t, nil)
@@ -47,14 +51,22 @@ func expectedCaptions(t *testing.T, dir string, names []string, size int) map[st
 			continue
 		}
 		var imgs []image.Image
+		var prompts []string
 		for _, n := range batch {
-			img, err := LoadImage(filepath.Join(dir, filepath.FromSlash(n)))
+			img, _, err := imageproc.DecodeFile(filepath.Join(dir, filepath.FromSlash(n)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			imgs = append(imgs, img.Image)
+			imgs = append(imgs, img)
+			prompts = append(prompts, CaptionPrompt)
 		}
-		caps, err := captionImages(context.Background(), ask, imgs, CaptionPrompt, CaptionSettings())
+		res, err := ask(context.Background(), imgs, prompts, CaptionSettings())
+		caps = nil
+		if err == nil {
+			for _, a := range res.Answers {
+				caps = append(caps, strings.TrimSpace(a.Text))
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
