@@ -21,6 +21,7 @@ import (
 	"os"
 
 	"glimpse/input/imageproc/internal/jpeg"
+	"glimpse/internal/filekind"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -121,7 +122,7 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: path, Kind: fileKind(st.Mode())}
+		return nil, &NotRegularError{Path: path, Kind: filekind.Of(st.Mode())}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -132,24 +133,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: path, Kind: fileKind(st.Mode())}
+		return nil, &NotRegularError{Path: path, Kind: filekind.Of(st.Mode())}
 	}
 	return io.ReadAll(io.LimitReader(ctxReader{ctx, f}, MaxFileSize+1))
-}
-
-// fileKind names a non-regular file's type for an error message.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a plain file"
 }
 
 // ctxReader ends a read loop with ctx's error once ctx is done.

@@ -14,6 +14,7 @@ package outfile
 import (
 	"errors"
 	"fmt"
+	"glimpse/internal/filekind"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,29 +77,10 @@ func Check(path string) error {
 	if err != nil {
 		return wrap(path, err)
 	}
-	if k := kind(st.Mode()); k != "" {
+	if k := filekind.Of(st.Mode()); k != "" {
 		return &KindError{Path: path, Kind: k}
 	}
 	return nil
-}
-
-// kind names what a file that is not regular is; "" for a regular file.
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return ""
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a plain file"
 }
 
 // File is a destination being written. Write to it, then Commit to put it
