@@ -14,10 +14,11 @@ package outfile
 import (
 	"errors"
 	"fmt"
-	"glimpse/internal/filekind"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"glimpse/internal/filekind"
 )
 
 // ErrNotFile is matched (errors.Is) by the errors for destinations that
