@@ -2,6 +2,7 @@ package synthetic_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -66,12 +67,13 @@ func testImage() image.Image {
 	return img
 }
 
-// answerOn loads a real-width, one-layer checkpoint on be and answers one
-// short greedy question, checking that every logit is finite. Real widths
-// mean real head dims (88 in the vision encoder, 128 in Vicuna, 64 in T5)
-// and the full 32064×4096 (Vicuna) or 32128×2048 (Flan-T5) embeddings and
-// heads.
-func answerOn(t *testing.T, be compute.Backend, name string) {
+// answerOn loads a real-width, one-layer checkpoint on be at precision p
+// and answers one short greedy question, checking that every logit is
+// finite. Real widths mean real head dims (88 in the vision encoder, 128 in
+// Vicuna, 64 in T5), the full 32064×4096 (Vicuna) or 32128×2048 (Flan-T5)
+// embeddings and heads, and, for q4, rows that make whole Q4K super-blocks
+// (4096, 11008, 2048, 5120), which the tiny fixtures' rows do not.
+func answerOn(t *testing.T, be compute.Backend, name string, p model.Precision) {
 	dir := oneLayer(t, name)
 	ctx := context.Background()
 	folder, err := config.LoadFolder(dir)
@@ -83,7 +85,7 @@ func answerOn(t *testing.T, be compute.Backend, name string) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	m, err := model.Load(ctx, be, dir, model.LoadOptions{})
+	m, err := model.Load(ctx, be, dir, model.LoadOptions{Mix: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,32 +126,42 @@ func answerOn(t *testing.T, be compute.Backend, name string) {
 			t.Errorf("generated id %d outside the %d-row vocabulary", id, m.VocabSize())
 		}
 	}
-	t.Logf("%s on %s: loaded in %s, answered %q (%d tokens) in %s", name, be.Info().Device,
+	t.Logf("%s at %s on %s: loaded in %s, answered %q (%d tokens) in %s", name, p, be.Info().Device,
 		loaded.Round(time.Millisecond), res[0].Text, res[0].NewTokens, time.Since(start).Round(time.Millisecond))
 }
 
+// precisions are the weight policies every real-width model must load and
+// answer with: the dtypes differ per tensor only in the mixes, so each
+// one's kernels meet the real shapes here.
+var precisions = []model.Precision{model.FP32, model.FP16, model.Q8, model.Q4}
+
+// TestAnswerCPU answers at real width at every precision on the CPU
+// engine. The checkpoints are written once per test binary (oneLayer) and
+// shared by every precision and by TestAnswerGL.
 func TestAnswerCPU(t *testing.T) {
+	be := cpu.New()
+	defer be.Close()
 	for _, name := range []string{"vicuna-7b", "flan-t5-xl"} {
-		t.Run(name, func(t *testing.T) {
-			be := cpu.New()
-			defer be.Close()
-			answerOn(t, be, name)
-		})
+		for _, p := range precisions {
+			t.Run(fmt.Sprintf("%s/%s", name, p), func(t *testing.T) { answerOn(t, be, name, p) })
+		}
 	}
 }
 
 // TestAnswerGL runs the same questions on the OpenGL engine (Mesa's
 // llvmpipe in CI): the embeddings and heads exceed llvmpipe's 128 MiB
-// shader storage blocks, so the engine must split them.
+// shader storage blocks, so the engine must split them. One engine serves
+// every model and precision: on llvmpipe compiling the kernels costs more
+// than a one-layer model's arithmetic.
 func TestAnswerGL(t *testing.T) {
+	be, err := gl.New()
+	if err != nil {
+		t.Fatalf("no OpenGL 4.3 context (CI provides Mesa llvmpipe through EGL): %v", err)
+	}
+	defer be.Close()
 	for _, name := range []string{"vicuna-7b", "flan-t5-xl"} {
-		t.Run(name, func(t *testing.T) {
-			be, err := gl.New()
-			if err != nil {
-				t.Fatalf("no OpenGL 4.3 context (CI provides Mesa llvmpipe through EGL): %v", err)
-			}
-			defer be.Close()
-			answerOn(t, be, name)
-		})
+		for _, p := range precisions {
+			t.Run(fmt.Sprintf("%s/%s", name, p), func(t *testing.T) { answerOn(t, be, name, p) })
+		}
 	}
 }
