@@ -48,6 +48,38 @@ int main(int argc, char **argv) {
 }
 `
 
+// clipboardReader prints the text on the X clipboard (CLIPBOARD selection),
+// as a paste into another program would get it.
+const clipboardReader = `#include <gtk/gtk.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+	gtk_init(&argc, &argv);
+	gchar *text = gtk_clipboard_wait_for_text(gtk_clipboard_get(GDK_SELECTION_CLIPBOARD));
+	if (text == NULL) return 1;
+	fputs(text, stdout);
+	return 0;
+}
+`
+
+// buildGTK compiles a small GTK 3 program into dir and returns its path.
+func buildGTK(t *testing.T, dir, name, source string) string {
+	t.Helper()
+	src := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(src, []byte(source), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "gtk+-3.0").Output()
+	if err != nil {
+		t.Fatalf("pkg-config gtk+-3.0 (libgtk-3-dev): %v", err)
+	}
+	bin := filepath.Join(dir, name)
+	args := append([]string{"-o", bin, src}, strings.Fields(string(flags))...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
 // realDrop drags file from a GTK drag source, placed in the screen's
 // bottom-right corner, onto the middle of the app's window (win), moving
 // the pointer in steps as a hand would, and waits for the drag to end.
@@ -213,19 +245,10 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 	prompt := golden.Cases[0].Prompt
 	wantAnswer := strings.TrimPrefix(golden.Cases[0].Generate["greedy"].Text, prompt)
 
-	// The drag source, built with GTK 3.
+	// The drag source and the clipboard reader, built with GTK 3.
 	tmp := t.TempDir()
-	src := filepath.Join(tmp, "drag.c")
-	os.WriteFile(src, []byte(dragSource), 0o644)
-	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "gtk+-3.0").Output()
-	if err != nil {
-		t.Fatalf("pkg-config gtk+-3.0 (libgtk-3-dev): %v", err)
-	}
-	dragBin := filepath.Join(tmp, "drag")
-	args := append([]string{"-o", dragBin, src}, strings.Fields(string(flags))...)
-	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-		t.Fatalf("building the drag source: %v\n%s", err, out)
-	}
+	dragBin := buildGTK(t, tmp, "drag", dragSource)
+	clipBin := buildGTK(t, tmp, "clipboard", clipboardReader)
 
 	// A data folder and preferences of its own: the tiny model active, on
 	// the CPU, with greedy settings (golden "greedy": 1 beam, 24 new tokens,
@@ -339,7 +362,34 @@ func guiAsk(t *testing.T, backend string, shots bool) {
 	xdo(t, "key", "ctrl+2")
 	time.Sleep(500 * time.Millisecond)
 	realDrop(t, dragBin, imagePath, win, env, &appOut)
-	time.Sleep(3 * time.Second) // a 5-beam caption of the tiny model on the CPU
+	// The caption the app shows and copies (C) must be the one
+	// `glimpse caption` writes for the same image, model and engine: the
+	// caption itself is checked against transformers by the app's and the
+	// command line's golden tests; this checks that the window shows it.
+	capCmd := exec.Command(bin, "caption", "--model", model, "--backend", backend, "--precision", "fp32", "--json", imagePath)
+	capCmd.Env = env
+	capOut, err := capCmd.Output()
+	if err != nil {
+		t.Fatalf("glimpse caption: %v\n%s", err, capOut)
+	}
+	var caps [1]struct{ Caption string } // one JSON object per line, one image
+	if err := json.Unmarshal(capOut, &caps[0]); err != nil || caps[0].Caption == "" {
+		t.Fatalf("glimpse caption --json: %v\n%s", err, capOut)
+	}
+	var copied string
+	deadline = time.Now().Add(2 * time.Minute)
+	for copied != caps[0].Caption {
+		if time.Now().After(deadline) {
+			t.Fatalf("the caption tab copied %q, want %q (glimpse caption's); app output:\n%s", copied, caps[0].Caption, appOut.String())
+		}
+		xdo(t, "windowfocus", "--sync", win)
+		xdo(t, "key", "c")
+		clip := exec.Command(clipBin)
+		clip.Env = env
+		out, _ := clip.Output()
+		copied = string(out)
+		time.Sleep(300 * time.Millisecond)
+	}
 	if n := colours(screenshot(t, win, filepath.Join(shotDir, "caption.png"))); n < 50 {
 		t.Errorf("caption screenshot has %d colours", n)
 	}
