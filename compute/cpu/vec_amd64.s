@@ -460,54 +460,48 @@ q4x4loop:
 	STORE4
 	RET
 
-// The Q4K kernel follows dotQ4K: a sub-block's value is scale·q − min, so
-// it adds scale·Σx·q − min·Σx, with the scales and mins decoded in Go
-// (sm: per super-block eight scales, then eight mins). Each 64-element
-// chunk of a super-block is 32 bytes: byte i holds element i of the even
-// sub-block in its low nibble and of the odd one in its high nibble, so
-// widening eight bytes to dwords gives eight consecutive elements of both.
+// The Q4K kernel decodes the scales and mins of each super-block in Go
+// (sm: eight scales, then eight mins) and forms each weight's value,
+// scale·q − min, with one fused multiply-subtract, then multiplies it by x
+// (as the x4 kernel below does; the fused rounding is within the error
+// bound of dotQ4K's scaling of whole sums, optest's Q4K bound). Each
+// 64-element chunk of a super-block is 32 bytes: byte i holds element i of
+// the even sub-block in its low nibble and of the odd one in its high
+// nibble, so widening eight bytes to dwords gives eight consecutive
+// elements of both.
 // Register plan:
 //   SI  x;  DI  the super-block (its nibbles start at byte 16);  DX  sm
-//   CX  super-blocks left;  Y0, Y1  running sums (even, odd sub-blocks)
-//   Y4, Y5  low and high nibbles as floats;  Y6, Y7  x of both sub-blocks
-//   Y8, Y9  Σx·q of the even and odd sub-block;  Y10, Y11  their Σx
-//   Y12, Y13  scale or min, broadcast;  Y15  dwords of 15
+//   CX  super-blocks left
+//   Y0, Y1  running sums of even and odd sub-blocks (Y2, Y3 for the odd
+//           eighths of each chunk, so that four FMA chains run at once)
+//   Y4, Y5  eight weights of the even and odd sub-block;  Y6  dwords of 15
+//   Y8, Y9  the even and odd sub-blocks' scales;  Y10, Y11  their mins
 
 // Q4KPART adds eight elements of both sub-blocks of a chunk: nibble bytes
-// at qo(DI), x at xl(SI) and xh(SI).
-#define Q4KPART(qo, xl, xh) \
+// at qo(DI), x at xl(SI) and xh(SI), to a (even) and b (odd).
+#define Q4KPART(qo, xl, xh, a, b) \
 	VPMOVZXBD   qo(DI), Y4 \
 	VPSRLD      $4, Y4, Y5 \
-	VPAND       Y15, Y4, Y4 \
+	VPAND       Y6, Y4, Y4 \
 	VCVTDQ2PS   Y4, Y4 \
 	VCVTDQ2PS   Y5, Y5 \
-	VMOVUPS     xl(SI), Y6 \
-	VMOVUPS     xh(SI), Y7 \
-	VFMADD231PS Y6, Y4, Y8 \
-	VFMADD231PS Y7, Y5, Y9 \
-	VADDPS      Y6, Y10, Y10 \
-	VADDPS      Y7, Y11, Y11
+	VFMSUB213PS Y10, Y8, Y4 \
+	VFMSUB213PS Y11, Y9, Y5 \
+	VFMADD231PS xl(SI), Y4, a \
+	VFMADD231PS xh(SI), Y5, b
 
 // Q4KCHUNK adds one 64-element chunk: nibbles at qo, x at xl (even
 // sub-block) and xh (odd), scales at sl, sh and mins at ml, mh (bytes of
 // sm).
 #define Q4KCHUNK(qo, xl, xh, sl, sh, ml, mh) \
-	VXORPS       Y8, Y8, Y8 \
-	VXORPS       Y9, Y9, Y9 \
-	VXORPS       Y10, Y10, Y10 \
-	VXORPS       Y11, Y11, Y11 \
-	Q4KPART(qo, xl, xh) \
-	Q4KPART(qo+8, xl+32, xh+32) \
-	Q4KPART(qo+16, xl+64, xh+64) \
-	Q4KPART(qo+24, xl+96, xh+96) \
-	VBROADCASTSS sl(DX), Y12 \
-	VBROADCASTSS sh(DX), Y13 \
-	VFMADD231PS  Y12, Y8, Y0 \
-	VFMADD231PS  Y13, Y9, Y1 \
-	VBROADCASTSS ml(DX), Y12 \
-	VBROADCASTSS mh(DX), Y13 \
-	VFNMADD231PS Y12, Y10, Y0 \
-	VFNMADD231PS Y13, Y11, Y1
+	VBROADCASTSS sl(DX), Y8 \
+	VBROADCASTSS sh(DX), Y9 \
+	VBROADCASTSS ml(DX), Y10 \
+	VBROADCASTSS mh(DX), Y11 \
+	Q4KPART(qo, xl, xh, Y0, Y1) \
+	Q4KPART(qo+8, xl+32, xh+32, Y2, Y3) \
+	Q4KPART(qo+16, xl+64, xh+64, Y0, Y1) \
+	Q4KPART(qo+24, xl+96, xh+96, Y2, Y3)
 
 // func dotQ4KAVX2Asm(x *float32, w *uint32, sm *float32, nsb int) float32
 // nsb > 0 super-blocks of 256 elements (36 words each).
@@ -518,8 +512,8 @@ TEXT ·dotQ4KAVX2Asm(SB), NOSPLIT, $0-36
 	MOVQ         nsb+24(FP), CX
 	ZERO4
 	MOVL         $15, AX
-	VMOVD        AX, X15
-	VPBROADCASTD X15, Y15
+	VMOVD        AX, X6
+	VPBROADCASTD X6, Y6
 
 q4kloop:
 	Q4KCHUNK(16, 0, 128, 0, 4, 32, 36)
@@ -537,12 +531,8 @@ q4kloop:
 	MOVSS X0, ret+32(FP)
 	RET
 
-// The Q4K x4 kernel widens each weight once for four x rows. Unlike the
-// one-row kernel it forms each weight's value, scale·q − min, with one
-// fused multiply-subtract (shared by the four rows) instead of keeping Σx
-// per sub-block, which would need four more sums per row than there are
-// registers; the fused rounding is within the error bound of scaling whole
-// sums (optest's Q4K bound).
+// The Q4K x4 kernel widens each weight once for four x rows: its value,
+// scale·q − min, formed as in the one-row kernel, is shared by the four.
 // Register plan:
 //   SI, R8, R9, R10  the four x rows;  DI  the super-block;  DX  sm
 //   CX  super-blocks left;  BX  out
