@@ -10,7 +10,7 @@ import (
 
 // archKernels lists the amd64 kernel sets this processor runs, best first.
 // AVX2 with FMA and F16C (Haswell, Zen and later) is the baseline; without
-// all three the pure-Go set runs. AVX-512 F and BW add a set before it.
+// all three the pure-Go set runs. AVX-512 F adds a set before it.
 func archKernels() []vecKernels {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
 		return nil
@@ -19,14 +19,14 @@ func archKernels() []vecKernels {
 		f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
 		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
 		fusedRows: simdFusedRows}
-	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW {
+	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
 	}
-	// AVX-512 pays for the widening of Q8 and Q4 only (see
-	// vec_avx512_amd64.s); the rest of the set is AVX2's.
+	// AVX-512 pays for the widening of Q8 only (see vec_avx512_amd64.s);
+	// the rest of the set is AVX2's.
 	avx512 := avx2
 	avx512.name = "avx512"
-	avx512.q8, avx512.q4 = dotQ8AVX512, dotQ4AVX512
+	avx512.q8 = dotQ8AVX512
 	return []vecKernels{avx512, avx2}
 }
 
@@ -106,9 +106,6 @@ func dotQ8AVX2(x []float32, w []uint32, scales []float32) float32 {
 //go:noescape
 func dotQ8AVX512Asm(x *float32, w *uint32, scales *float32, nb int) float32
 
-//go:noescape
-func dotQ4AVX512Asm(x *float32, w *uint32, scales *float32, nb int) float32
-
 // dotQ8AVX512 is dotQ8 in AVX-512 assembly.
 func dotQ8AVX512(x []float32, w []uint32, scales []float32) float32 {
 	nb := len(scales)
@@ -118,17 +115,6 @@ func dotQ8AVX512(x []float32, w []uint32, scales []float32) float32 {
 	x = x[:nb*compute.BlockSize]
 	w = w[:nb*compute.BlockSize/4]
 	return dotQ8AVX512Asm(&x[0], &w[0], &scales[0], nb)
-}
-
-// dotQ4AVX512 is dotQ4 in AVX-512 assembly.
-func dotQ4AVX512(x []float32, w []uint32, scales []float32) float32 {
-	nb := len(scales)
-	if nb == 0 {
-		return 0
-	}
-	x = x[:nb*compute.BlockSize]
-	w = w[:nb*compute.BlockSize/8]
-	return dotQ4AVX512Asm(&x[0], &w[0], &scales[0], nb)
 }
 
 // dotQ4AVX2 is dotQ4 in assembly (rows are whole blocks).
