@@ -1,6 +1,9 @@
-// Package cpu is Glimpse's pure-Go compute backend: the kernels of
-// compute.Device over Go slices. It has no cgo and imports no GL, so it
-// builds and tests for any GOARCH (arm64 under qemu included).
+// Package cpu is Glimpse's CPU compute backend: the kernels of
+// compute.Device over Go slices, in Go, with the matrix–vector dot products
+// also in Go assembly for amd64 and arm64, chosen for the processor at
+// start-up (vec.go; the purego build tag keeps the Go ones). It has no cgo
+// and imports no GL, so it builds and tests for any GOARCH (arm64 under
+// qemu included).
 //
 // Tensors are Go slices; kernels run at once (there is no queue to
 // synchronise), and the heavy ones (Linear, MatMul, Attention, large
@@ -26,7 +29,7 @@ import (
 	"glimpse/compute"
 )
 
-// New returns the pure-Go backend. It cannot fail.
+// New returns the CPU backend. It cannot fail.
 func New() compute.Backend {
 	return compute.New(device{})
 }
