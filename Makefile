@@ -14,14 +14,14 @@ PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
 # arm64 assembly (scripts/test.sh).
 PKGS_ARM64 := qemu-user-static
 
-.PHONY: all deps deps-windows build run test test-short bench lint clean
+.PHONY: all deps deps-windows deps-test build run test test-short bench lint clean
 
 all: build
 
 # deps installs what building and testing need. On Debian/Ubuntu it uses
 # apt-get (through sudo when not root); elsewhere it says what to install.
 deps:
-	@./scripts/deps.sh $(PKGS_DEB) $(PKGS_ARM64)
+	@./scripts/deps.sh $(PKGS_DEB)
 	@# The tests fetch tokenizers and the OpenAI/Ollama clients with npm. A
 	@# Node.js from elsewhere (nodesource) brings its own npm: Debian's npm
 	@# package would conflict with it, so it is installed only when none is.
@@ -29,6 +29,10 @@ deps:
 
 deps-windows:
 	@./scripts/deps.sh $(PKGS_WIN)
+
+# deps-test adds what only the tests need (make run does without it).
+deps-test:
+	@./scripts/deps.sh $(PKGS_ARM64)
 
 build: deps
 	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o glimpse .
@@ -48,7 +52,7 @@ run: build
 # (the accessibility tag is a no-op on Linux).
 test: export GOFLAGS := -tags=accessibility -trimpath
 test: export GLIMPSE_TOKENIZERS := $(CURDIR)/build/tokenizers
-test: deps deps-windows
+test: deps deps-windows deps-test
 	$(GO) vet ./...
 	./scripts/fetch-tokenizers.sh $(GLIMPSE_TOKENIZERS)
 	./scripts/test.sh
