@@ -35,8 +35,9 @@ XDG_CACHE_HOME=$cache
 export XDG_CACHE_HOME
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 # The CPU engine's SIMD kernels: its arm64 build (NEON assembly, no cgo;
-# vet checks the assembly's frames against the Go declarations) under qemu's user-mode emulator, and the pure-Go fallback that the purego
-# tag forces, so that both the assembly of the other architecture and the
+# vet checks the assembly's frames against the Go declarations) under
+# qemu's user-mode emulator, and the pure-Go fallback that the purego tag
+# forces, so that both the assembly of the other architecture and the
 # reference every kernel is tested against keep passing.
 GOARCH=arm64 CGO_ENABLED=0 go vet ./compute/cpu/
 GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -timeout 10m -exec qemu-aarch64-static ${GOTESTFLAGS:-} ./compute/cpu/
