@@ -1,5 +1,7 @@
 package cpu
 
+import "glimpse/compute"
+
 // Matrix–vector kernels and their dispatch.
 //
 // The fused matrix–vector path of Linear (few x rows) spends its time in
@@ -86,4 +88,58 @@ func rows4(x []float32, ldx, k int) [4][]float32 {
 	}
 	x = x[:3*ldx+k]
 	return [4][]float32{x[:k], x[ldx : ldx+k], x[2*ldx : 2*ldx+k], x[3*ldx : 3*ldx+k]}
+}
+
+// The x4 kernels in assembly take the weights in whole steps (multiples of
+// 8 or 16 values, or whole blocks); these wrappers, shared by every
+// architecture, check the slices, run the assembly over what it takes and
+// finish the tail in Go.
+
+// dotF32x4Tail runs asm (four x rows ldx apart against w) over the first
+// multiple of step values of w and adds the rest in Go.
+func dotF32x4Tail(asm func(x *float32, ldx int, w *float32, n int, out *[4]float32), step int,
+	x []float32, ldx int, w []float32, out *[4]float32) {
+	k := len(w)
+	xs := rows4(x, ldx, k)
+	n := k / step * step
+	*out = [4]float32{}
+	if n > 0 {
+		asm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * w[i]
+		}
+	}
+}
+
+// dotF16x4Tail is dotF32x4Tail for F16 weights (two per word).
+func dotF16x4Tail(asm func(x *float32, ldx int, w *uint32, n int, out *[4]float32), step int,
+	x []float32, ldx int, w []uint32, out *[4]float32) {
+	k := 2 * len(w)
+	xs := rows4(x, ldx, k)
+	n := k / step * step
+	*out = [4]float32{}
+	if n > 0 {
+		asm(&x[0], ldx, &w[0], n, out)
+	}
+	for r, xr := range xs {
+		for i := n; i < k; i++ {
+			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
+		}
+	}
+}
+
+// dotBlocksx4 runs asm over every block of a Q8 (perWord 4) or Q4
+// (perWord 8) row: the rows are whole blocks, so nothing is left over.
+func dotBlocksx4(asm func(x *float32, ldx int, w *uint32, scales *float32, nb int, out *[4]float32), perWord int,
+	x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
+	nb := len(scales)
+	rows4(x, ldx, nb*compute.BlockSize)
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/perWord]
+	asm(&x[0], ldx, &w[0], &scales[0], nb, out)
 }

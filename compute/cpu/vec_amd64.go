@@ -131,58 +131,22 @@ func dotQ4AVX2(x []float32, w []uint32, scales []float32) float32 {
 // dotF32x4AVX2 is four dotF32AVX2 (x rows ldx apart) with the multiples of
 // eight in assembly.
 func dotF32x4AVX2(x []float32, ldx int, w []float32, out *[4]float32) {
-	k := len(w)
-	xs := rows4(x, ldx, k)
-	n := k &^ 7
-	*out = [4]float32{}
-	if n > 0 {
-		dotF32x4AVX2Asm(&x[0], ldx, &w[0], n, out)
-	}
-	for r, xr := range xs {
-		for i := n; i < k; i++ {
-			out[r] += xr[i] * w[i]
-		}
-	}
+	dotF32x4Tail(dotF32x4AVX2Asm, 8, x, ldx, w, out)
 }
 
 // dotF16x4AVX2 is four dotF16AVX2 (x rows ldx apart).
 func dotF16x4AVX2(x []float32, ldx int, w []uint32, out *[4]float32) {
-	k := 2 * len(w)
-	xs := rows4(x, ldx, k)
-	n := k &^ 7
-	*out = [4]float32{}
-	if n > 0 {
-		dotF16x4AVX2Asm(&x[0], ldx, &w[0], n, out)
-	}
-	for r, xr := range xs {
-		for i := n; i < k; i++ {
-			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
-		}
-	}
+	dotF16x4Tail(dotF16x4AVX2Asm, 8, x, ldx, w, out)
 }
 
 // dotQ8x4AVX2 is four dotQ8AVX2 (x rows ldx apart).
 func dotQ8x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
-	nb := len(scales)
-	rows4(x, ldx, nb*compute.BlockSize)
-	*out = [4]float32{}
-	if nb == 0 {
-		return
-	}
-	w = w[:nb*compute.BlockSize/4]
-	dotQ8x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
+	dotBlocksx4(dotQ8x4AVX2Asm, 4, x, ldx, w, scales, out)
 }
 
 // dotQ4x4AVX2 is four dotQ4AVX2 (x rows ldx apart).
 func dotQ4x4AVX2(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
-	nb := len(scales)
-	rows4(x, ldx, nb*compute.BlockSize)
-	*out = [4]float32{}
-	if nb == 0 {
-		return
-	}
-	w = w[:nb*compute.BlockSize/8]
-	dotQ4x4AVX2Asm(&x[0], ldx, &w[0], &scales[0], nb, out)
+	dotBlocksx4(dotQ4x4AVX2Asm, 8, x, ldx, w, scales, out)
 }
 
 // dotQ4KAVX2 is dotQ4K with the sums in assembly and the 6-bit scales and

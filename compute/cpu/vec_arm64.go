@@ -130,56 +130,20 @@ func dotQ4KNEON(x []float32, w []uint32) float32 {
 // dotF32x4NEON is four dotF32NEON (x rows ldx apart) with the multiples of
 // 16 in assembly.
 func dotF32x4NEON(x []float32, ldx int, w []float32, out *[4]float32) {
-	k := len(w)
-	xs := rows4(x, ldx, k)
-	n := k &^ 15
-	*out = [4]float32{}
-	if n > 0 {
-		dotF32x4NEONAsm(&x[0], ldx, &w[0], n, out)
-	}
-	for r, xr := range xs {
-		for i := n; i < k; i++ {
-			out[r] += xr[i] * w[i]
-		}
-	}
+	dotF32x4Tail(dotF32x4NEONAsm, 16, x, ldx, w, out)
 }
 
 // dotF16x4NEON is four dotF16NEON (x rows ldx apart).
 func dotF16x4NEON(x []float32, ldx int, w []uint32, out *[4]float32) {
-	k := 2 * len(w)
-	xs := rows4(x, ldx, k)
-	n := k &^ 15
-	*out = [4]float32{}
-	if n > 0 {
-		dotF16x4NEONAsm(&x[0], ldx, &w[0], n, out)
-	}
-	for r, xr := range xs {
-		for i := n; i < k; i++ {
-			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
-		}
-	}
+	dotF16x4Tail(dotF16x4NEONAsm, 16, x, ldx, w, out)
 }
 
 // dotQ8x4NEON is four dotQ8NEON (x rows ldx apart).
 func dotQ8x4NEON(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
-	nb := len(scales)
-	rows4(x, ldx, nb*compute.BlockSize)
-	*out = [4]float32{}
-	if nb == 0 {
-		return
-	}
-	w = w[:nb*compute.BlockSize/4]
-	dotQ8x4NEONAsm(&x[0], ldx, &w[0], &scales[0], nb, out)
+	dotBlocksx4(dotQ8x4NEONAsm, 4, x, ldx, w, scales, out)
 }
 
 // dotQ4x4NEON is four dotQ4NEON (x rows ldx apart).
 func dotQ4x4NEON(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32) {
-	nb := len(scales)
-	rows4(x, ldx, nb*compute.BlockSize)
-	*out = [4]float32{}
-	if nb == 0 {
-		return
-	}
-	w = w[:nb*compute.BlockSize/8]
-	dotQ4x4NEONAsm(&x[0], ldx, &w[0], &scales[0], nb, out)
+	dotBlocksx4(dotQ4x4NEONAsm, 8, x, ldx, w, scales, out)
 }
