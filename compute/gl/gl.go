@@ -90,6 +90,7 @@ type device struct {
 	cacheDir   string
 	renderer   string
 	version    string
+	memory     memoryExts          // the driver's memory-info extensions
 	counts     compute.Counts      // the work queued so far (Counter)
 	rope       map[ropeKey]*glSlot // RoPE's (cos, sin) tables, kept on the device
 	ropeCap    map[ropeKey]int     // positions each table covers
@@ -286,6 +287,8 @@ func (b *device) setup() error {
 	for i := int32(0); i < n; i++ {
 		exts[gl.GoStr(gl.GetStringi(gl.EXTENSIONS, uint32(i)))] = true
 	}
+	b.memory = memoryExtsOf(exts)
+	b.memory.query(limits)
 	if !b.opts.noVariants {
 		b.variant.half = exts["GL_NV_gpu_shader5"]
 		if exts["GL_KHR_shader_subgroup"] {
@@ -353,6 +356,7 @@ func (b *device) Info() compute.Info {
 		for k, v := range b.info.Limits {
 			info.Limits[k] = v
 		}
+		b.memory.query(info.Limits) // free memory changes as buffers come and go
 		info.Extra = map[string]string{}
 		for k, v := range b.info.Extra {
 			info.Extra[k] = v
