@@ -183,37 +183,22 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 
 	// Resolve every slot before reading anything, so a missing tensor is
 	// reported at once, and count the bytes each distinct tensor adds.
-	var missing []string
 	p := LoadProgress{Source: cv.source()}
 	if cv != nil {
 		p.Warning = cv.warning
 	}
 	counted := map[string]bool{}
+	missing, layers := resolveSlots(slots, func(name string) bool { _, ok := set.Info(name); return ok })
 	for _, s := range slots {
-		for _, a := range s.alts {
-			if info, ok := set.Info(a.name); ok {
-				s.chosen, s.found = a, true
-				if !counted[a.name] {
-					counted[a.name] = true
-					p.TotalBytes += info.Size
-				}
-				break
-			}
-		}
-		if !s.found && !s.optional {
-			missing = append(missing, s.alts[0].name)
-		}
 		if s.found {
+			if !counted[s.chosen.name] {
+				counted[s.chosen.name] = true
+				info, _ := set.Info(s.chosen.name)
+				p.TotalBytes += info.Size
+			}
 			p.TotalTensors++
 		}
 	}
-	var names []string
-	for _, s := range slots {
-		if s.found {
-			names = append(names, s.chosen.name)
-		}
-	}
-	layers := stackLayers(names)
 	if len(missing) > 0 {
 		more := ""
 		if len(missing) > 3 {
@@ -245,7 +230,7 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			return nil, err
 		}
 		src := s.chosen
-		key := fmt.Sprintf("%s#%d/%d %v", src.name, src.part, src.parts, s.matrix)
+		key := s.uploadKey()
 		if t, ok := uploaded[key]; ok && s.field.Type() == tensorType {
 			s.field.Set(reflect.ValueOf(t))
 			p.Tensors++
@@ -301,32 +286,22 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			set.Evict(src.name)
 			lastName, lastData = src.name, data
 		}
-		data, shape := lastData, append([]int(nil), info.Shape...)
-		if src.parts > 0 {
-			if len(shape) == 0 || shape[0]%src.parts != 0 {
-				return nil, fmt.Errorf("%w: %s has shape %v, which does not split into %d parts", ErrIncomplete, src.name, shape, src.parts)
-			}
+		data := lastData
+		if src.parts > 0 && len(info.Shape) > 0 && info.Shape[0]%src.parts == 0 {
 			n := len(data) / src.parts
 			data = data[src.part*n : (src.part+1)*n]
-			shape[0] /= src.parts
 		}
 		if s.field.Type() == floatsType {
+			shape, err := s.partShape(info.Shape)
+			if err != nil {
+				return nil, err
+			}
 			s.field.Set(reflect.ValueOf(append([]float32(nil), data...)))
 			cv.keep(key, compute.F32, shape, data)
 		} else {
-			dtype := compute.F32
-			if s.matrix {
-				if len(shape) < 2 {
-					return nil, fmt.Errorf("%w: %s has shape %v, expected a matrix", ErrIncomplete, src.name, info.Shape)
-				}
-				shape = []int{shape[0], compute.NumElements(shape[1:])}
-				dtype = opt.Precision
-				if opt.Mix != "" {
-					dtype = opt.Mix.dtypeFor(src.name, shape, layers)
-				}
-			}
-			if len(shape) == 0 {
-				shape = []int{1}
+			shape, dtype, err := s.upload(info.Shape, opt, layers)
+			if err != nil {
+				return nil, err
 			}
 			t, err := cv.convert(be, key, dtype, shape, data)
 			if err != nil {
@@ -337,6 +312,74 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 		done()
 	}
 	return w, nil
+}
+
+// resolveSlots picks each slot's first alternative that the checkpoint
+// holds (has), marking it found, and returns the required tensors that are
+// missing (each slot's first name) and the layer counts of each stack among
+// the chosen names (stackLayers, for the Q4 mix). The loader and the
+// weight-size plan (fit.go) resolve a checkpoint the same way.
+func resolveSlots(slots []*slot, has func(name string) bool) (missing []string, layers map[string]int) {
+	var names []string
+	for _, s := range slots {
+		for _, a := range s.alts {
+			if has(a.name) {
+				s.chosen, s.found = a, true
+				names = append(names, a.name)
+				break
+			}
+		}
+		if !s.found && !s.optional {
+			missing = append(missing, s.alts[0].name)
+		}
+	}
+	return missing, stackLayers(names)
+}
+
+// uploadKey names what a found slot uploads, so that slots naming the same
+// tensor (a tied head falling back to the embedding) upload it once.
+func (s *slot) uploadKey() string {
+	return fmt.Sprintf("%s#%d/%d %v", s.chosen.name, s.chosen.part, s.chosen.parts, s.matrix)
+}
+
+// partShape is the shape of the slot's part of a checkpoint tensor of the
+// given shape: the whole, or one of parts along dimension 0.
+func (s *slot) partShape(shape []int) ([]int, error) {
+	shape = append([]int(nil), shape...)
+	if src := s.chosen; src.parts > 0 {
+		if len(shape) == 0 || shape[0]%src.parts != 0 {
+			return nil, fmt.Errorf("%w: %s has shape %v, which does not split into %d parts", ErrIncomplete, src.name, shape, src.parts)
+		}
+		shape[0] /= src.parts
+	}
+	return shape, nil
+}
+
+// upload returns the shape and dtype a found tensor slot is uploaded in,
+// given its checkpoint tensor's shape: a matrix flattened to 2-D in the
+// precision opt chooses for it, anything else float32. layers is
+// resolveSlots' count. The loader uploads this, and the weight-size plan
+// (fit.go) counts it.
+func (s *slot) upload(ckpt []int, opt LoadOptions, layers map[string]int) ([]int, compute.DType, error) {
+	shape, err := s.partShape(ckpt)
+	if err != nil {
+		return nil, 0, err
+	}
+	dtype := compute.F32
+	if s.matrix {
+		if len(shape) < 2 {
+			return nil, 0, fmt.Errorf("%w: %s has shape %v, expected a matrix", ErrIncomplete, s.chosen.name, ckpt)
+		}
+		shape = []int{shape[0], compute.NumElements(shape[1:])}
+		dtype = opt.Precision
+		if opt.Mix != "" {
+			dtype = opt.Mix.dtypeFor(s.chosen.name, shape, layers)
+		}
+	}
+	if len(shape) == 0 {
+		shape = []int{1}
+	}
+	return shape, dtype, nil
 }
 
 // shapeCheck collects shape mismatches between loaded tensors and what the

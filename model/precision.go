@@ -135,11 +135,16 @@ func q4DType(name string, layers map[string]int) compute.DType {
 func (m *Model) WeightBytes() int64 {
 	var n int64
 	for _, t := range m.weights.tensors {
-		elems := compute.NumElements(t.Shape())
-		n += 4 * int64(compute.PackedWords(t.DType(), elems))
-		if dt := t.DType(); dt == compute.Q8 || dt == compute.Q4 {
-			n += 4 * int64(elems/compute.BlockSize)
-		}
+		n += tensorBytes(t.DType(), t.Shape())
 	}
 	return n
+}
+
+// tensorBytes is what a tensor of the given dtype and shape occupies on a
+// backend: its packed words and, for Q8 and Q4, its block scales (Q4K's
+// are inside its super-blocks). WeightBytes counts loaded tensors with it,
+// and Plan.WeightBytes (fit.go) the tensors a load would make.
+func tensorBytes(dt compute.DType, shape []int) int64 {
+	n := compute.NumElements(shape)
+	return 4 * int64(compute.PackedWords(dt, n)+compute.PackedScales(dt, n))
 }

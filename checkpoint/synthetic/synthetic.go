@@ -126,6 +126,21 @@ func Plan(opt Options) ([]Tensor, error) {
 	return out, nil
 }
 
+// Config returns the config.json Write would write for opt, as
+// checkpoint/config reads it: with Plan, what sizing a catalogue model
+// needs (model.NewPlan) without writing anything.
+func Config(opt Options) (*config.Model, error) {
+	p, err := makePlan(opt)
+	if err != nil {
+		return nil, err
+	}
+	js, err := marshalJSON(configJSON(p.arch, p.depth), "")
+	if err != nil {
+		return nil, err
+	}
+	return config.Parse(js)
+}
+
 // Write writes a checkpoint into dir, which must be empty or absent. The
 // index is written last, so a folder with model.safetensors.index.json is
 // complete; an error or cancelled ctx leaves a folder without one.
