@@ -34,9 +34,17 @@ type Options struct {
 	Backend string
 	// Precision is the weight precision: "fp32", "fp16", "q8" (8-bit
 	// blocks), "q4" (llama.cpp's Q4_K_M mix: 4-bit K-quants with the
-	// sensitive tensors at 8 bits; docs/precision.md), or "auto" / "" (fp16
-	// on gl, fp32 on cpu).
+	// sensitive tensors at 8 bits; docs/precision.md), or "auto" / "": the
+	// best precision whose weights and one request fit Memory (fp32, fp16,
+	// q8, q4 on cpu; fp16, q8, q4 on gl), or fp16 on gl and fp32 on cpu
+	// where Memory is unknown. Description.Auto says why; a model that
+	// fits in no precision is a *FitError (ErrNoFit).
 	Precision string
+	// Memory, if set, says how much memory the started backend has for the
+	// model (the GPU's free memory where the driver reports it, else the
+	// system's available memory), for the automatic precision. Unset or 0
+	// bytes means unknown.
+	Memory func(backend string, info compute.Info) DeviceMemory
 	// Progress, if set, receives loading progress from the loading goroutine.
 	Progress func(model.LoadProgress)
 	// Fallback, if set, is told why an "auto" backend fell back to the CPU.
@@ -83,6 +91,9 @@ type Description struct {
 	// WeightsWarning is one line when the converted copy was damaged or
 	// out of date and was rebuilt, or could not be written; else "".
 	WeightsWarning string
+	// Auto says why the automatic precision chose Precision; nil when a
+	// precision was named.
+	Auto *AutoChoice
 }
 
 // Pipeline is a loaded model ready to answer. Ask may be called from one
@@ -161,7 +172,16 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	dtype, mix, precision, err := weightType(opt.Precision, backend)
+	var auto *AutoChoice
+	chosen := opt.Precision
+	if chosen == "auto" || chosen == "" {
+		chosen, auto, err = autoPrecision(dir, backend, be.Info(), opt)
+		if err != nil {
+			be.Close()
+			return nil, err
+		}
+	}
+	dtype, mix, precision, err := weightType(chosen, backend)
 	if err != nil {
 		be.Close()
 		return nil, err
@@ -186,7 +206,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Pipeline, error) {
 		Dir: dir, Name: name, Backend: backend, Device: be.Info().Device, Precision: precision,
 		WeightBytes: loaded, DeviceBytes: net.WeightBytes(), Decoder: net.Decoder(), Revision: snapshotCommit(dir), NoGPU: noGPU,
 		Software: backend == "gl" && compute.SoftwareRenderer(be.Info().Device),
-		Weights:  net.WeightSource().String(), WeightsWarning: net.WeightWarning(),
+		Weights:  net.WeightSource().String(), WeightsWarning: net.WeightWarning(), Auto: auto,
 	}}, nil
 }
 
