@@ -85,7 +85,7 @@ func classify(err error) error {
 		return &Error{Kind: ErrBadSetting, Msg: strings.Replace(msg, pipeline.ErrBadOption.Error()+": ", "", 1), Err: err}
 	case errors.Is(err, generate.ErrConfig):
 		return kind(ErrBadSetting)
-	case errors.Is(err, pipeline.ErrNoMemory):
+	case errors.Is(err, pipeline.ErrNoMemory), errors.Is(err, pipeline.ErrNoFit):
 		return kind(ErrOutOfMemory)
 	case errors.Is(err, compute.ErrUnavailable):
 		return kind(ErrBackendUnavailable)

@@ -46,8 +46,10 @@ type OpenOptions struct {
 	Backend string
 	// Precision is the weight precision: "fp32", "fp16", "q8" (8-bit
 	// blocks), "q4" (llama.cpp's Q4_K_M mix, its sensitive tensors at 8
-	// bits), or "auto" / "" (fp16 on gl, fp32 on cpu); docs/precision.md.
-	// Another name is ErrBadSetting.
+	// bits), or "auto" / "": the best that fits the device's memory with
+	// one request (fp32, fp16, q8, q4 on the CPU; fp16, q8, q4 on the GPU;
+	// PrecisionNote says which and why), an ErrOutOfMemory error when none
+	// does; docs/precision.md. Another name is ErrBadSetting.
 	Precision string
 	// Progress, if set, receives loading progress from the loading goroutine.
 	Progress func(LoadProgress)
@@ -101,7 +103,8 @@ func Open(ctx context.Context, name string, opt OpenOptions) (*Model, error) {
 	m := &Model{}
 	b := &budget{m: m}
 	p, err := pipeline.Open(ctx, dir, pipeline.Options{Name: label, Backend: opt.Backend, Precision: opt.Precision,
-		Progress: opt.Progress, Fallback: opt.Fallback, Available: b.available, StoreDir: ConvertedDir()})
+		Progress: opt.Progress, Fallback: opt.Fallback, Available: b.available, StoreDir: ConvertedDir(),
+		Memory: autoMemory})
 	if err != nil {
 		return nil, classify(err)
 	}
