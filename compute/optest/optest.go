@@ -52,6 +52,7 @@ func Cases() []Case {
 		readCases, movementCases, linearCases, matMulCases, elementwiseCases,
 		normCases, logSoftmaxCases, attentionCases, ropeCases, embeddingCases,
 		patchesCases, argmaxTopKCases,
+		logitsCases,
 	} {
 		cs = append(cs, gen()...)
 	}
