@@ -221,7 +221,7 @@ type engineFlags struct {
 func addEngineFlags(fs *flag.FlagSet) engineFlags {
 	return engineFlags{
 		backend:   fs.String("backend", "auto", "compute engine: gl (GPU through OpenGL), cpu, or auto (gl when available)"),
-		precision: fs.String("precision", "auto", "weight precision: fp32, fp16, q8 (8-bit), q4 (4-bit, llama.cpp's Q4_K_M mix), or auto (fp16 on gl, fp32 on cpu)"),
+		precision: fs.String("precision", "auto", "weight precision: fp32, fp16, q8 (8-bit), q4 (4-bit, llama.cpp's Q4_K_M mix), or auto (the best that fits the memory free: fp32, fp16, q8, q4 on cpu; fp16, q8, q4 on gl)"),
 	}
 }
 
@@ -266,7 +266,8 @@ func (g *genFlags) config(base generate.Config) generate.Config {
 
 // openModel opens the model a command names, showing the loading progress
 // on a terminal; when "auto" has to fall back to the CPU it says so, ending
-// with onCPU ("running on the CPU, which is much slower").
+// with onCPU ("running on the CPU, which is much slower"); when the
+// precision is "auto" it says which it chose and why (app.PrecisionNote).
 func openModel(ctx context.Context, stderr io.Writer, name string, e engineFlags, onCPU string) (*app.Model, error) {
 	opt := app.OpenOptions{Backend: *e.backend, Precision: *e.precision, Fallback: func(err error) {
 		fmt.Fprintf(stderr, "glimpse: no usable GPU (%v); %s\n", err, onCPU)
@@ -303,6 +304,11 @@ func openModel(ctx context.Context, stderr io.Writer, name string, e engineFlags
 	m, err := app.Open(ctx, name, opt)
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err == nil && m.Describe().Auto != nil {
+		// "auto" chose: say what and why, once (a named precision is what
+		// was asked for).
+		fmt.Fprintf(stderr, "glimpse: %s\n", app.PrecisionNote(m.Describe()))
 	}
 	return m, err
 }
