@@ -121,6 +121,9 @@ func runServe(env *Env, fs *flag.FlagSet, args []string) int {
 		return fail(stderr, "%v", err)
 	}
 	url := s.URL()
+	if d.Auto != nil {
+		fmt.Fprintf(stderr, "glimpse: %s\n", app.PrecisionNote(d))
+	}
 	fmt.Fprintf(stdout, "Glimpse serves %s (%s, %s) at %s\n", d.Name, d.Backend, d.Precision, url)
 	fmt.Fprintf(stdout, "  OpenAI clients: base URL %s/v1\n  Ollama clients: host %s\n", url, url)
 	if *record {
