@@ -171,6 +171,12 @@ type AttentionOptions struct {
 	// Bias, if not nil, is an additive float32 bias [H, Tq, Tk] shared by the
 	// batch, or [B, H, Tq, Tk] (T5's relative position bias).
 	Bias Tensor
+	// Rows, if not nil, is [B, Tk] (F32 integers): key j of batch entry b
+	// is read from sequence Rows[b, j] of k and v, so that beam search
+	// reorders a KV cache by rewriting this index instead of copying the
+	// cache. k and v may then hold any number of sequences; without it
+	// they hold at least B, and entry b reads sequence b.
+	Rows Tensor
 }
 
 // Context runs operations. Every tensor it returns is freed by Close. A
@@ -256,9 +262,26 @@ type Context interface {
 	// GPU-logits work, which moves them to the device.
 	LogSoftmax(x Tensor) Tensor
 	// Attention is scaled-dot-product attention for q [B, Tq, H*D] and k, v
-	// [B, Tk, KVH*D], returning [B, Tq, H*D]. A query that sees no key, or
-	// whose scores are all -Inf, gets zeros.
+	// [B, Tk, KVH*D] (F32, or F16: a KV cache), returning [B, Tq, H*D]. A
+	// query that sees no key, or whose scores are all -Inf, gets zeros.
 	Attention(q, k, v Tensor, o AttentionOptions) Tensor
+	// --- fused (fused.go) ---
+
+	// LinearAdd returns x·wᵀ (+ bias) + res: a residual added in the
+	// product's epilogue.
+	LinearAdd(x, w, bias, res Tensor) Tensor
+	// GatedLinear returns act(x·gateᵀ)·(x·upᵀ) (Gated's activations).
+	GatedLinear(act string, x, gate, up Tensor) Tensor
+	// Linears returns x·wᵢᵀ for every weight, side by side along the last
+	// dimension.
+	Linears(x Tensor, ws ...Tensor) Tensor
+	// SplitQKV splits a fused query–key–value projection, rotating by RoPE
+	// and writing keys and values into a cache (SplitQKVOptions); it
+	// returns the queries.
+	SplitQKV(qkv Tensor, o SplitQKVOptions) Tensor
+	// ZerosOf makes a tensor of zeros of any dtype (an F16 KV cache).
+	ZerosOf(dt DType, shape ...int) Tensor
+
 	// RoPE rotates x [B, T, H*D] by position (LLaMA's rotate-half layout, θ
 	// base theta). pos holds B*T positions, one per row.
 	RoPE(x Tensor, pos []int32, heads int, theta float32) Tensor

@@ -146,9 +146,29 @@ func (d countedDevice) LogSoftmax(out, x Operand) {
 	d.Device.LogSoftmax(out, x)
 }
 
-func (d countedDevice) Attention(out, q, k, v, mask, bias Operand, p AttentionParams) {
+func (d countedDevice) Attention(out, q, k, v, mask, bias, rows Operand, p AttentionParams) {
 	d.n.dispatches.Add(1)
-	d.Device.Attention(out, q, k, v, mask, bias, p)
+	d.Device.Attention(out, q, k, v, mask, bias, rows, p)
+}
+
+func (d countedDevice) LinearAdd(out, x, w, bias, res Operand) {
+	d.n.dispatches.Add(1)
+	d.Device.LinearAdd(out, x, w, bias, res)
+}
+
+func (d countedDevice) GatedLinear(act Activation, out, x, gate, up Operand) {
+	d.n.dispatches.Add(1)
+	d.Device.GatedLinear(act, out, x, gate, up)
+}
+
+func (d countedDevice) Linears(out, x Operand, ws []Operand) {
+	d.n.dispatches.Add(1)
+	d.Device.Linears(out, x, ws)
+}
+
+func (d countedDevice) SplitQKV(out, qkv, kc, vc, pos Operand, p SplitQKVParams) {
+	d.n.dispatches.Add(1)
+	d.Device.SplitQKV(out, qkv, kc, vc, pos, p)
 }
 
 func (d countedDevice) RoPE(out, x Operand, pos []int32, heads int, theta float32) {

@@ -95,6 +95,12 @@ type AttentionParams struct {
 	MaskStride           int  // length of a mask row (Tk or KeyLen); 0 without a mask
 	BiasStride           int  // length of a bias row (Tk or KeyLen); 0 without a bias
 	BiasBatched          bool // bias is [B, H, Tq, ·] rather than [H, Tq, ·]
+	// KVBatch is the number of sequences k and v hold (at least B without
+	// Rows: entry b reads sequence b).
+	KVBatch int
+	// RowsStride is the length of a row of the Rows operand (Tk or
+	// KeyLen); 0 without it.
+	RowsStride int
 }
 
 // Device is what a backend implements: memory, and one kernel per
@@ -123,7 +129,8 @@ type Device interface {
 	// Write copies F32 host data (len(data) == dst.Len()) into dst. The
 	// caller may reuse data when it returns.
 	Write(dst Operand, data []float32)
-	// Clear sets every element of dst (F32) to zero.
+	// Clear sets every element of dst (any dtype: its words and scales) to
+	// zero.
 	Clear(dst Operand)
 	// Read waits for the kernels writing src and returns its values widened
 	// to float32, in a slice the caller owns.
@@ -164,9 +171,12 @@ type Device interface {
 	LogSoftmax(out, x Operand)
 	// Attention writes softmax(Scale·q·kᵀ + mask + bias)·v (see
 	// AttentionParams), leaving out keys a query may not see; a query that
-	// sees none, or whose scores are all −Inf, gets zeros. mask and bias
-	// may be None.
-	Attention(out, q, k, v, mask, bias Operand, p AttentionParams)
+	// sees none, or whose scores are all −Inf, gets zeros. k and v are F32
+	// or F16 (a KV cache), both alike; q and out F32. With rows, key j of
+	// batch entry b is row j of sequence rows[b·RowsStride + j] of k and v
+	// (F32 integers: a beam-reordered cache read in place); without it,
+	// of sequence b. mask, bias and rows may be None.
+	Attention(out, q, k, v, mask, bias, rows Operand, p AttentionParams)
 	// RoPE writes x rotated in LLaMA's rotate-half layout: for each row r,
 	// head and i < D/2, with (c, s) the pair RoPETable gives for position
 	// pos[r] and frequency i, out[i] = x[i]·c − x[i+D/2]·s and
@@ -177,6 +187,23 @@ type Device interface {
 	// Embedding writes out [len(ids), C] = rows ids of table [V, C] (any
 	// dtype) widened to float32; every id is in range.
 	Embedding(out, table Operand, ids []int32)
+	// LinearAdd writes out = x·wᵀ (+ bias) + res (Linear's operands; res
+	// F32 of out's shape).
+	LinearAdd(out, x, w, bias, res Operand)
+	// GatedLinear writes out = act(x·gateᵀ)·(x·upᵀ), each product rounded
+	// to float32 before the activation and the product, as Linear then
+	// Gated round them.
+	GatedLinear(act Activation, out, x, gate, up Operand)
+	// Linears writes out [M, ΣNᵢ] = x·w₀ᵀ | x·w₁ᵀ | …: weights of any
+	// dtypes sharing x's row length K ≥ 1, outputs side by side.
+	Linears(out, x Operand, ws []Operand)
+	// SplitQKV splits qkv [B, T, (H+2·KVH)·D] into q (written to out
+	// [B, T, H·D]), k and v; with p.Theta > 0 it rotates q and k as RoPE
+	// does, at position pos[r] + p.PosOffset of row r (pos F32 integers);
+	// then it writes row t of k and v for batch entry b at [b, p.At+t] of
+	// the caches kc and vc [S, capacity, KVH·D], converted to their dtype
+	// (F32, or F16 rounded to nearest even).
+	SplitQKV(out, qkv, kc, vc, pos Operand, p SplitQKVParams)
 	// Patches writes out [B, gh·gw, C·p·p] from img [B, C, H, W]: patch
 	// (py, px) flattened as (c, y, x), remainders at the right and bottom
 	// dropped.

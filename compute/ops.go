@@ -369,14 +369,17 @@ func (c *context) LogSoftmax(x Tensor) Tensor {
 func (c *context) Attention(q, k, v Tensor, o AttentionOptions) Tensor {
 	c.live("Attention")
 	qt := c.f32("Attention", q)
-	kt := c.f32("Attention", k)
-	vt := c.f32("Attention", v)
+	kt := c.arg("Attention", k)
+	vt := c.arg("Attention", v)
 	bad := func(why string) {
 		panic(fmt.Sprintf("compute: Attention of q %v, k %v, v %v with %d heads, %d kv heads, key length %d: %s",
 			qt, kt, vt, o.Heads, o.KVHeads, o.KeyLen, why))
 	}
 	if len(qt.shape) != 3 || len(kt.shape) != 3 || !equalInts(kt.shape, vt.shape) {
 		bad("want q [B, Tq, H*D] and k, v [B, Tk, KVH*D]")
+	}
+	if kt.dtype != vt.dtype || (kt.dtype != F32 && kt.dtype != F16) {
+		bad("k and v must both be F32 or both F16")
 	}
 	p := AttentionParams{Batch: qt.shape[0], Queries: qt.shape[1], Keys: kt.shape[1],
 		Heads: o.Heads, KVHeads: o.KVHeads, Scale: o.Scale, Causal: o.Causal}
@@ -387,8 +390,12 @@ func (c *context) Attention(q, k, v Tensor, o AttentionOptions) Tensor {
 		bad("heads must be positive, a multiple of the kv heads, and divide q's rows")
 	}
 	p.HeadDim = qt.shape[2] / p.Heads
-	if kt.shape[0] != p.Batch || kt.shape[2] != p.KVHeads*p.HeadDim {
-		bad("k and v must be [B, Tk, KVH*D] with q's B and D")
+	p.KVBatch = kt.shape[0]
+	if (o.Rows == nil && p.KVBatch < p.Batch) || kt.shape[2] != p.KVHeads*p.HeadDim {
+		bad("k and v must be [S, Tk, KVH*D] with q's D, and without Rows S >= B")
+	}
+	if kt.dtype == F16 && p.HeadDim%2 != 0 {
+		bad("an F16 cache needs an even head size")
 	}
 	p.Used = p.Keys
 	if o.KeyLen > 0 {
@@ -421,6 +428,15 @@ func (c *context) Attention(q, k, v Tensor, o AttentionOptions) Tensor {
 		}
 		bo, p.BiasStride = bt.operand(), s[len(s)-1]
 	}
+	var ro Operand
+	if o.Rows != nil {
+		rt := c.f32("Attention rows", o.Rows)
+		s := rt.shape
+		if len(s) != 2 || s[0] != p.Batch || !okLast(s[1]) {
+			bad(fmt.Sprintf("rows %v must be [B, Tk]", rt))
+		}
+		ro, p.RowsStride = rt.operand(), s[1]
+	}
 	out := c.out(F32, cloneShape(qt.shape))
 	switch {
 	case NumElements(qt.shape) == 0:
@@ -428,7 +444,7 @@ func (c *context) Attention(q, k, v Tensor, o AttentionOptions) Tensor {
 		// No key to attend to: every query gets zeros.
 		c.b.dev.Clear(out.operand())
 	default:
-		c.b.dev.Attention(out.operand(), qt.operand(), kt.operand(), vt.operand(), mo, bo, p)
+		c.b.dev.Attention(out.operand(), qt.operand(), kt.operand(), vt.operand(), mo, bo, ro, p)
 	}
 	return out
 }

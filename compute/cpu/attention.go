@@ -9,8 +9,30 @@ import (
 // head and query, with query head h reading kv head h/(H/KVH) (GQA). Keys a
 // query may not see (causal, beyond KeyLen) are left out; a query that sees
 // no key at all, or whose scores are all -Inf, gets zeros.
-func (device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.AttentionParams) {
-	qd, kd, vd, od := floats(q), floats(k), floats(v), floats(out)
+func (device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p compute.AttentionParams) {
+	qd, od := floats(q), floats(out)
+	// An F16 cache is read as its words: keys through the f16 dot kernel,
+	// values widened through halfTable.
+	f16 := k.DType == compute.F16
+	var kd, vd []float32
+	var kh, vh []uint32
+	if f16 {
+		n := compute.PackedWords(compute.F16, k.Len())
+		kh, vh = buf(k).words[:n], buf(v).words[:n]
+	} else {
+		kd, vd = floats(k), floats(v)
+	}
+	var rd []float32
+	if !rows.None() {
+		rd = floats(rows)
+	}
+	// seq is the sequence of k and v that holds key j of batch entry b.
+	seq := func(b, j int) int {
+		if rd != nil {
+			return int(rd[b*p.RowsStride+j])
+		}
+		return b
+	}
 	var md, bd []float32
 	if !mask.None() {
 		md = floats(mask)
@@ -29,7 +51,7 @@ func (device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.Atte
 			i := u % p.Queries
 			h := (u / p.Queries) % p.Heads
 			b := u / (p.Queries * p.Heads)
-			kh := h / group
+			kvh := h / group
 			n := p.Used
 			if p.Causal {
 				n = min(n, max(0, i+p.Offset+1))
@@ -37,8 +59,12 @@ func (device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.Atte
 			qv := qd[(b*p.Queries+i)*qRow+h*d : (b*p.Queries+i)*qRow+(h+1)*d]
 			s := scores[:n]
 			for j := range s {
-				kv := kd[(b*p.Keys+j)*kvRow+kh*d : (b*p.Keys+j)*kvRow+(kh+1)*d]
-				s[j] = p.Scale * dotF32(qv, kv)
+				at := (seq(b, j)*p.Keys+j)*kvRow + kvh*d
+				if f16 {
+					s[j] = p.Scale * vec.f16(qv, kh[at/2:(at+d)/2])
+				} else {
+					s[j] = p.Scale * dotF32(qv, kd[at:at+d])
+				}
 			}
 			if md != nil {
 				m := md[b*p.MaskStride:]
@@ -62,7 +88,16 @@ func (device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.Atte
 			// zero): the sum starts from a cleared row.
 			clear(dst)
 			for j, pj := range s {
-				vv := vd[(b*p.Keys+j)*kvRow+kh*d : (b*p.Keys+j)*kvRow+(kh+1)*d]
+				at := (seq(b, j)*p.Keys+j)*kvRow + kvh*d
+				if f16 {
+					vw := vh[at/2 : (at+d)/2]
+					for e, w := range vw {
+						dst[2*e] += pj * halfTable[uint16(w)]
+						dst[2*e+1] += pj * halfTable[w>>16]
+					}
+					continue
+				}
+				vv := vd[at : at+d]
 				vv = vv[:len(dst)]
 				for e := range dst {
 					dst[e] += pj * vv[e]

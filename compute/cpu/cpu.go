@@ -102,7 +102,18 @@ func (device) Alloc(dt compute.DType, shape []int) compute.Buffer {
 
 func (device) Write(dst compute.Operand, data []float32) { copy(floats(dst), data) }
 
-func (device) Clear(dst compute.Operand) { clear(floats(dst)) }
+// Clear zeroes the elements of dst: floats, or packed words and scales.
+func (device) Clear(dst compute.Operand) {
+	if dst.DType == compute.F32 {
+		clear(floats(dst))
+		return
+	}
+	b, n := buf(dst), dst.Len()
+	clear(b.words[:compute.PackedWords(dst.DType, n)])
+	if b.scales != nil {
+		clear(b.scales[:n/compute.BlockSize])
+	}
+}
 
 // Read returns a copy, widened to float32.
 func (device) Read(src compute.Operand) []float32 {

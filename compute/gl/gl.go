@@ -76,6 +76,7 @@ type device struct {
 
 	info        compute.Info
 	maxBlock    int64 // bytes one buffer (shader storage block) may hold
+	bindings    int64 // storage blocks a compute shader may bind
 	uploadBlock int64 // the limit uploads split at (maxBlock but in tests)
 
 	// Everything below is touched only on the GL thread.
@@ -277,6 +278,7 @@ func (b *device) setup() error {
 	}
 	b.binFormats = int32(limits["program_binary_formats"])
 	b.maxBlock = limits["max_ssbo_bytes"]
+	b.bindings = limits["max_ssbo_bindings"]
 	b.uploadBlock = b.maxBlock
 	if b.opts.maxBlock > 0 && b.opts.maxBlock < b.maxBlock {
 		b.uploadBlock = b.opts.maxBlock

@@ -264,17 +264,23 @@ func pow2AtLeast(n int) int {
 // Linear multiplies chunk by chunk of the weight into one output: the
 // matrix–vector kernel for up to matvecRows rows, the tiled one above.
 func (b *device) Linear(out, x, w, bias compute.Operand) {
-	os, xs := single("Linear", out), single("Linear", x)
-	N, K := w.Shape[0], w.Shape[1]
+	b.exec(b.linearKernels("Linear", out, x, w, bias, w.Shape[0], 0)...)
+}
+
+// linearKernels are the dispatches of x·wᵀ (+ bias) into columns
+// [col0, col0+N) of out's rows of length ldc (a bias only with col0 0).
+func (b *device) linearKernels(op string, out, x, w, bias compute.Operand, ldc, col0 int) []*kernel {
+	os, xs := single(op, out), single(op, x)
+	K := w.Shape[1]
 	M := x.Len() / K
 	defs := []string{weightDefine(w.DType)}
 	var bs *glSlot
 	if !bias.None() {
-		bs = single("Linear bias", bias)
+		bs = single(op+" bias", bias)
 		defs = append(defs, "HAS_BIAS")
 	}
 	var ks []*kernel
-	for _, ch := range chunked("Linear", w) {
+	for _, ch := range chunked(op, w) {
 		k := &kernel{binds: []*glSlot{os, xs, ch.data, ch.scales, bs}, writes: 1}
 		if M <= matvecRows {
 			k.name = "matvec"
@@ -282,7 +288,7 @@ func (b *device) Linear(out, x, w, bias compute.Operand) {
 			if ev := vecElems(w.DType); ev > 0 && K%ev == 0 {
 				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
 			}
-			k.args = []any{M, ch.rows, K, N, ch.row0}
+			k.args = []any{M, ch.rows, K, ldc, col0 + ch.row0}
 			k.groups = grid(ch.rows)
 		} else {
 			k.name = "matmul"
@@ -290,12 +296,12 @@ func (b *device) Linear(out, x, w, bias compute.Operand) {
 			if w.DType == compute.Q8 || w.DType == compute.Q4 || ((w.DType == compute.F16 || w.DType == compute.BF16) && K%2 == 0) {
 				k.defines = append(k.defines, "PACKED_LOADS")
 			}
-			k.args = []any{M, ch.rows, K, N, ch.row0, 0, 0, 0}
+			k.args = []any{M, ch.rows, K, ldc, col0 + ch.row0, 0, 0, 0}
 			k.groups = [3]uint32{uint32((ch.rows + 63) / 64), uint32((M + 63) / 64), 1}
 		}
 		ks = append(ks, k)
 	}
-	b.exec(ks...)
+	return ks
 }
 
 func (b *device) MatMul(out, a, bm compute.Operand, transB bool) {
@@ -395,7 +401,7 @@ func (b *device) LogSoftmax(out, x compute.Operand) {
 		binds: []*glSlot{single("LogSoftmax", out), single("LogSoftmax", x)}, args: []any{rows, cols}, groups: grid(rows)})
 }
 
-func (b *device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.AttentionParams) {
+func (b *device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p compute.AttentionParams) {
 	if p.HeadDim > 2*wgAttn {
 		panic(fmt.Sprintf("gl: Attention of q %v with %d heads: head size %d is above the kernel's %d", q, p.Heads, p.HeadDim, 2*wgAttn))
 	}
@@ -408,8 +414,16 @@ func (b *device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.A
 	}
 	defs := []string{fmt.Sprintf("WG=%d", wgAttn)}
 	args := []any{p.Batch * p.Heads * p.Queries, p.Queries, p.Keys, p.Used, p.Heads, p.KVHeads, p.HeadDim,
-		p.Scale, causal, p.Offset, nil, nil, nil}
-	var ms, bs *glSlot
+		p.Scale, causal, p.Offset, nil, nil, nil, nil}
+	if k.DType == compute.F16 {
+		defs = append(defs, "KV_F16")
+	}
+	var ms, bs, rs *glSlot
+	if !rows.None() {
+		rs = single("Attention rows", rows)
+		defs = append(defs, "HAS_ROWS")
+		args[13] = p.RowsStride
+	}
 	if !mask.None() {
 		ms = single("Attention mask", mask)
 		defs = append(defs, "HAS_MASK")
@@ -421,7 +435,7 @@ func (b *device) Attention(out, q, k, v, mask, bias compute.Operand, p compute.A
 		args[11], args[12] = p.BiasStride, batched
 	}
 	b.exec(&kernel{name: "attention", defines: defs, writes: 1,
-		binds:  []*glSlot{single("Attention", out), single("Attention", q), single("Attention", k), single("Attention", v), ms, bs},
+		binds:  []*glSlot{single("Attention", out), single("Attention", q), single("Attention", k), single("Attention", v), ms, bs, rs},
 		args:   args,
 		groups: grid(p.Batch * p.Heads * p.Queries)})
 }

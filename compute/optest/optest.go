@@ -51,7 +51,7 @@ func Cases() []Case {
 	for _, gen := range []func() []Case{
 		readCases, movementCases, linearCases, matMulCases, elementwiseCases,
 		normCases, logSoftmaxCases, attentionCases, ropeCases, embeddingCases,
-		patchesCases, argmaxTopKCases,
+		patchesCases, argmaxTopKCases, fusedCases, cacheAttentionCases,
 		logitsCases,
 	} {
 		cs = append(cs, gen()...)

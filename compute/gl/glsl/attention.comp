@@ -4,15 +4,18 @@
 // Layout: q and out [B, Tq, H*D]; k and v [B, Tk, KVH*D] (GQA: query head h
 // reads key/value head h / (H/KVH)); mask [B, maskTk] added to every query
 // of a batch entry (HAS_MASK); bias [H, Tq, biasTk] or [B, H, Tq, biasTk]
-// (HAS_BIAS, biasBatched 1 for the latter). All F32.
+// (HAS_BIAS, biasBatched 1 for the latter). F32, but k and v F16 with
+// KV_F16 (a KV cache); with HAS_ROWS, key j of entry b is read from the
+// sequence rows[b, j] of k and v instead of sequence b.
 // Query i uses keys j < keyLen and, when causal is 1, j <= i + causalOff. A
 // query that sees no key, or only -Inf scores, gets zeros (the Device contract).
 // Work groups: WG invocations; invocation l scores key j0+l of each tile,
 // then accumulates output dimensions l and l+WG (so D <= 2·WG).
-// Bindings: 0 out, 1 q, 2 k, 3 v, 4 mask (HAS_MASK), 5 bias (HAS_BIAS).
+// Bindings: 0 out, 1 q, 2 k, 3 v, 4 mask (HAS_MASK), 5 bias (HAS_BIAS),
+// 6 rows (HAS_ROWS).
 // Uniforms: 0 rowsTotal (B*H*Tq), 1 Tq, 2 Tk (rows of k per batch entry),
 // 3 keyLen, 4 H, 5 KVH, 6 D, 7 scale, 8 causal, 9 causalOff, 10 maskTk,
-// 11 biasTk, 12 biasBatched.
+// 11 biasTk, 12 biasBatched, 13 rowsTk.
 #define NEED_REDUCE
 #include "common.glsl"
 
@@ -20,8 +23,24 @@ layout(local_size_x = WG) in;
 
 layout(std430, binding = 0) writeonly buffer OBuf { float o[]; };
 layout(std430, binding = 1) readonly buffer QBuf { float q[]; };
+#ifdef KV_F16
+// An F16 cache: halves packed two per word, low half first.
+layout(std430, binding = 2) readonly buffer KBuf { uint kh[]; };
+layout(std430, binding = 3) readonly buffer VBuf { uint vh[]; };
+float kAt(int i) { vec2 w = unpackHalf2x16(kh[i >> 1]); return (i & 1) == 0 ? w.x : w.y; }
+float vAt(int i) { vec2 w = unpackHalf2x16(vh[i >> 1]); return (i & 1) == 0 ? w.x : w.y; }
+#else
 layout(std430, binding = 2) readonly buffer KBuf { float k[]; };
 layout(std430, binding = 3) readonly buffer VBuf { float v[]; };
+float kAt(int i) { return k[i]; }
+float vAt(int i) { return v[i]; }
+#endif
+#ifdef HAS_ROWS
+// rows [B, rowsTk]: the sequence of k and v holding key j of batch entry b
+// (a beam-reordered cache, read in place).
+layout(std430, binding = 6) readonly buffer RBuf { float rows[]; };
+layout(location = 13) uniform int rowsTk;
+#endif
 #ifdef HAS_MASK
 layout(std430, binding = 4) readonly buffer MBuf { float mask[]; };
 layout(location = 10) uniform int maskTk;
@@ -43,6 +62,16 @@ layout(location = 7) uniform float scale;
 layout(location = 8) uniform int causal;
 layout(location = 9) uniform int causalOff;
 
+// keyBase is where key (and value) j of batch entry b starts, head kvh.
+int keyBase(int b, int j, int kvh, int kStride) {
+#ifdef HAS_ROWS
+	int sq = int(rows[b * rowsTk + j]);
+#else
+	int sq = b;
+#endif
+	return (sq * Tk + j) * kStride + kvh * D;
+}
+
 shared float qs[2 * WG];
 shared float p[WG];
 
@@ -61,7 +90,6 @@ void main() {
 	int nk = keyLen;
 	if (causal == 1) nk = min(nk, qi + causalOff + 1);
 	int kStride = KVH * D;
-	int kvBase = b * Tk * kStride + kvh * D;
 
 	float mrun = NEG_INF; // running maximum
 	float lsum = 0.0;     // running sum of exp(s - mrun)
@@ -70,9 +98,9 @@ void main() {
 		int j = j0 + l;
 		float s = NEG_INF;
 		if (j < nk) {
-			int kb = kvBase + j * kStride;
+			int kb = keyBase(b, j, kvh, kStride);
 			float dotv = 0.0;
-			for (int d = 0; d < D; d++) dotv += qs[d] * k[kb + d];
+			for (int d = 0; d < D; d++) dotv += qs[d] * kAt(kb + d);
 			s = dotv * scale;
 #ifdef HAS_MASK
 			s += mask[b * maskTk + j];
@@ -89,11 +117,11 @@ void main() {
 		SYNC();
 		int tn = min(WG, nk - j0);
 		float s0 = 0.0, s1 = 0.0;
-		int vb = kvBase + j0 * kStride;
 		for (int t = 0; t < tn; t++) {
 			float pt = p[t];
-			if (l < D) s0 += pt * v[vb + t * kStride + l];
-			if (l + WG < D) s1 += pt * v[vb + t * kStride + l + WG];
+			int vb = keyBase(b, j0 + t, kvh, kStride);
+			if (l < D) s0 += pt * vAt(vb + l);
+			if (l + WG < D) s1 += pt * vAt(vb + l + WG);
 		}
 		acc0 = acc0 * alpha + s0;
 		acc1 = acc1 * alpha + s1;

@@ -108,3 +108,9 @@ float tanhSafe(float x) {
 float geluErf(float x) { return 0.5 * x * (1.0 + erfApprox(x * 0.70710678118654752)); }
 float geluTanh(float x) { return 0.5 * x * (1.0 + tanhSafe(0.79788456080286536 * (x + 0.044715 * x * x * x))); }
 float silu(float x) { return x / (1.0 + exp(-x)); }
+
+// The activations by the names the ACT define takes (Gated, GatedLinear).
+float act_silu(float x) { return silu(x); }
+float act_gelu(float x) { return geluErf(x); }
+float act_gelu_tanh(float x) { return geluTanh(x); }
+float act_relu(float x) { return max(x, 0.0); }

@@ -25,11 +25,6 @@ layout(location = 1) uniform int bn;
 layout(location = 2) uniform float s;
 #endif
 
-float act_silu(float x) { return silu(x); }
-float act_gelu(float x) { return geluErf(x); }
-float act_gelu_tanh(float x) { return geluTanh(x); }
-float act_relu(float x) { return max(x, 0.0); }
-
 void main() {
 	for (int i = globalIndex(); i < n; i += gridStride()) {
 		float x = a[i];

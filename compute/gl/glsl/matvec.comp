@@ -11,8 +11,15 @@
 // USE_HALF (GL_NV_gpu_shader5) widens F16 pairs with the native f16vec2
 // type instead of unpackHalf2x16; the arithmetic stays float32, so results
 // match the portable variant.
-// Bindings: 0 out, 1 x, 2 w (W_BIND), 3 scales (Q8/Q4), 4 bias (HAS_BIAS).
-// Uniforms: 0 M (<= MAXM), 1 N, 2 K, 3 ldc, 4 cOff.
+// Fused variants (VEC only): HAS_RES adds res (same layout as out) in the
+// epilogue (a residual); GATED reads a second weight w2 of w's shape and
+// writes act(x·wᵀ)·(x·w2ᵀ) (ACT, common.glsl); MULTI runs up to three
+// weights of one dtype in one dispatch, work groups [0, n1) on w, [n1, n2)
+// on w2, [n2, N) on w3, their outputs side by side (column = group).
+// Bindings: 0 out, 1 x, 2 w (W_BIND), 3 scales (Q8/Q4), 4 bias (HAS_BIAS),
+// 5 w2 and 6 its scales (GATED, MULTI), 7 res (HAS_RES) or w3 (MULTI), 8 w3's
+// scales (MULTI with Q8/Q4).
+// Uniforms: 0 M (<= MAXM), 1 N, 2 K, 3 ldc, 4 cOff, 5 n1, 6 n2 (MULTI).
 #define W_BIND 2
 #define WS_BIND 3
 #include "common.glsl"
@@ -38,12 +45,41 @@ layout(location = 4) uniform int cOff;
 #ifdef VEC
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 #if defined(WT_F32)
-layout(std430, binding = W_BIND) readonly buffer WBuf { vec4 wv[]; };
+#define WVEC vec4
 #else
-layout(std430, binding = W_BIND) readonly buffer WBuf { uvec4 wv[]; };
+#define WVEC uvec4
+#endif
+layout(std430, binding = W_BIND) readonly buffer WBuf { WVEC wv[]; };
+#if defined(GATED) || defined(MULTI)
+layout(std430, binding = 5) readonly buffer W2Buf { WVEC wv2[]; };
+#endif
+#ifdef MULTI
+layout(std430, binding = 7) readonly buffer W3Buf { WVEC wv3[]; };
 #endif
 #if defined(WT_Q8) || defined(WT_Q4)
 layout(std430, binding = WS_BIND) readonly buffer WSBuf { float ws[]; };
+#if defined(GATED) || defined(MULTI)
+layout(std430, binding = 6) readonly buffer WS2Buf { float ws2[]; };
+#endif
+#ifdef MULTI
+layout(std430, binding = 8) readonly buffer WS3Buf { float ws3[]; };
+#endif
+#endif
+// SCALE is the block scale of 16-byte vector j of row n (Q8: 32-element
+// blocks of two vectors; Q4: one block per vector).
+#if defined(WT_Q8)
+#define SCALE(arr, n, j) arr[(n * K + j * 16) >> 5]
+#elif defined(WT_Q4)
+#define SCALE(arr, n, j) arr[n * (K / EPV) + j]
+#else
+#define SCALE(arr, n, j) 1.0
+#endif
+#ifdef HAS_RES
+layout(std430, binding = 7) readonly buffer ResBuf { float res[]; };
+#endif
+#ifdef MULTI
+layout(location = 5) uniform int n1;
+layout(location = 6) uniform int n2;
 #endif
 
 vec4 h4(uint a, uint b) {
@@ -67,60 +103,84 @@ layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
 #include "weights.glsl"
 #endif
 
-shared float red[MAXM * WG];
+#ifdef GATED
+#define NSUM (2 * MAXM) // gate sums, then up sums
+#else
+#define NSUM MAXM
+#endif
+shared float red[NSUM * WG];
 #ifndef USE_SUBGROUP
-shared float red16[MAXM * 16];
+shared float red16[NSUM * 16];
+#endif
+
+#ifdef VEC
+// accum adds the products of one 16-byte weight vector u (scale sc) with
+// the x vectors from xb on, for every row m < M, to a[off + m].
+void accum(WVEC u, float sc, int xb, int xv, inout float a[NSUM], int off) {
+#if defined(WT_F32)
+	for (int m = 0; m < MAXM; m++)
+		if (m < M) a[off + m] += dot(u, x4[m * xv + xb]);
+#elif defined(WT_F16) || defined(WT_BF16)
+#ifdef WT_F16
+	vec4 w0 = h4(u.x, u.y), w1 = h4(u.z, u.w);
+#else
+	vec4 w0 = bf4(u.x, u.y), w1 = bf4(u.z, u.w);
+#endif
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		int xi = m * xv + xb;
+		a[off + m] += dot(w0, x4[xi]) + dot(w1, x4[xi + 1]);
+	}
+#elif defined(WT_Q8)
+	vec4 w0 = q8x4(u.x), w1 = q8x4(u.y), w2 = q8x4(u.z), w3 = q8x4(u.w);
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		int xi = m * xv + xb;
+		a[off + m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]));
+	}
+#elif defined(WT_Q4)
+	vec4 w0 = q4lo(u.x), w1 = q4hi(u.x), w2 = q4lo(u.y), w3 = q4hi(u.y);
+	vec4 w4 = q4lo(u.z), w5 = q4hi(u.z), w6 = q4lo(u.w), w7 = q4hi(u.w);
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		int xi = m * xv + xb;
+		a[off + m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]) +
+			dot(w4, x4[xi + 4]) + dot(w5, x4[xi + 5]) + dot(w6, x4[xi + 6]) + dot(w7, x4[xi + 7]));
+	}
+#endif
+}
 #endif
 
 void main() {
 	int n = groupIndex();
 	if (n >= N) return; // uniform across the work group
 	int l = lid();
-	float acc[MAXM];
-	for (int m = 0; m < MAXM; m++) acc[m] = 0.0;
+	float acc[NSUM];
+	for (int m = 0; m < NSUM; m++) acc[m] = 0.0;
 #ifdef VEC
 	int nv = K / EPV; // 16-byte vectors per weight row
 	int xv = K / 4;   // vec4s per x row
-	for (int j = l; j < nv; j += WG) {
-		int xb = j * (EPV / 4);
-#if defined(WT_F32)
-		vec4 w = wv[n * nv + j];
-		for (int m = 0; m < MAXM; m++)
-			if (m < M) acc[m] += dot(w, x4[m * xv + xb]);
-#elif defined(WT_F16) || defined(WT_BF16)
-		uvec4 u = wv[n * nv + j];
-#ifdef WT_F16
-		vec4 w0 = h4(u.x, u.y), w1 = h4(u.z, u.w);
+	int step = EPV / 4;
+#if defined(MULTI)
+	// The branch is uniform across the work group: each group is one row
+	// of one of the weights.
+	if (n < n1) {
+		for (int j = l; j < nv; j += WG) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, xv, acc, 0);
+	} else if (n < n2) {
+		int r = n - n1;
+		for (int j = l; j < nv; j += WG) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, xv, acc, 0);
+	} else {
+		int r = n - n2;
+		for (int j = l; j < nv; j += WG) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, xv, acc, 0);
+	}
 #else
-		vec4 w0 = bf4(u.x, u.y), w1 = bf4(u.z, u.w);
-#endif
-		for (int m = 0; m < MAXM; m++) {
-			if (m >= M) break;
-			int xi = m * xv + xb;
-			acc[m] += dot(w0, x4[xi]) + dot(w1, x4[xi + 1]);
-		}
-#elif defined(WT_Q8)
-		uvec4 u = wv[n * nv + j];
-		float sc = ws[(n * K + j * 16) >> 5];
-		vec4 w0 = q8x4(u.x), w1 = q8x4(u.y), w2 = q8x4(u.z), w3 = q8x4(u.w);
-		for (int m = 0; m < MAXM; m++) {
-			if (m >= M) break;
-			int xi = m * xv + xb;
-			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]));
-		}
-#elif defined(WT_Q4)
-		uvec4 u = wv[n * nv + j];
-		float sc = ws[n * nv + j]; // one 32-element block per uvec4
-		vec4 w0 = q4lo(u.x), w1 = q4hi(u.x), w2 = q4lo(u.y), w3 = q4hi(u.y);
-		vec4 w4 = q4lo(u.z), w5 = q4hi(u.z), w6 = q4lo(u.w), w7 = q4hi(u.w);
-		for (int m = 0; m < MAXM; m++) {
-			if (m >= M) break;
-			int xi = m * xv + xb;
-			acc[m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]) +
-				dot(w4, x4[xi + 4]) + dot(w5, x4[xi + 5]) + dot(w6, x4[xi + 6]) + dot(w7, x4[xi + 7]));
-		}
+	for (int j = l; j < nv; j += WG) {
+		accum(wv[n * nv + j], SCALE(ws, n, j), j * step, xv, acc, 0);
+#ifdef GATED
+		accum(wv2[n * nv + j], SCALE(ws2, n, j), j * step, xv, acc, MAXM);
 #endif
 	}
+#endif
 #else
 	for (int k = l; k < K; k += WG) {
 		float w = wAt(n * K + k);
@@ -130,7 +190,7 @@ void main() {
 #endif
 
 #ifdef USE_SUBGROUP
-	for (int m = 0; m < MAXM; m++) {
+	for (int m = 0; m < NSUM; m++) {
 		float s = subgroupAdd(acc[m]);
 		if (subgroupElect()) red[m * WG + int(gl_SubgroupID)] = s;
 	}
@@ -138,24 +198,39 @@ void main() {
 	if (l < M) {
 		float r = 0.0;
 		for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[l * WG + int(i)];
+#ifdef GATED
+		float r2 = 0.0;
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r2 += red[(MAXM + l) * WG + int(i)];
+#endif
 #else
 	// Two levels (see wgSum in common.glsl): 16 partial sums per row, then
 	// one invocation per row adds them up.
-	for (int m = 0; m < MAXM; m++) red[m * WG + l] = acc[m];
+	for (int m = 0; m < NSUM; m++) red[m * WG + l] = acc[m];
 	SYNC();
-	if (l < M * 16) {
-		int m = l / 16;
+	for (int e = l; e < NSUM * 16; e += WG) {
+		int m = e / 16;
 		float s = 0.0;
-		for (int i = l % 16; i < WG; i += 16) s += red[m * WG + i];
-		red16[l] = s;
+		for (int i = e % 16; i < WG; i += 16) s += red[m * WG + i];
+		red16[e] = s;
 	}
 	SYNC();
 	if (l < M) {
 		float r = 0.0;
 		for (int i = 0; i < 16; i++) r += red16[l * 16 + i];
+#ifdef GATED
+		float r2 = 0.0;
+		for (int i = 0; i < 16; i++) r2 += red16[(MAXM + l) * 16 + i];
+#endif
 #endif
 #ifdef HAS_BIAS
 		r += bias[cOff + n];
+#endif
+#ifdef GATED
+		// act(gate) rounds to float32 before the product, as Gated's does.
+		r = ACT(r) * r2;
+#endif
+#ifdef HAS_RES
+		r += res[l * ldc + cOff + n];
 #endif
 		o[l * ldc + cOff + n] = r;
 	}

@@ -1,0 +1,107 @@
+package cpu
+
+import (
+	"glimpse/compute"
+	"glimpse/compute/internal/parallel"
+)
+
+// The fused kernels. On the CPU fusing saves no dispatch, so each is the
+// composition of the kernels it fuses, run on the same buffers: the same
+// numbers as the separate operations, bit for bit.
+
+// LinearAdd is Linear, then the residual added in place.
+func (d device) LinearAdd(out, x, w, bias, res compute.Operand) {
+	d.Linear(out, x, w, bias)
+	d.Add(out, out, res)
+}
+
+// GatedLinear runs both products into scratch, then Gated.
+func (d device) GatedLinear(act compute.Activation, out, x, gate, up compute.Operand) {
+	n := out.Len()
+	g := compute.Operand{Buf: &buffer{f: make([]float32, n)}, DType: compute.F32, Shape: out.Shape}
+	d.Linear(g, x, gate, compute.Operand{})
+	d.Linear(out, x, up, compute.Operand{})
+	d.Gated(act, out, g, out)
+}
+
+// Linears writes each product straight into its columns of out (the
+// matrix kernel takes the output's row stride).
+func (device) Linears(out, x compute.Operand, ws []compute.Operand) {
+	K := ws[0].Shape[1]
+	M := x.Len() / K
+	ldo := out.Shape[len(out.Shape)-1]
+	o := floats(out)
+	col := 0
+	for _, w := range ws {
+		N := w.Shape[0]
+		gemmNT(floats(x), M, K, weightsOf(w), N, nil, o[col:], ldo)
+		col += N
+	}
+}
+
+// SplitQKV rotates with compute.RoPETable's angles, as RoPE does, and
+// stores keys and values converted to the caches' dtype.
+func (device) SplitQKV(out, qkv, kc, vc, pos compute.Operand, p compute.SplitQKVParams) {
+	rows := p.Batch * p.Tokens
+	d := p.HeadDim
+	qw, kw := p.Heads*d, p.KVHeads*d
+	src, o := floats(qkv), floats(out)
+	var cs []float32
+	if p.Theta > 0 {
+		pf := floats(pos)
+		ps := make([]int32, rows)
+		for r := range ps {
+			ps[r] = int32(pf[r]) + int32(p.PosOffset)
+		}
+		cs = compute.RoPETable(ps, d, p.Theta)
+	}
+	half := d / 2
+	rotate := func(dst, in, rc []float32) {
+		for i := 0; i < half; i++ {
+			x1, x2 := in[i], in[i+half]
+			c, s := rc[2*i], rc[2*i+1]
+			// The conversions forbid fused multiply-adds (see RoPE).
+			dst[i] = float32(x1*c) - float32(x2*s)
+			dst[i+half] = float32(x2*c) + float32(x1*s)
+		}
+	}
+	kb, vb := buf(kc), buf(vc)
+	f16 := kc.DType == compute.F16
+	parallel.For(rows, rowGrain(qw+2*kw), func(r0, r1 int) {
+		krow := make([]float32, kw)
+		for r := r0; r < r1; r++ {
+			in := src[r*(qw+2*kw) : (r+1)*(qw+2*kw)]
+			q, k, v := in[:qw], in[qw:qw+kw], in[qw+kw:]
+			dq := o[r*qw : (r+1)*qw]
+			if cs != nil {
+				rc := cs[r*half*2 : (r+1)*half*2]
+				for h := 0; h < p.Heads; h++ {
+					rotate(dq[h*d:(h+1)*d], q[h*d:(h+1)*d], rc)
+				}
+				for h := 0; h < p.KVHeads; h++ {
+					rotate(krow[h*d:(h+1)*d], k[h*d:(h+1)*d], rc)
+				}
+			} else {
+				copy(dq, q)
+				copy(krow, k)
+			}
+			b, t := r/p.Tokens, r%p.Tokens
+			at := (b*p.Capacity + p.At + t) * kw
+			if f16 {
+				storeHalves(kb.words[at/2:(at+kw)/2], krow)
+				storeHalves(vb.words[at/2:(at+kw)/2], v)
+			} else {
+				copy(kb.f[at:at+kw], krow)
+				copy(vb.f[at:at+kw], v)
+			}
+		}
+	})
+}
+
+// storeHalves packs src (an even number of values) into halves, two per
+// word, low half first, rounding to nearest even as compute.Pack does.
+func storeHalves(dst []uint32, src []float32) {
+	for i := range dst {
+		dst[i] = uint32(compute.Float32ToHalf(src[2*i])) | uint32(compute.Float32ToHalf(src[2*i+1]))<<16
+	}
+}
