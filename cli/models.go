@@ -144,7 +144,7 @@ func modelsList(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDOWNLOAD\tGPU fp16 / int8 / int4\tSTATUS\tLICENSE")
+	fmt.Fprintln(tw, "NAME\tDOWNLOAD\tMEMORY fp16 / q8 / q4\tSTATUS\tLICENSE")
 	for _, e := range entries {
 		gpu := "-"
 		if len(e.Requirements) == 4 {

@@ -4,17 +4,22 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+
+	"glimpse/checkpoint/synthetic"
+	"glimpse/model"
 )
 
 // Precision is a weight format the model can be loaded in.
 type Precision string
 
-// The precisions Glimpse loads weights in. Activations stay float32.
+// The precisions Glimpse loads weights in, as --precision names them
+// (model.Precision; docs/precision.md). Activations stay float32.
 const (
 	FP32 Precision = "fp32"
 	FP16 Precision = "fp16"
-	Int8 Precision = "int8"
-	Int4 Precision = "int4"
+	Q8   Precision = "q8" // 8-bit blocks
+	Q4   Precision = "q4" // llama.cpp's Q4_K_M mix
 )
 
 // Requirement is what one precision of a model needs on the user's machine.
@@ -24,8 +29,13 @@ type Requirement struct {
 	// are float32 and are converted while loading, so it is the same for
 	// every precision.
 	Disk int64 `json:"disk_bytes"`
-	// GPU is an estimate of the device memory needed: the weights in this
-	// precision plus the working memory of beam search (see gpuBytes).
+	// Weights is what the weights occupy in memory in this precision,
+	// exactly as the loader stores them (model.Plan.WeightBytes).
+	Weights int64 `json:"weight_bytes"`
+	// GPU is the memory the model needs in this precision, on the GPU or
+	// the CPU: the weights and one request of the seed settings (the KV
+	// cache, activations and scratch): model.Plan.Need, the figure the
+	// automatic precision compares with the memory free.
 	GPU int64 `json:"gpu_bytes"`
 }
 
@@ -54,43 +64,31 @@ type Model struct {
 // Ref returns the repository and revision of the catalogue entry.
 func (m Model) Ref() Ref { return Ref{Repo: m.Repo, Revision: m.Revision} }
 
-// llm describes the language model's size for the working-memory estimate:
-// layers whose keys and values are cached and their width.
-type llm struct {
-	kvLayers int
-	hidden   int
-}
-
-// gpuBytes estimates the device memory one precision needs: params times the
-// bytes per weight (int8 and int4 carry one float32 scale per 32 weights, as
-// compute.Q8 and compute.Q4 store them), plus float32 keys and values for
-// 5 beams of 320 tokens (32 image tokens, a prompt and 256 new tokens, the
-// LAVIS defaults) and 768 MiB for the vision encoder's activations, the
-// Q-Former and scratch buffers.
-func gpuBytes(params int64, p Precision, l llm) int64 {
-	var bits int64
-	switch p {
-	case FP32:
-		bits = 32
-	case FP16:
-		bits = 16
-	case Int8:
-		bits = 8 + 1
-	case Int4:
-		bits = 4 + 1
-	default:
-		panic(fmt.Sprintf("downloads: unknown precision %q", p))
+// requirements sizes a catalogue model in every precision from its real
+// config.json and the Hub's tensor list (checkpoint/synthetic holds both),
+// with the loader's own numbers (model.Plan).
+func requirements(name string, download int64) []Requirement {
+	opt := synthetic.Options{Model: name}
+	cfg, err := synthetic.Config(opt)
+	if err != nil {
+		panic(fmt.Sprintf("downloads: catalogue model %s: %v", name, err))
 	}
-	weights := params * bits / 8
-	const beams, tokens = 5, 320
-	kv := int64(l.kvLayers) * 2 * int64(l.hidden) * 4 * beams * tokens
-	return weights + kv + 768<<20
-}
-
-func requirements(download, params int64, l llm) []Requirement {
+	tensors, err := synthetic.Plan(opt)
+	if err != nil {
+		panic(fmt.Sprintf("downloads: catalogue model %s: %v", name, err))
+	}
+	shapes := make([]model.TensorShape, len(tensors))
+	for i, t := range tensors {
+		shapes[i] = model.TensorShape{Name: t.Name, Shape: t.Shape}
+	}
+	plan, err := model.NewPlan(cfg, shapes)
+	if err != nil {
+		panic(fmt.Sprintf("downloads: catalogue model %s: %v", name, err))
+	}
 	var rs []Requirement
-	for _, p := range []Precision{FP32, FP16, Int8, Int4} {
-		rs = append(rs, Requirement{Precision: p, Disk: download, GPU: gpuBytes(params, p, l)})
+	for _, p := range []Precision{FP32, FP16, Q8, Q4} {
+		mp := model.Precision(p)
+		rs = append(rs, Requirement{Precision: p, Disk: download, Weights: plan.WeightBytes(mp), GPU: plan.Need(mp)})
 	}
 	return rs
 }
@@ -120,7 +118,7 @@ var catalogue = []Model{
 		Name:        "instructblip-vicuna-13b",
 		Repo:        "Salesforce/instructblip-vicuna-13b",
 		Revision:    "main",
-		Description: "InstructBLIP with Vicuna-13B: the most capable and the slowest; needs int8 or int4 on a 24 GB GPU.",
+		Description: "InstructBLIP with Vicuna-13B: the most capable and the slowest; needs q8 or q4 on a 24 GB GPU.",
 		Params:      14_190_000_000,
 		Download:    56_770_000_000,
 		License:     "other: Vicuna v1.1 weights derived from LLaMA (Meta's LLaMA license, non-commercial use)",
@@ -129,7 +127,7 @@ var catalogue = []Model{
 		Name:        "instructblip-flan-t5-xl",
 		Repo:        "Salesforce/instructblip-flan-t5-xl",
 		Revision:    "6c0cf6bef6330a114473cb5cec43d7beeb2a74ac",
-		Description: "InstructBLIP with Flan-T5-XL: short, factual answers (VQA style); the smallest, fits an 8 GB GPU in int8.",
+		Description: "InstructBLIP with Flan-T5-XL: short, factual answers (VQA style); the smallest, fits an 8 GB GPU in q8.",
 		Params:      4_020_000_000,
 		Download:    16_090_000_000,
 		License:     "MIT",
@@ -138,32 +136,30 @@ var catalogue = []Model{
 		Name:        "instructblip-flan-t5-xxl",
 		Repo:        "Salesforce/instructblip-flan-t5-xxl",
 		Revision:    "1a621c99c4ac000b7a4be30f78cd51040160cdc2",
-		Description: "InstructBLIP with Flan-T5-XXL: stronger short answers than XL; needs int8 or int4 below 32 GB of GPU memory.",
+		Description: "InstructBLIP with Flan-T5-XXL: stronger short answers than XL; needs q8 or q4 below 32 GB of GPU memory.",
 		Params:      12_310_000_000,
 		Download:    49_250_000_000,
 		License:     "MIT",
 	},
 }
 
-// llms gives the language-model sizes of the catalogue entries (from the
-// configs in shared/notes/checkpoints.md); T5 caches only the decoder's
-// self-attention per token.
-var llms = map[string]llm{
-	"instructblip-vicuna-7b":   {kvLayers: 32, hidden: 4096},
-	"instructblip-vicuna-13b":  {kvLayers: 40, hidden: 5120},
-	"instructblip-flan-t5-xl":  {kvLayers: 24, hidden: 2048},
-	"instructblip-flan-t5-xxl": {kvLayers: 24, hidden: 4096},
-}
+// sized fills the catalogue's requirements once, when it is first read:
+// planning the four models takes a few milliseconds that commands which
+// never read the catalogue need not spend.
+var sized sync.Once
 
-func init() {
-	for i := range catalogue {
-		m := &catalogue[i]
-		m.Requirements = requirements(m.Download, m.Params, llms[m.Name])
-	}
+func sizeCatalogue() {
+	sized.Do(func() {
+		for i := range catalogue {
+			m := &catalogue[i]
+			m.Requirements = requirements(m.Name, m.Download)
+		}
+	})
 }
 
 // Catalogue returns the built-in models, smallest download first.
 func Catalogue() []Model {
+	sizeCatalogue()
 	out := make([]Model, len(catalogue))
 	copy(out, catalogue)
 	for i := range out {
@@ -180,6 +176,7 @@ func Catalogue() []Model {
 
 // Lookup finds a catalogue entry by short name or by repository id.
 func Lookup(name string) (Model, bool) {
+	sizeCatalogue()
 	for _, m := range catalogue {
 		if strings.EqualFold(name, m.Name) || strings.EqualFold(name, m.Repo) {
 			return m, true
