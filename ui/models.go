@@ -170,16 +170,15 @@ func (v *modelsView) addCard(name string, m downloads.Model) *modelCard {
 }
 
 // aboutModel describes a catalogue model: what it is for, download size and
-// memory per precision.
+// memory per precision (the weights as loaded and one request: what the
+// automatic precision compares with the memory free).
 func aboutModel(m downloads.Model) string {
 	if m.Name == "" {
 		return "A model from the Hub outside the catalogue."
 	}
 	var need []string
 	for _, r := range m.Requirements {
-		if r.Precision == downloads.FP16 || r.Precision == downloads.FP32 {
-			need = append(need, fmt.Sprintf("%s %s", r.Precision, downloads.FormatBytes(r.GPU)))
-		}
+		need = append(need, fmt.Sprintf("%s %s", r.Precision, downloads.FormatBytes(r.GPU)))
 	}
 	return fmt.Sprintf("%s\nDownload %s · memory needed: %s · %.1f B parameters · %s",
 		m.Description, downloads.FormatBytes(m.Download), strings.Join(need, ", "), float64(m.Params)/1e9, m.License)

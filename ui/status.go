@@ -17,8 +17,11 @@ import (
 )
 
 // statusBar shows, along the bottom of the window, the loaded model (name,
-// precision, backend and device), a loading progress bar, memory use, and
-// short notices.
+// precision, backend and device), a loading progress bar, memory use with
+// the weights' precision, size and source, and notices: short ones, which
+// go after a few seconds, and a warning about the loaded weights (a
+// converted copy that was damaged and rebuilt, say), which stays until the
+// next load.
 type statusBar struct {
 	a       *App
 	desc    app.Description // what is loaded; zero before the first answer
@@ -29,6 +32,7 @@ type statusBar struct {
 	box     fyne.CanvasObject
 	stopped chan struct{}
 	flashN  int
+	warning string // the loaded weights' warning, shown until the next load
 }
 
 func newStatusBar(a *App) *statusBar {
@@ -71,13 +75,23 @@ func (s *statusBar) stop() {
 
 // updateMemory shows the process's resident memory and the model's weights.
 func (s *statusBar) updateMemory() {
-	text := "Memory " + downloads.FormatBytes(processMemory())
+	s.memory.SetText("Memory " + downloads.FormatBytes(processMemory()) + weightsText(s.desc))
+}
+
+// weightsText describes the loaded weights for the memory figure, e.g.
+// " · weights q8 8.9 GB, loaded from the converted copy"; "" before a model
+// is loaded.
+func weightsText(d app.Description) string {
 	// The weights as loaded, not the checkpoint's float32 bytes: in q4 the
 	// former is a seventh of the latter.
-	if s.desc.DeviceBytes > 0 {
-		text += " · weights " + downloads.FormatBytes(s.desc.DeviceBytes)
+	if d.DeviceBytes <= 0 {
+		return ""
 	}
-	s.memory.SetText(text)
+	text := " · weights " + d.Precision + " " + downloads.FormatBytes(d.DeviceBytes)
+	if d.Weights != "" {
+		text += ", " + d.Weights
+	}
+	return text
 }
 
 // refresh shows the engine: the loaded model, or the one that will load.
@@ -131,13 +145,26 @@ func (s *statusBar) loading(p app.LoadProgress) {
 	s.engine.SetText("Loading " + displayName(s.a.engineChoice().Model) + "…")
 }
 
-// loaded shows what the worker has loaded.
+// loaded shows what the worker has loaded, with the weights' warning if
+// they have one, else why the automatic precision chose what it did.
 func (s *statusBar) loaded(d app.Description) {
 	s.desc = d
 	s.bar.Hide()
 	s.notice.Show()
 	s.refresh()
 	s.updateMemory()
+	// What was said about the model loaded before goes; a flash still
+	// showing must not clear what is said now.
+	s.warning = ""
+	s.flashN++
+	s.notice.SetText("")
+	switch {
+	case d.WeightsWarning != "":
+		s.warning = "⚠ " + d.WeightsWarning
+		s.notice.SetText(s.warning)
+	case d.Auto != nil:
+		s.flash(app.PrecisionNote(d))
+	}
 }
 
 // loadDone hides the bar after a load that failed or was stopped.
@@ -155,7 +182,7 @@ func (s *statusBar) flash(msg string) {
 	time.AfterFunc(6*time.Second, func() {
 		s.a.do(func() {
 			if s.flashN == n {
-				s.notice.SetText("")
+				s.notice.SetText(s.warning) // the weights' warning, if any, comes back
 			}
 		})
 	})
