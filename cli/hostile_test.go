@@ -63,11 +63,12 @@ func TestHostileNumbers(t *testing.T) {
 }
 
 // errorLines is standard error without the progress line a non-terminal
-// gets while a model loads: what a command said went wrong, or warned.
+// gets while a model loads, and the line saying which precision auto chose:
+// what a command said went wrong, or warned.
 func errorLines(stderr string) []string {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
-		if !strings.HasPrefix(l, "glimpse: loading ") && l != "" {
+		if !strings.HasPrefix(l, "glimpse: loading ") && !strings.HasPrefix(l, "glimpse: precision ") && l != "" {
 			lines = append(lines, l)
 		}
 	}
