@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"glimpse/compute"
+	"glimpse/model"
 	"glimpse/pipeline"
 )
 
@@ -78,22 +79,31 @@ func TestPrecisionNote(t *testing.T) {
 	}
 }
 
-// TestOpenAutoTooSmall makes the machine too small for the tiny Vicuna in
-// any precision: Open refuses with an ErrOutOfMemory error that gives the
+// TestOpenAutoTooSmall makes the machine one byte too small for the tiny
+// Vicuna in q4: Open refuses with an ErrOutOfMemory error that gives the
 // numbers.
 func TestOpenAutoTooSmall(t *testing.T) {
+	dir := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
+	plan, err := model.PlanFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := plan.Need(model.Q4)
 	old := memAvailable
 	defer func() { memAvailable = old }()
-	memAvailable = func() int64 { return 3 << 20 }
-	dir := filepath.Join(fixtures, "models", "tiny-instructblip-vicuna")
+	memAvailable = func() int64 { return need - 1 }
 	m, err := Open(context.Background(), dir, OpenOptions{Backend: "cpu", Precision: "auto"})
 	if m != nil {
 		m.Close()
 	}
-	if !errors.Is(err, ErrOutOfMemory) || !errors.Is(err, pipeline.ErrNoFit) {
+	var fe *pipeline.FitError
+	if !errors.Is(err, ErrOutOfMemory) || !errors.As(err, &fe) {
 		t.Fatalf("Open = %v, want ErrOutOfMemory", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "q4") || !strings.Contains(msg, "3 MiB") {
-		t.Errorf("%q does not say q4 and the memory available", msg)
+	if fe.Precision != "q4" || fe.Need != need || fe.Memory.Bytes != need-1 || fe.Memory.Where != "available in system memory" {
+		t.Errorf("FitError %+v, want q4 needing %d with %d available", fe, need, need-1)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "even in q4") || !strings.Contains(msg, "available in system memory") {
+		t.Errorf("%q does not say q4 and where the memory is", msg)
 	}
 }
