@@ -3,6 +3,7 @@ package generate
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -80,35 +81,55 @@ func (g *search) beamSearch(ctx context.Context, s Session, logits [][]float32) 
 	reorder := make([]int32, g.batch*nb)
 	tokens := make([]int32, g.batch*nb)
 	lps := make([][]float32, g.batch*nb)
+	// After the first step, a DeviceSelector session runs b. and c. on its
+	// device (greedy beam search only): devScores and devIdx hold each
+	// row's K candidates, and logits stay unread.
+	var dev DeviceSelector
+	var devScores []float32
+	var devIdx []int32
+	tried := false
 	for {
 		// b. log-softmax and the processors on log-probabilities, each
 		// sequence on its own (in parallel: at a 32k vocabulary this is
 		// most of the search's time).
-		forEachRow(len(lps), V, func(i int) {
-			l := logSoftmax32(logits[i])
-			for _, p := range g.procs {
-				p(rows[i/nb].running[i%nb], l)
-			}
-			lps[i] = l
-		})
+		if dev == nil {
+			forEachRow(len(lps), V, func(i int) {
+				l := logSoftmax32(logits[i])
+				for _, p := range g.procs {
+					p(rows[i/nb].running[i%nb], l)
+				}
+				lps[i] = l
+			})
+		}
 		allHit := true
 		for b := range rows {
 			r := &rows[b]
-			// Plus the running beam scores, flattened over num_beams × vocab.
-			for j := range nb {
-				l := lps[b*nb+j]
-				base := r.runningScore[j]
-				row := acc[j*V : (j+1)*V]
-				for v, x := range l {
-					row[v] = x + base
-				}
-			}
-			// c. the top K continuations (or K sampled without replacement).
 			var idx []int
-			if rng != nil {
-				idx = sampleWithoutReplacement(rng, softmax32(acc), K)
+			var score []float32 // the candidates' scores, in idx's order
+			if dev != nil {
+				score = devScores[b*K : (b+1)*K]
+				for _, i := range devIdx[b*K : (b+1)*K] {
+					idx = append(idx, int(i))
+				}
 			} else {
-				idx = topKIndices(acc, K)
+				// Plus the running beam scores, flattened over num_beams × vocab.
+				for j := range nb {
+					l := lps[b*nb+j]
+					base := r.runningScore[j]
+					row := acc[j*V : (j+1)*V]
+					for v, x := range l {
+						row[v] = x + base
+					}
+				}
+				// c. the top K continuations (or K sampled without replacement).
+				if rng != nil {
+					idx = sampleWithoutReplacement(rng, softmax32(acc), K)
+				} else {
+					idx = topKIndices(acc, K)
+				}
+				for _, i := range idx {
+					score = append(score, acc[i])
+				}
 			}
 			cands := make([]beamCand, len(idx))
 			for k, i := range idx {
@@ -118,7 +139,7 @@ func (g *search) beamSearch(ctx context.Context, s Session, logits [][]float32) 
 				seq = append(seq, tok)
 				// d. stopping criteria on the candidate: max_length or EOS.
 				hits := len(seq) >= g.maxLen || g.isEOS(tok)
-				cands[k] = beamCand{seq: seq, score: acc[i], beam: beam, hits: hits}
+				cands[k] = beamCand{seq: seq, score: score[k], beam: beam, hits: hits}
 				allHit = allHit && hits
 			}
 			// e. the best num_beams candidates that did not end keep running.
@@ -169,12 +190,33 @@ func (g *search) beamSearch(ctx context.Context, s Session, logits [][]float32) 
 				return nil, stepError(ctx, err)
 			}
 		}
+		live := make([][]int32, 0, g.batch*nb)
+		for b := range rows {
+			live = append(live, rows[b].running...)
+		}
+		if !tried {
+			tried = true
+			scores := make([]float32, 0, g.batch*nb)
+			for b := range rows {
+				scores = append(scores, rows[b].runningScore...)
+			}
+			dev = g.startDevice(s, live, scores, K)
+		}
 		var err error
-		logits, err = s.Step(ctx, tokens)
+		if dev != nil {
+			devScores, devIdx, err = dev.StepBeams(ctx, tokens, g.eosMasked(curLen), g.ngramBans(live))
+			if err == nil && (len(devScores) != g.batch*K || len(devIdx) != g.batch*K) {
+				panic(fmt.Sprintf("generate: StepBeams returned %d scores and %d indices for %d rows of %d candidates", len(devScores), len(devIdx), g.batch, K))
+			}
+		} else {
+			logits, err = s.Step(ctx, tokens)
+			if err == nil {
+				g.checkLogits("Step", logits, g.batch*nb)
+			}
+		}
 		if err != nil {
 			return nil, stepError(ctx, err)
 		}
-		g.checkLogits("Step", logits, g.batch*nb)
 	}
 	return g.beamResults(rows), nil
 }

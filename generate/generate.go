@@ -259,6 +259,7 @@ type search struct {
 	batch     int
 	prefixLen int
 	maxLen    int // max_length after max_new_tokens is applied
+	minLen    int // min_length after min_new_tokens is applied
 	beams     int
 	returns   int
 	procs     []processor
@@ -343,6 +344,7 @@ func newSearch(prefix [][]int32, cfg Config, stream func(Event)) (*search, error
 		batch:     len(prefix),
 		prefixLen: n,
 		maxLen:    maxLen,
+		minLen:    minLen,
 		beams:     cfg.NumBeams,
 		returns:   cfg.NumReturnSequences,
 		stream:    stream,

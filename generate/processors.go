@@ -82,19 +82,29 @@ func repetitionPenalty(penalty float32) processor {
 // banned, so no n-gram appears twice.
 func noRepeatNgram(n int) processor {
 	return func(seq []int32, scores []float32) {
-		cur := len(seq)
-		if cur+1 < n {
-			return
-		}
-		tail := seq[cur-(n-1):]
-		for i := 0; i+n <= cur; i++ {
-			if slices.Equal(seq[i:i+n-1], tail) {
-				if next := seq[i+n-1]; next >= 0 && int(next) < len(scores) {
-					scores[next] = negInf
-				}
+		for _, next := range ngramBanned(n, seq) {
+			if next >= 0 && int(next) < len(scores) {
+				scores[next] = negInf
 			}
 		}
 	}
+}
+
+// ngramBanned returns the tokens that followed earlier occurrences of
+// seq's last n-1 tokens (repeats included): the ids noRepeatNgram bans.
+func ngramBanned(n int, seq []int32) []int32 {
+	cur := len(seq)
+	if cur+1 < n {
+		return nil
+	}
+	var banned []int32
+	tail := seq[cur-(n-1):]
+	for i := 0; i+n <= cur; i++ {
+		if slices.Equal(seq[i:i+n-1], tail) {
+			banned = append(banned, seq[i+n-1])
+		}
+	}
+	return banned
 }
 
 // minLength is MinLengthLogitsProcessor: no EOS while the sequence (prefix

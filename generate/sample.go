@@ -2,6 +2,7 @@ package generate
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 )
@@ -40,16 +41,28 @@ func (g *search) sample(ctx context.Context, s Session, logits [][]float32) ([]R
 	maxSteps := g.maxLen - g.prefixLen
 	tokens := make([]int32, rows)
 	scores := make([]float32, g.vocab)
+	// After the first token, a DeviceSelector session picks greedy tokens
+	// on its device: picked holds them, and logits stay unread.
+	var dev DeviceSelector
+	var picked []int32
+	tried := false
 	for {
 		for i := range rows {
-			copy(scores, logits[i])
-			for _, p := range g.procs {
-				p(seqs[i], scores)
-			}
 			var tok int32
-			if g.cfg.DoSample {
+			switch {
+			case picked != nil:
+				tok = picked[i]
+			case g.cfg.DoSample:
+				copy(scores, logits[i])
+				for _, p := range g.procs {
+					p(seqs[i], scores)
+				}
 				tok = int32(multinomial(rng, softmax32(scores)))
-			} else {
+			default:
+				copy(scores, logits[i])
+				for _, p := range g.procs {
+					p(seqs[i], scores)
+				}
 				tok = int32(argmax(scores))
 			}
 			if hasEOS && !unfinished[i] {
@@ -76,12 +89,28 @@ func (g *search) sample(ctx context.Context, s Session, logits [][]float32) ([]R
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if !tried {
+			tried = true
+			// Finished sequences keep being stepped with PadID while the
+			// device marks the token it picked for them as seen: only their
+			// own (ignored) picks can differ from the host path's.
+			dev = g.startDevice(s, seqs, nil, 0)
+		}
 		var err error
-		logits, err = s.Step(ctx, tokens)
+		if dev != nil {
+			picked, err = dev.StepArgmax(ctx, tokens, g.eosMasked(len(seqs[0])), g.ngramBans(seqs))
+			if err == nil && len(picked) != rows {
+				panic(fmt.Sprintf("generate: StepArgmax returned %d tokens for %d live sequences", len(picked), rows))
+			}
+		} else {
+			logits, err = s.Step(ctx, tokens)
+			if err == nil {
+				g.checkLogits("Step", logits, rows)
+			}
+		}
 		if err != nil {
 			return nil, stepError(ctx, err)
 		}
-		g.checkLogits("Step", logits, rows)
 	}
 	results := make([]Result, rows)
 	for i, seq := range seqs {

@@ -2,6 +2,8 @@ package model
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"glimpse/compute"
@@ -101,6 +103,94 @@ func checkCounts(t *testing.T, got, max compute.Counts) {
 	for _, p := range pairs {
 		if p.got > p.max {
 			t.Errorf("%s: %d per step, above the bound of %d", p.name, p.got, p.max)
+		}
+	}
+}
+
+// TestSelectStepCounts holds a decoding step with token selection on the
+// device (select.go) to its bounds: a greedy step reads back exactly once,
+// at most 64 bytes (the ids), and a beam step at most 2×beams (score, id)
+// pairs per prompt; neither uploads more than the same step without
+// selection (the token ids: the processors' state stays on the device),
+// nor adds more than two dispatches (and their barriers) to it. Before, each step read back the
+// logits: 4008 bytes greedy and 12024 for three beams on this fixture.
+func TestSelectStepCounts(t *testing.T) {
+	f := loadFixtures(t)[0]
+	for _, backend := range []string{"cpu", "gl"} {
+		for _, beams := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/beams=%d", backend, beams), func(t *testing.T) {
+				m := sharedModel(t, backend, f, compute.F32)
+				ctx := context.Background()
+				// step runs a warm-up and a measured step, selecting on the
+				// device or not, and returns the measured step's counts.
+				step := func(device bool) compute.Counts {
+					s, err := m.NewSession(f.inputs(t, 0))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close()
+					if _, err := s.Prefill(ctx); err != nil {
+						t.Fatal(err)
+					}
+					tokens := make([]int32, beams)
+					for i := range tokens {
+						tokens[i] = int32(5 + i)
+					}
+					if beams > 1 {
+						if err := s.Reorder(make([]int32, beams)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					seqs := make([][]int32, beams)
+					for i := range seqs {
+						seqs[i] = append(slices.Clone(f.golden.Cases[0].InputIDs), tokens[i])
+					}
+					var scores []float32
+					k := 0
+					if beams > 1 {
+						scores, k = make([]float32, beams), 2*beams
+					}
+					if device && !s.SelectStart(seqs, scores, 1.5, []int32{2}, []int32{4}, k) {
+						t.Fatal("SelectStart refused the request")
+					}
+					run := func() {
+						var err error
+						switch {
+						case !device:
+							_, err = s.Step(ctx, tokens)
+						case beams == 1:
+							_, err = s.StepArgmax(ctx, tokens, true, nil)
+						default:
+							_, _, err = s.StepBeams(ctx, tokens, true, nil)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					run()
+					before := compute.CountsOf(m.backend)
+					if beams > 1 {
+						if err := s.Reorder([]int32{1, 0, 2}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					run()
+					return compute.CountsOf(m.backend).Sub(before)
+				}
+				plain, got := step(false), step(true)
+				t.Logf("%s, %d live: without selection %+v; with %+v", backend, beams, plain, got)
+				max := plain
+				max.Dispatches += 2
+				max.Barriers += 2 // one before each (GL)
+				max.Readbacks, max.ReadbackBytes = 1, 64
+				if beams > 1 {
+					max.ReadbackBytes = 2 * int64(beams) * 8
+				}
+				if got.Readbacks != 1 {
+					t.Errorf("readbacks: %d per step, want exactly 1", got.Readbacks)
+				}
+				checkCounts(t, got, max)
+			})
 		}
 	}
 }

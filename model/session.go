@@ -19,7 +19,8 @@ type Session struct {
 
 	ctx   compute.Context // long-lived: the decoding state's KV cache and encoder output
 	state decoding
-	rows  []int // per live sequence: the prompt (batch row) it continues
+	rows  []int     // per live sequence: the prompt (batch row) it continues
+	sel   *selector // device token selection (select.go); nil without
 
 	prefilled, closed bool
 }
