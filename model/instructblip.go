@@ -47,6 +47,8 @@ type Model struct {
 	// copy was rebuilt or not written ("" when neither).
 	source  WeightSource
 	warning string
+	// kvDType is the dtype of the sessions' KV caches.
+	kvDType compute.DType
 }
 
 // Load reads config.json and the safetensors weights of the model folder
@@ -79,6 +81,13 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 		return nil, err
 	}
 	m.backend, m.weights, m.converted, m.source = be, w, cv.reader(), cv.source()
+	// A float32 model keeps a float32 cache: it is the reference, held to
+	// transformers' float32 logits. Every reduced precision gets the F16
+	// cache, whose rounding is far below the weights'.
+	m.kvDType = compute.F16
+	if opt.Mix == FP32 || (opt.Mix == "" && opt.Precision == compute.F32) {
+		m.kvDType = compute.F32
+	}
 	if cv != nil {
 		m.warning = cv.warning
 	}
@@ -309,6 +318,13 @@ func ones(n, t int) [][]int32 {
 type prompt struct {
 	embeds compute.Tensor // [B, T, hidden]
 	mask   [][]int32      // 0/1 attention mask, [B][T]
+	// positions and sequences size a KV cache for the whole request
+	// (Session.Reserve): the most positions a sequence reaches, prompt
+	// included (T5: decoder positions), and the most live sequences; 0
+	// when not known, and the cache then grows as it goes.
+	positions, sequences int
+	// kvDType is the KV cache's dtype (Model.kvDType).
+	kvDType compute.DType
 }
 
 // embedPrompt runs the image side (vision encoder, Q-Former, projection)

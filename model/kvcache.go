@@ -7,74 +7,149 @@ import (
 )
 
 // kvCache holds the keys and values of every position run so far, per
-// layer, as [n, capacity, width] tensors for n live sequences, in the
-// session's long-lived context. Attention reads the first length rows
-// (AttentionOptions.KeyLen). All sequences have the same length: padding
-// is on the left and masked.
+// layer, as [seqs, capacity, width] tensors in the session's
+// long-lived context, allocated once for the longest request it was
+// reserved for (Session.Reserve) and grown only past that. They are F16
+// (half the memory of float32: 5 beams × 256 positions of Vicuna-7B are
+// 1.3 GB instead of 2.7), rounded once when stored, except for a float32
+// model, the reference; attention accumulates in float32 either way.
+//
+// seqs are physical sequences; the n live sequences read them through
+// rows: position j of live sequence i is in physical sequence rows[i][j].
+// Beam search reorders by rewriting rows (Attention's Rows index), never
+// by copying keys and values; new positions of live sequence i go to
+// physical sequence i, whose older positions no live sequence can still
+// need once the rows that pointed there were rewritten — they are all
+// below the cache's length, and every write is at or after it. Until the
+// first reorder that is not the identity, rows is nil and sequence i
+// reads physical sequence i.
 type kvCache struct {
-	ctx                        compute.Context
-	k, v                       []compute.Tensor
-	n, length, capacity, width int
+	ctx                     compute.Context
+	dtype                   compute.DType
+	k, v                    []compute.Tensor
+	seqs, n                 int
+	length, capacity, width int
+	rows                    [][]int32      // nil: the identity
+	index                   compute.Tensor // rows on the device [n, capacity], F32; nil with rows nil
 }
 
-// newKVCache allocates an empty cache.
-func newKVCache(ctx compute.Context, layers, n, width, capacity int) *kvCache {
-	c := &kvCache{ctx: ctx, n: n, width: width, capacity: capacity}
+// newKVCache allocates an empty cache for n live sequences, room for seqs
+// (at least n) and capacity positions.
+func newKVCache(ctx compute.Context, dtype compute.DType, layers, n, seqs, width, capacity int) *kvCache {
+	c := &kvCache{ctx: ctx, dtype: dtype, n: n, seqs: max(seqs, n), width: width, capacity: capacity}
 	for i := 0; i < layers; i++ {
-		c.k = append(c.k, ctx.Zeros(n, capacity, width))
-		c.v = append(c.v, ctx.Zeros(n, capacity, width))
+		c.k = append(c.k, ctx.ZerosOf(dtype, c.seqs, capacity, width))
+		c.v = append(c.v, ctx.ZerosOf(dtype, c.seqs, capacity, width))
 	}
 	return c
 }
 
 // reserve makes room for t more positions, at least doubling the capacity
-// when it grows, so appends cost amortised O(1) copies.
+// when it grows, so that a request longer than reserved costs amortised
+// O(1) copies.
 func (c *kvCache) reserve(t int) {
 	if c.length+t <= c.capacity {
 		return
 	}
-	capacity := max(2*c.capacity, c.length+t)
+	c.resize(c.seqs, max(2*c.capacity, c.length+t))
+}
+
+// resize moves the cache into tensors of seqs sequences and capacity
+// positions, copying what is stored.
+func (c *kvCache) resize(seqs, capacity int) {
 	grow := func(old compute.Tensor) compute.Tensor {
-		t := c.ctx.Zeros(c.n, capacity, c.width)
-		c.ctx.SetRows(t, 1, 0, old)
+		t := c.ctx.ZerosOf(c.dtype, seqs, capacity, c.width)
+		if c.length > 0 {
+			from := c.ctx.Reshape(old, c.seqs*c.capacity, c.width)
+			to := c.ctx.Reshape(t, seqs*capacity, c.width)
+			for s := 0; s < c.seqs; s++ {
+				// Only the stored positions of each sequence.
+				r := c.ctx.Rows(from, s*c.capacity, c.length)
+				c.ctx.SetRows(to, 0, s*capacity, r)
+				r.Release()
+			}
+			from.Release()
+			to.Release()
+		}
 		old.Release()
 		return t
 	}
 	for i := range c.k {
 		c.k[i], c.v[i] = grow(c.k[i]), grow(c.v[i])
 	}
-	c.capacity = capacity
+	c.seqs, c.capacity = seqs, capacity
+	c.upload()
 }
 
-// store appends layer's new keys and values [n, t, width] (the caller has
-// reserved room) and returns the cache tensors to attend over, setting
-// opts.KeyLen. Masks and biases for this attention are capacity wide.
-func (c *kvCache) store(ctx compute.Context, layer int, k, v compute.Tensor, opts *compute.AttentionOptions) (compute.Tensor, compute.Tensor) {
-	t := k.Shape()[1]
-	if c.length+t > c.capacity {
-		panic(fmt.Sprintf("model: kv cache of capacity %d holds %d, storing %v without reserve", c.capacity, c.length, k.Shape()))
+// split runs SplitQKV for layer: the new keys and values of qkv go into
+// the cache (the caller has reserved room), and it returns the queries and
+// the cache tensors to attend over, setting opts.KeyLen and opts.Rows.
+// Masks and biases for this attention are capacity wide.
+func (c *kvCache) split(ctx compute.Context, layer int, qkv compute.Tensor, o compute.SplitQKVOptions, opts *compute.AttentionOptions) (q, k, v compute.Tensor) {
+	t := qkv.Shape()[1]
+	if c.length+t > c.capacity || qkv.Shape()[0] != c.n {
+		panic(fmt.Sprintf("model: kv cache of %d sequences and capacity %d holds %d, storing %v without reserve", c.n, c.capacity, c.length, qkv.Shape()))
 	}
-	ctx.SetRows(c.k[layer], 1, c.length, k)
-	ctx.SetRows(c.v[layer], 1, c.length, v)
+	o.K, o.V, o.At = c.k[layer], c.v[layer], c.length
+	q = ctx.SplitQKV(qkv, o)
 	opts.KeyLen = c.length + t
-	return c.k[layer], c.v[layer]
+	opts.Rows = c.index
+	return q, c.k[layer], c.v[layer]
 }
 
 // advance records that t positions were stored in every layer.
 func (c *kvCache) advance(t int) { c.length += t }
 
-// reorder makes the cached sequences idx[0], idx[1], … of the current ones.
+// reorder makes the cached sequences idx[0], idx[1], … of the current ones
+// by rewriting the rows index: no key or value moves, unless idx has more
+// sequences than the cache has room for (beam search expanding a prompt
+// into its beams, when Reserve was not told), which grows it once.
 func (c *kvCache) reorder(idx []int32) {
 	if isIdentity(idx, c.n) {
 		return
 	}
-	for i := range c.k {
-		k, v := c.ctx.Gather(c.k[i], idx), c.ctx.Gather(c.v[i], idx)
-		c.k[i].Release()
-		c.v[i].Release()
-		c.k[i], c.v[i] = k, v
+	if len(idx) > c.seqs {
+		c.resize(len(idx), c.capacity)
 	}
-	c.n = len(idx)
+	rows := make([][]int32, len(idx))
+	for i, j := range idx {
+		r := make([]int32, c.capacity)
+		for p := range r {
+			switch {
+			case p >= c.length:
+				r[p] = int32(i) // where live sequence i writes its next positions
+			case c.rows != nil:
+				r[p] = c.rows[j][p]
+			default:
+				r[p] = j
+			}
+		}
+		rows[i] = r
+	}
+	c.rows, c.n = rows, len(idx)
+	c.upload()
+}
+
+// upload puts the rows index on the device (after a reorder or a resize).
+func (c *kvCache) upload() {
+	if c.index != nil {
+		c.index.Release()
+		c.index = nil
+	}
+	if c.rows == nil {
+		return
+	}
+	data := make([]float32, 0, c.n*c.capacity)
+	for i, r := range c.rows {
+		for p := 0; p < c.capacity; p++ {
+			if p < len(r) {
+				data = append(data, float32(r[p]))
+			} else {
+				data = append(data, float32(i)) // positions added by a resize
+			}
+		}
+	}
+	c.index = c.ctx.FromFloats([]int{c.n, c.capacity}, data)
 }
 
 // isIdentity reports whether idx is 0, 1, …, n-1.

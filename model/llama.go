@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"math"
+	"slices"
 
 	"glimpse/checkpoint/config"
 	"glimpse/compute"
@@ -71,12 +72,23 @@ func (m *Llama) check(c *shapeCheck) {
 	}
 }
 
+// ropePositions are the positions of the rows a forward pass runs: on the
+// host for a pass without a cache (RoPE), on the device with one
+// (SplitQKV reads them there, so a decoding step uploads none): dev holds
+// one position per row and offset is added to each; top bounds them.
+type ropePositions struct {
+	host   []int32
+	dev    compute.Tensor
+	offset int
+	top    int
+}
+
 // Forward runs the decoder blocks over x [B, T, hidden] (input embeddings)
-// at positions pos (B*T of them) and returns the final-normed hidden states.
-// mask is the additive padding mask [B, keys] or nil. With a cache, the new
-// keys and values are appended to it and attention covers everything cached;
-// the caller advances the cache afterwards.
-func (m *Llama) Forward(ctx compute.Context, x compute.Tensor, pos []int32, mask compute.Tensor, cache *kvCache, tr Trace) compute.Tensor {
+// at positions pos and returns the final-normed hidden states. mask is the
+// additive padding mask [B, keys] or nil. With a cache, the new keys and
+// values are stored in it and attention covers everything cached; the
+// caller advances the cache afterwards.
+func (m *Llama) Forward(ctx compute.Context, x compute.Tensor, pos ropePositions, mask compute.Tensor, cache *kvCache, tr Trace) compute.Tensor {
 	for i := range m.Layers {
 		x = m.Layers[i].Forward(ctx, x, pos, mask, cache, i, &m.LlamaParams)
 		tr.emitf(ctx, x, "language_model.model.layers.%d", i)
@@ -90,12 +102,12 @@ func (m *Llama) Logits(ctx compute.Context, h compute.Tensor) compute.Tensor {
 }
 
 // Forward runs one block: x + attention(RMSNorm(x)), then
-// + down(silu(gate(·)) * up(·)) of RMSNorm.
-func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos []int32, mask compute.Tensor, cache *kvCache, layer int, p *LlamaParams) compute.Tensor {
+// + down(silu(gate(·)) * up(·)) of RMSNorm. The residual adds ride in the
+// output projections' epilogues, gate and up share one pass, and with a
+// cache the three projections run as one and SplitQKV rotates and stores
+// (a handful of dispatches per layer on a GPU).
+func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos ropePositions, mask compute.Tensor, cache *kvCache, layer int, p *LlamaParams) compute.Tensor {
 	h := l.AttentionNorm.Forward(ctx, x, p.Eps)
-	q := ctx.RoPE(l.Query.Forward(ctx, h), pos, p.Heads, p.RopeTheta)
-	k := ctx.RoPE(l.Key.Forward(ctx, h), pos, p.KVHeads, p.RopeTheta)
-	v := l.Value.Forward(ctx, h)
 	opts := compute.AttentionOptions{
 		Heads:   p.Heads,
 		KVHeads: p.KVHeads,
@@ -103,15 +115,29 @@ func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos []int32,
 		Causal:  true,
 		Mask:    mask,
 	}
-	if cache != nil {
-		k, v = cache.store(ctx, layer, k, v, &opts)
+	var q, k, v compute.Tensor
+	if cache != nil && l.Query.Bias == nil && l.Key.Bias == nil && l.Value.Bias == nil {
+		qkv := ctx.Linears(h, l.Query.Weight, l.Key.Weight, l.Value.Weight)
+		q, k, v = cache.split(ctx, layer, qkv, compute.SplitQKVOptions{Heads: p.Heads, KVHeads: p.KVHeads,
+			Theta: p.RopeTheta, Pos: pos.dev, PosOffset: pos.offset, MaxPosition: pos.top}, &opts)
+	} else {
+		if cache != nil {
+			panic("model: a LLaMA layer with projection biases and a KV cache") // no Vicuna has them
+		}
+		q = ctx.RoPE(l.Query.Forward(ctx, h), pos.host, p.Heads, p.RopeTheta)
+		k = ctx.RoPE(l.Key.Forward(ctx, h), pos.host, p.KVHeads, p.RopeTheta)
+		v = l.Value.Forward(ctx, h)
 	}
-	h = l.Output.Forward(ctx, ctx.Attention(q, k, v, opts))
-	x = ctx.Add(x, h)
+	x = ctx.LinearAdd(ctx.Attention(q, k, v, opts), l.Output.Weight, l.Output.Bias, x)
 
 	h = l.MLPNorm.Forward(ctx, x, p.Eps)
-	h = l.Down.Forward(ctx, ctx.Gated(p.Act, l.Gate.Forward(ctx, h), l.Up.Forward(ctx, h)))
-	return ctx.Add(x, h)
+	var gated compute.Tensor
+	if l.Gate.Bias == nil && l.Up.Bias == nil {
+		gated = ctx.GatedLinear(p.Act, h, l.Gate.Weight, l.Up.Weight)
+	} else {
+		gated = ctx.Gated(p.Act, l.Gate.Forward(ctx, h), l.Up.Forward(ctx, h))
+	}
+	return ctx.LinearAdd(gated, l.Down.Weight, l.Down.Bias, x)
 }
 
 // Kind is "llama".
@@ -131,35 +157,59 @@ func (m *Llama) forward(g compute.Context, p prompt, tr Trace) compute.Tensor {
 	if am := additiveMask(p.mask); am != nil {
 		mask = g.FromFloats([]int{s[0], s[1]}, am)
 	}
-	return m.Logits(g, m.Forward(g, p.embeds, positions(p.mask), mask, nil, tr))
+	return m.Logits(g, m.Forward(g, p.embeds, ropePositions{host: positions(p.mask)}, mask, nil, tr))
 }
 
 // llamaDecoding is a batch generating with LLaMA: the KV cache, and per
 // live sequence its attention mask over every position so far (prompts
-// are left-padded) and the position id of its next token.
+// are left-padded) and the position id of its next token. The device
+// holds the positions of the live sequences as of the last prefill or
+// reorder (pos) and the padding mask over the whole cache (mask), so
+// that a step uploads neither: it adds the steps since (offset).
 type llamaDecoding struct {
 	m      *Llama
+	long   compute.Context
 	cache  *kvCache
-	mask   [][]int32
+	rows   []int // the prompt each live sequence continues
+	masks  [][]int32
 	next   []int32
 	padded bool // some prompt has padding, so attention needs a mask
+
+	pos    compute.Tensor // F32 [n]: next as of the last upload
+	offset int            // steps since that upload
+	mask   compute.Tensor // additive [n, capacity], or nil without padding
+	maskAt int            // the capacity mask was built for
 }
 
 func (m *Llama) prefill(_ context.Context, g, long compute.Context, p prompt) (decoding, compute.Tensor, error) {
 	shape := p.embeds.Shape()
 	b, t := shape[0], shape[1]
-	d := &llamaDecoding{m: m, cache: newKVCache(long, len(m.Layers), b, m.KVHeads*m.HeadDim, t+initialCapacity),
-		mask: make([][]int32, b), next: make([]int32, b)}
+	capacity := max(p.positions, t+1)
+	if p.positions <= 0 {
+		capacity = t + initialCapacity
+	}
+	d := &llamaDecoding{m: m, long: long, cache: newKVCache(long, p.kvDType, len(m.Layers), b, p.sequences, m.KVHeads*m.HeadDim, capacity),
+		masks: make([][]int32, b), next: make([]int32, b), rows: make([]int, b)}
 	for i, row := range p.mask {
-		d.mask[i] = append([]int32(nil), row...) // copied: steps append to it
+		d.rows[i] = i
+		d.masks[i] = append([]int32(nil), row...) // copied: steps append to it
 		for _, v := range row {
 			d.next[i] += v
 			d.padded = d.padded || v == 0
 		}
 	}
 	d.cache.reserve(t)
-	h := m.Forward(g, p.embeds, positions(p.mask), d.maskTensor(g), d.cache, nil)
+	d.syncMask()
+	host := positions(p.mask)
+	top := int32(0)
+	dev := make([]float32, len(host))
+	for i, v := range host {
+		dev[i], top = float32(v), max(top, v)
+	}
+	pos := ropePositions{host: host, dev: g.FromFloats([]int{len(dev)}, dev), top: int(top)}
+	h := m.Forward(g, p.embeds, pos, d.mask, d.cache, nil)
 	d.cache.advance(t)
+	d.syncPositions()
 	last := make([]int32, b)
 	for i := range last {
 		last[i] = int32(i*t + t - 1)
@@ -170,37 +220,68 @@ func (m *Llama) prefill(_ context.Context, g, long compute.Context, p prompt) (d
 func (d *llamaDecoding) step(g compute.Context, tokens []int32) compute.Tensor {
 	m, n := d.m, len(tokens)
 	x := g.Reshape(g.Embedding(m.Embed, tokens), n, 1, m.Hidden)
-	pos := append([]int32(nil), d.next...)
-	for i := range d.mask {
-		d.mask[i] = append(d.mask[i], 1)
+	top := int32(0)
+	for i := range d.masks {
+		d.masks[i] = append(d.masks[i], 1)
+		top = max(top, d.next[i])
 		d.next[i]++
 	}
 	d.cache.reserve(1)
-	h := m.Forward(g, x, pos, d.maskTensor(g), d.cache, nil)
+	d.syncMask()
+	h := m.Forward(g, x, ropePositions{dev: d.pos, offset: d.offset, top: int(top)}, d.mask, d.cache, nil)
 	d.cache.advance(1)
+	d.offset++
 	return m.Logits(g, g.Reshape(h, n, m.Hidden))
 }
 
-func (d *llamaDecoding) reorder(idx []int32, _ []int) {
+func (d *llamaDecoding) reorder(idx []int32, rows []int) {
 	d.cache.reorder(idx)
-	mask := make([][]int32, len(idx))
+	masks := make([][]int32, len(idx))
 	next := make([]int32, len(idx))
 	for i, j := range idx {
-		mask[i] = append([]int32(nil), d.mask[j]...)
+		masks[i] = append([]int32(nil), d.masks[j]...)
 		next[i] = d.next[j]
 	}
-	d.mask, d.next = mask, next
+	d.masks, d.next = masks, next
+	// A sequence's positions and padding are its prompt's: while every
+	// sequence stays on the prompt it was on (beam search, after the
+	// beams are first expanded), the device's copies still hold.
+	if slices.Equal(rows, d.rows) {
+		return
+	}
+	d.rows = slices.Clone(rows)
+	d.syncPositions()
+	d.maskAt = -1
+	d.syncMask()
 }
 
-// maskTensor is the additive padding mask over the cache [n, capacity],
-// or nil when no prompt is padded.
-func (d *llamaDecoding) maskTensor(g compute.Context) compute.Tensor {
-	if !d.padded {
-		return nil
+// syncPositions uploads the live sequences' next positions (after a
+// prefill or a reorder).
+func (d *llamaDecoding) syncPositions() {
+	if d.pos != nil {
+		d.pos.Release()
+	}
+	data := make([]float32, len(d.next))
+	for i, v := range d.next {
+		data[i] = float32(v)
+	}
+	d.pos, d.offset = d.long.FromFloats([]int{len(data)}, data), 0
+}
+
+// syncMask keeps the additive padding mask [n, capacity] on the device:
+// built when the cache is first sized, and again only when its capacity
+// or the sequences change. Positions past a prompt are never padding, so
+// decoding steps need no new mask.
+func (d *llamaDecoding) syncMask() {
+	if !d.padded || d.maskAt == d.cache.capacity {
+		return
+	}
+	if d.mask != nil {
+		d.mask.Release()
 	}
 	c := d.cache.capacity
-	data := make([]float32, 0, len(d.mask)*c)
-	for _, row := range d.mask {
+	data := make([]float32, 0, len(d.masks)*c)
+	for _, row := range d.masks {
 		for j := 0; j < c; j++ {
 			v := float32(0)
 			if j < len(row) && row[j] == 0 {
@@ -209,7 +290,7 @@ func (d *llamaDecoding) maskTensor(g compute.Context) compute.Tensor {
 			data = append(data, v)
 		}
 	}
-	return g.FromFloats([]int{len(d.mask), c}, data)
+	d.mask, d.maskAt = d.long.FromFloats([]int{len(d.masks), c}, data), c
 }
 
 // positions returns transformers' position ids for a left-padded batch:

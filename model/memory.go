@@ -15,8 +15,7 @@ type Request struct {
 
 // RequestBytes estimates the device memory a request needs beyond the
 // weights: the vision encoder's and Q-Former's activations for its images,
-// the language model's KV cache (with the slack of its doubling growth and
-// of a beam reorder, which holds the old and new cache at once), T5's
+// the language model's KV cache (F16, allocated once per request), T5's
 // encoder output, cross-attention keys and values and position bias. It is
 // an upper estimate, not an exact count.
 func (m *Model) RequestBytes(r Request) int64 {
@@ -34,37 +33,39 @@ func (m *Model) imageBytes(n int) int64 {
 	return int64(n) * perImage * 2 // the Q-Former and projection need less than the encoder again
 }
 
-// kvBytes is a float32 KV cache: keys and values of every layer for rows
-// sequences of positions each.
-func kvBytes(layers, rows, positions, width int) int64 {
-	return 2 * 4 * int64(layers) * int64(rows) * int64(positions) * int64(width)
+// kvBytes is keys and values of every layer for rows sequences of
+// positions each, elem bytes per value.
+func kvBytes(layers, rows, positions, width int, elem int64) int64 {
+	return 2 * elem * int64(layers) * int64(rows) * int64(positions) * int64(width)
 }
 
-// cacheSlack is how much more than its final size a cache may hold at
-// once: capacity doubles when it grows (up to 2×), and a beam reorder
-// gathers a new cache before freeing the old one (2× again).
-const cacheSlack = 4
+// cacheBytes is a session's KV cache (F16, kvDType), allocated once for the
+// request and reordered by its rows index, with that index and the padding
+// mask ([sequences, positions] F32 each).
+func cacheBytes(layers int, r Request, width int) int64 {
+	return kvBytes(layers, r.Sequences, r.Positions, width, 2) + 2*4*int64(r.Sequences)*int64(r.Positions)
+}
 
 func (m *Llama) requestBytes(r Request) int64 {
-	cache := kvBytes(len(m.Layers), r.Sequences, r.Positions, m.KVHeads*m.HeadDim)
+	cache := cacheBytes(len(m.Layers), r, m.KVHeads*m.HeadDim)
 	// The prompt's activations: its widest layer and one layer's scores.
 	t := int64(r.PromptLen)
 	prompt := 4 * int64(r.Prompts) * t * (4*int64(max(m.Intermediate, m.Hidden)) + int64(m.Heads)*t)
 	logits := 4 * int64(r.Sequences) * int64(m.Vocab) * 2
-	return cacheSlack*cache + prompt + logits
+	return cache + prompt + logits
 }
 
 func (m *T5) requestBytes(r Request) int64 {
 	inner := m.Heads * m.DKV
-	cache := kvBytes(len(m.Decoder.Blocks), r.Sequences, r.Positions, inner)
+	cache := cacheBytes(len(m.Decoder.Blocks), r, inner)
 	// Encoder keys and values for every decoder block, per prompt and laid
 	// out again per sequence.
-	cross := kvBytes(len(m.Decoder.Blocks), r.Prompts+r.Sequences, r.PromptLen, inner)
+	cross := kvBytes(len(m.Decoder.Blocks), r.Prompts+r.Sequences, r.PromptLen, inner, 4)
 	t := int64(r.PromptLen)
 	// The encoder's position bias [heads, T, T] and scores, and its widest
 	// activations.
 	encoder := 4*int64(m.Heads)*t*t*(1+int64(r.Prompts)) + 4*int64(r.Prompts)*t*4*int64(max(m.DFF, m.DModel))
 	bias := 4 * int64(m.Heads) * int64(r.Positions) * int64(r.Positions) // the decoder's, at its longest
 	logits := 4 * int64(r.Sequences) * int64(m.Vocab) * 2
-	return cacheSlack*cache + cross + encoder + bias + logits
+	return cache + cross + encoder + bias + logits
 }

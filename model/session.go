@@ -23,6 +23,8 @@ type Session struct {
 	sel   *selector // device token selection (select.go); nil without
 
 	prefilled, closed bool
+
+	positions, sequences int // Reserve's sizes, 0 when not told
 }
 
 // ErrSession reports a session used out of order or with invalid tokens.
@@ -40,8 +42,24 @@ func (m *Model) NewSession(in *Inputs) (*Session, error) {
 }
 
 // initialCapacity is how many positions a fresh cache holds beyond the
-// prompt before it first grows.
+// prompt before it first grows, when Reserve was not called.
 const initialCapacity = 64
+
+// Reserve sizes the session's KV cache, before Prefill, for the whole
+// request: sequences reach at most positions positions, prompt included
+// (for T5: decoder positions, the start token included), and at most
+// sequences of them are live at once (prompts × beams). The cache is then
+// allocated once; without Reserve it starts small and grows by copying.
+func (s *Session) Reserve(positions, sequences int) error {
+	if s.prefilled || s.closed {
+		return fmt.Errorf("%w: Reserve after Prefill or Close", ErrSession)
+	}
+	if positions < 1 || sequences < 1 {
+		return fmt.Errorf("%w: Reserve of %d positions for %d sequences", ErrSession, positions, sequences)
+	}
+	s.positions, s.sequences = positions, sequences
+	return nil
+}
 
 // Prefill runs the image side and the prompts and returns, for each
 // prompt, the logits [vocab] of the next token: LLaMA's at the last prompt
@@ -54,6 +72,7 @@ func (s *Session) Prefill(ctx context.Context) ([][]float32, error) {
 	g := m.backend.NewContext()
 	defer g.Close()
 	p := m.embedPrompt(g, &s.in, nil)
+	p.positions, p.sequences, p.kvDType = s.positions, s.sequences, m.kvDType
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -278,20 +278,28 @@ func (m *T5) Logits(ctx compute.Context, h compute.Tensor) compute.Tensor {
 // Forward is self-attention of x (projecting keys and values from
 // context), through the cache when one is given.
 func (a *T5Attention) Forward(ctx compute.Context, x, context compute.Tensor, opts compute.AttentionOptions, cache *kvCache, layer int, p *T5Params) compute.Tensor {
+	if cache != nil {
+		// Decoder self-attention (context is x): the three projections in
+		// one pass, keys and values straight into the cache.
+		qkv := ctx.Linears(x, a.Query, a.Key, a.Value)
+		q, k, v := cache.split(ctx, layer, qkv, compute.SplitQKVOptions{Heads: p.Heads}, &opts)
+		return a.output(ctx, q, k, v, opts, p)
+	}
 	k := ctx.Linear(context, a.Key, nil)
 	v := ctx.Linear(context, a.Value, nil)
-	if cache != nil {
-		k, v = cache.store(ctx, layer, k, v, &opts)
-	}
 	return a.attend(ctx, x, k, v, opts, p)
 }
 
 // attend is unscaled attention from x to given keys and values, then the
 // output projection.
 func (a *T5Attention) attend(ctx compute.Context, x, k, v compute.Tensor, opts compute.AttentionOptions, p *T5Params) compute.Tensor {
+	return a.output(ctx, ctx.Linear(x, a.Query, nil), k, v, opts, p)
+}
+
+// output is unscaled attention of queries q, then the output projection.
+func (a *T5Attention) output(ctx compute.Context, q, k, v compute.Tensor, opts compute.AttentionOptions, p *T5Params) compute.Tensor {
 	opts.Heads = p.Heads
 	opts.Scale = 1 // T5 folds the scaling into its initialisation
-	q := ctx.Linear(x, a.Query, nil)
 	return ctx.Linear(ctx.Attention(q, k, v, opts), a.Output, nil)
 }
 
@@ -372,7 +380,11 @@ func (m *T5) prefill(ctx context.Context, g, long compute.Context, p prompt) (de
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	d := &t5Decoding{m: m, long: long, cache: newKVCache(long, len(m.Decoder.Blocks), b, m.Heads*m.DKV, initialCapacity)}
+	capacity := p.positions
+	if capacity <= 0 {
+		capacity = initialCapacity
+	}
+	d := &t5Decoding{m: m, long: long, cache: newKVCache(long, p.kvDType, len(m.Decoder.Blocks), b, p.sequences, m.Heads*m.DKV, capacity)}
 	d.crossBase = m.crossKeysValues(long, enc, mask)
 	d.cross = d.crossBase
 	for i := 0; i < b; i++ {

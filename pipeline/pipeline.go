@@ -350,6 +350,16 @@ func (p *Pipeline) Ask(ctx context.Context, images []image.Image, prompts []stri
 	if err != nil {
 		return nil, err
 	}
+	// The KV cache is allocated once, for the longest this request can run
+	// within the model's context (generate refuses a longer request before
+	// the first step, and one it cannot resolve).
+	if positions, err := conf.MaxPositions(len(p.prefix(in)[0])); err == nil && conf.PositionLimit > 0 {
+		positions = min(positions, conf.PositionLimit)
+		if err := sess.Reserve(positions, len(in.InputIDs)*max(conf.NumBeams, conf.NumReturnSequences, 1)); err != nil {
+			sess.Close()
+			return nil, err
+		}
+	}
 	timed := &timedSession{Session: sess, counts: func() compute.Counts { return compute.CountsOf(p.backend) }}
 	out, err := generate.Generate(ctx, timed, p.prefix(in), conf, stream)
 	res.Timings.Prefill, res.Timings.Decode, res.Timings.Steps = timed.prefill, timed.steps, timed.nsteps
