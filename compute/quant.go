@@ -132,18 +132,51 @@ func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float
 		return nil, nil, fmt.Errorf("tensor of shape %v needs %d values, got %d", shape, n, len(data))
 	}
 	words = make([]uint32, PackedWords(dt, n))
+	if s := PackedScales(dt, n); s > 0 {
+		scales = make([]float32, s)
+	}
+	packInto(dt, n, data, words, scales)
+	return words, scales, nil
+}
+
+// PackInto is Pack into storage the caller provides: words of
+// PackedWords(dt, n) and scales of PackedScales(dt, n) for the n elements
+// of shape (the model loader packs into memory outside the Go heap, which
+// the CPU engine then reads in place). It overwrites all of both, and gives
+// the same words and scales as Pack. It returns Pack's errors, and one
+// when a length does not match.
+func PackInto(dt DType, shape []int, data []float32, words []uint32, scales []float32) error {
+	n, err := checkPackShape(dt, shape)
+	if err != nil {
+		return err
+	}
+	if len(data) != n {
+		return fmt.Errorf("tensor of shape %v needs %d values, got %d", shape, n, len(data))
+	}
+	if len(words) != PackedWords(dt, n) || len(scales) != PackedScales(dt, n) {
+		return fmt.Errorf("a %v tensor of shape %v packs into %d words and %d scales, got room for %d and %d",
+			dt, shape, PackedWords(dt, n), PackedScales(dt, n), len(words), len(scales))
+	}
+	// The formats OR their fields into words.
+	clear(words)
+	packInto(dt, n, data, words, scales)
+	return nil
+}
+
+// packInto packs n checked elements into zeroed words and scales of the
+// right lengths.
+func packInto(dt DType, n int, data []float32, words []uint32, scales []float32) {
 	if dt == Q4K {
 		// The search costs a few hundred operations per weight: worth
-		// every core, one super-block per unit of work.
+		// every core, one super-block per unit of work. Each super-block
+		// is quantized on its own into its own words, so the split over
+		// goroutines never changes the result (pack_parallel_test.go).
 		parallel.For(n/SuperBlockSize, 64, func(s0, s1 int) {
 			for s := s0; s < s1; s++ {
 				quantizeQ4K(data[s*SuperBlockSize:(s+1)*SuperBlockSize], words[s*Q4KWords:(s+1)*Q4KWords])
 			}
 		})
-		return words, nil, nil
-	}
-	if dt == Q8 || dt == Q4 {
-		scales = make([]float32, n/BlockSize)
+		return
 	}
 	// Checkpoints hold billions of weights: pack word ranges in parallel.
 	// Chunks are whole blocks, so no two goroutines write the same word.
@@ -151,7 +184,6 @@ func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float
 	parallel.For(blocks, 1<<12, func(b0, b1 int) {
 		packRange(dt, data[b0*BlockSize:min(b1*BlockSize, n)], b0*BlockSize, words, scales)
 	})
-	return words, scales, nil
 }
 
 // packRange packs data, elements [start, start+len(data)) of a tensor, into

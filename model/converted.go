@@ -148,21 +148,39 @@ func (c *convertedCopy) upload(be compute.Backend, key string, t store.Tensor) (
 }
 
 // convert packs data to dtype, adds it to the store file being written (if
-// any), and uploads it.
-func (c *convertedCopy) convert(be compute.Backend, key string, dtype compute.DType, shape []int, data []float32) (compute.Tensor, error) {
+// any), and uploads it. A backend that keeps the packed words as the
+// tensor's storage (the CPU engine) gets them in memory outside the Go heap
+// (hostmem.go), returned as host, to free after the tensor is released;
+// host is nil otherwise.
+func (c *convertedCopy) convert(be compute.Backend, key string, dtype compute.DType, shape []int, data []float32) (t compute.Tensor, host *hostPacked, err error) {
 	var words []uint32
 	var scales []float32
-	if dtype == compute.F32 {
+	switch {
+	case dtype == compute.F32:
 		// F32 packs as its own bits: the writer and the device copy them.
 		words = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data))
-	} else {
-		var err error
+	case keepsPacked(be, dtype):
+		if host, err = allocPacked(dtype, len(data)); err != nil {
+			return nil, nil, err
+		}
+		if err = compute.PackInto(dtype, shape, data, host.words, host.scales); err != nil {
+			host.free()
+			return nil, nil, err
+		}
+		words, scales = host.words, host.scales
+	default:
 		if words, scales, err = compute.Pack(dtype, shape, data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	c.add(key, dtype, shape, words, scales)
-	return be.UploadPacked(dtype, shape, words, scales)
+	if t, err = be.UploadPacked(dtype, shape, words, scales); err != nil {
+		if host != nil {
+			host.free()
+		}
+		return nil, nil, err
+	}
+	return t, host, nil
 }
 
 // keep adds host float32 data (kept on the host, not uploaded) to the store

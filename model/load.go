@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -159,14 +160,20 @@ func parseSource(prefix, alt string) source {
 type weights struct {
 	tensors []compute.Tensor
 	names   map[compute.Tensor]string // checkpoint name of each tensor, for shape errors
+	// host is the packed storage outside the Go heap that the backend
+	// reads tensors from (hostmem.go), freed after them.
+	host []*hostPacked
 }
 
-// release frees every uploaded tensor.
+// release frees every uploaded tensor, then the storage they read.
 func (w *weights) release() {
 	for _, t := range w.tensors {
 		t.Release()
 	}
-	w.tensors, w.names = nil, nil
+	for _, h := range w.host {
+		h.free()
+	}
+	w.tensors, w.names, w.host = nil, nil, nil
 }
 
 // loadWeights fills the tagged fields of the struct dst points to from set,
@@ -303,13 +310,24 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			if err != nil {
 				return nil, err
 			}
-			t, err := cv.convert(be, key, dtype, shape, data)
+			t, host, err := cv.convert(be, key, dtype, shape, data)
 			if err != nil {
 				return nil, fmt.Errorf("uploading %s: %w", src.name, err)
+			}
+			if host != nil {
+				w.host = append(w.host, host)
 			}
 			place(t)
 		}
 		done()
+	}
+	if lastData != nil {
+		// The conversion buffer (as large as the largest tensor, half a
+		// gigabyte for a 7B model's embedding table) is garbage now: give
+		// it back to the system rather than keep it in the process until
+		// the collector's scavenger gets to it.
+		lastData = nil
+		debug.FreeOSMemory()
 	}
 	return w, nil
 }
