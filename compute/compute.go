@@ -272,9 +272,13 @@ type Context interface {
 	LinearAdd(x, w, bias, res Tensor) Tensor
 	// GatedLinear returns act(x·gateᵀ)·(x·upᵀ) (Gated's activations).
 	GatedLinear(act string, x, gate, up Tensor) Tensor
+	// NormGatedLinear is GatedLinear of RMSNorm(x, w, eps).
+	NormGatedLinear(act string, x, w Tensor, eps float32, gate, up Tensor) Tensor
 	// Linears returns x·wᵢᵀ for every weight, side by side along the last
 	// dimension.
 	Linears(x Tensor, ws ...Tensor) Tensor
+	// NormLinears is Linears of RMSNorm(x, w, eps).
+	NormLinears(x, w Tensor, eps float32, ws ...Tensor) Tensor
 	// SplitQKV splits a fused query–key–value projection, rotating by RoPE
 	// and writing keys and values into a cache (SplitQKVOptions); it
 	// returns the queries.

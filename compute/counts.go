@@ -156,14 +156,14 @@ func (d countedDevice) LinearAdd(out, x, w, bias, res Operand) {
 	d.Device.LinearAdd(out, x, w, bias, res)
 }
 
-func (d countedDevice) GatedLinear(act Activation, out, x, gate, up Operand) {
+func (d countedDevice) GatedLinear(act Activation, out, x, norm Operand, eps float32, gate, up Operand) {
 	d.n.dispatches.Add(1)
-	d.Device.GatedLinear(act, out, x, gate, up)
+	d.Device.GatedLinear(act, out, x, norm, eps, gate, up)
 }
 
-func (d countedDevice) Linears(out, x Operand, ws []Operand) {
+func (d countedDevice) Linears(out, x, norm Operand, eps float32, ws []Operand) {
 	d.n.dispatches.Add(1)
-	d.Device.Linears(out, x, ws)
+	d.Device.Linears(out, x, norm, eps, ws)
 }
 
 func (d countedDevice) SplitQKV(out, qkv, kc, vc, pos Operand, p SplitQKVParams) {

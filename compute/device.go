@@ -192,11 +192,13 @@ type Device interface {
 	LinearAdd(out, x, w, bias, res Operand)
 	// GatedLinear writes out = act(x·gateᵀ)·(x·upᵀ), each product rounded
 	// to float32 before the activation and the product, as Linear then
-	// Gated round them.
-	GatedLinear(act Activation, out, x, gate, up Operand)
+	// Gated round them. With norm (F32, K values) x's rows are first
+	// RMS-normalised with that weight and eps, as RMSNorm does.
+	GatedLinear(act Activation, out, x, norm Operand, eps float32, gate, up Operand)
 	// Linears writes out [M, ΣNᵢ] = x·w₀ᵀ | x·w₁ᵀ | …: weights of any
-	// dtypes sharing x's row length K ≥ 1, outputs side by side.
-	Linears(out, x Operand, ws []Operand)
+	// dtypes sharing x's row length K ≥ 1, outputs side by side; with
+	// norm, of RMSNorm(x) as GatedLinear.
+	Linears(out, x, norm Operand, eps float32, ws []Operand)
 	// SplitQKV splits qkv [B, T, (H+2·KVH)·D] into q (written to out
 	// [B, T, H·D]), k and v; with p.Theta > 0 it rotates q and k as RoPE
 	// does, at position pos[r] + p.PosOffset of row r (pos F32 integers);

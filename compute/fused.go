@@ -97,15 +97,27 @@ func (c *context) linearArgs(op string, x, w, bias Tensor) (xt, wt *tensor, bo O
 // feed-forward input side in one pass over x.
 func (c *context) GatedLinear(act string, x, gate, up Tensor) Tensor {
 	c.live("GatedLinear")
+	return c.gatedLinear("GatedLinear", act, x, nil, 0, gate, up)
+}
+
+// NormGatedLinear is GatedLinear of RMSNorm(x, w, eps): the norm as the
+// products' prologue.
+func (c *context) NormGatedLinear(act string, x, w Tensor, eps float32, gate, up Tensor) Tensor {
+	c.live("NormGatedLinear")
+	return c.gatedLinear("NormGatedLinear", act, x, w, eps, gate, up)
+}
+
+func (c *context) gatedLinear(op, act string, x, norm Tensor, eps float32, gate, up Tensor) Tensor {
 	a, ok := gatedActs[act]
 	if !ok {
-		panic(fmt.Sprintf("compute: GatedLinear with unknown activation %q", act))
+		panic(fmt.Sprintf("compute: %s with unknown activation %q", op, act))
 	}
-	xt, gt, _, shape := c.linearArgs("GatedLinear", x, gate, nil)
-	ut := c.arg("GatedLinear", up)
+	xt, gt, _, shape := c.linearArgs(op, x, gate, nil)
+	ut := c.arg(op, up)
 	if !equalInts(gt.shape, ut.shape) {
-		panic(fmt.Sprintf("compute: GatedLinear of gate %v and up %v: shapes differ", gt, ut))
+		panic(fmt.Sprintf("compute: %s of gate %v and up %v: shapes differ", op, gt, ut))
 	}
+	no := c.normArg(op, xt, norm)
 	out := c.out(F32, shape)
 	switch {
 	case NumElements(shape) == 0:
@@ -113,9 +125,19 @@ func (c *context) GatedLinear(act string, x, gate, up Tensor) Tensor {
 		// Both products are zero, and act(0)·0 is 0 for every activation.
 		c.b.dev.Clear(out.operand())
 	default:
-		c.b.dev.GatedLinear(a, out.operand(), xt.operand(), gt.operand(), ut.operand())
+		c.b.dev.GatedLinear(a, out.operand(), xt.operand(), no, eps, gt.operand(), ut.operand())
 	}
 	return out
+}
+
+// normArg checks an optional RMSNorm prologue's weight: F32, one value per
+// element of x's rows.
+func (c *context) normArg(op string, xt *tensor, norm Tensor) Operand {
+	if norm == nil {
+		return Operand{}
+	}
+	_, cols := rowsCols(op, xt)
+	return c.param(op, "norm weight", xt, norm, cols)
 }
 
 // Linears returns x multiplied by several weights that share its row
@@ -124,20 +146,32 @@ func (c *context) GatedLinear(act string, x, gate, up Tensor) Tensor {
 // pass over x).
 func (c *context) Linears(x Tensor, ws ...Tensor) Tensor {
 	c.live("Linears")
+	return c.linears("Linears", x, nil, 0, ws)
+}
+
+// NormLinears is Linears of RMSNorm(x, w, eps): the norm as the products'
+// prologue.
+func (c *context) NormLinears(x, w Tensor, eps float32, ws ...Tensor) Tensor {
+	c.live("NormLinears")
+	return c.linears("NormLinears", x, w, eps, ws)
+}
+
+func (c *context) linears(op string, x, norm Tensor, eps float32, ws []Tensor) Tensor {
 	if len(ws) == 0 {
-		panic("compute: Linears of no weights")
+		panic(fmt.Sprintf("compute: %s of no weights", op))
 	}
-	xt := c.f32("Linears", x)
+	xt := c.f32(op, x)
 	ops := make([]Operand, len(ws))
 	n, k0 := 0, 0
 	for i, w := range ws {
-		_, wt, _, _ := c.linearArgs("Linears", x, w, nil)
+		_, wt, _, _ := c.linearArgs(op, x, w, nil)
 		if i == 0 {
 			k0 = wt.shape[1]
 		}
 		ops[i] = wt.operand()
 		n += wt.shape[0]
 	}
+	no := c.normArg(op, xt, norm)
 	shape := cloneShape(xt.shape)
 	shape[len(shape)-1] = n
 	out := c.out(F32, shape)
@@ -146,7 +180,7 @@ func (c *context) Linears(x Tensor, ws ...Tensor) Tensor {
 	case k0 == 0:
 		c.b.dev.Clear(out.operand())
 	default:
-		c.b.dev.Linears(out.operand(), xt.operand(), ops)
+		c.b.dev.Linears(out.operand(), xt.operand(), no, eps, ops)
 	}
 	return out
 }

@@ -34,19 +34,21 @@ func TestStepCounts(t *testing.T) {
 		beams int
 		max   compute.Counts
 	}{
-		// Issue #14's bounds: at most 8 dispatches per layer (norm, the
-		// q/k/v projections as one, SplitQKV (RoPE and the cache write),
-		// attention, the output projection with the residual, norm, gate
-		// and up as one, down with the residual), plus the embedding, the
-		// final norm and the head; no upload but the token id (positions
-		// and the padding mask stay on the device); no KV copies. Before
-		// the fused kernels: 16 dispatches per layer, 39 barriers, 2
-		// uploads (token and positions), 6 copies (the KV appends).
-		{"gl", 1, compute.Counts{Dispatches: 8*layers + 3, Barriers: 27, Uploads: 1, UploadBytes: 4, Copies: 0, Readbacks: 1, ReadbackBytes: 4008}},
+		// Six dispatches per layer (the q/k/v projections as one with the
+		// norm as their prologue, SplitQKV (RoPE and the cache write),
+		// attention, the output projection with the residual, gate and up
+		// as one with the norm, down with the residual), plus the
+		// embedding and the head with the final norm; no upload but the
+		// token id (positions and the padding mask stay on the device); no
+		// KV copies. Before the fused kernels: 16 dispatches per layer, 39
+		// barriers, 2 uploads (token and positions), 6 copies (the KV
+		// appends). TestSelectStepCounts adds token selection and holds
+		// the step to issue #14's bounds.
+		{"gl", 1, compute.Counts{Dispatches: 6*layers + 2, Barriers: 6*layers + 2, Uploads: 1, UploadBytes: 4, Copies: 0, Readbacks: 1, ReadbackBytes: 4008}},
 		// Reorder rewrites the rows index that attention reads instead of
 		// gathering the cache (before: 36 copies of whole capacities).
-		{"gl", 3, compute.Counts{Dispatches: 8*layers + 3, Barriers: 27, Uploads: 2, UploadBytes: 12 + index, Copies: 0, Readbacks: 1, ReadbackBytes: 12024}},
-		{"cpu", 1, compute.Counts{Dispatches: 8*layers + 3, Copies: 0, Readbacks: 1, ReadbackBytes: 4008}},
+		{"gl", 3, compute.Counts{Dispatches: 6*layers + 2, Barriers: 6*layers + 2, Uploads: 2, UploadBytes: 12 + index, Copies: 0, Readbacks: 1, ReadbackBytes: 12024}},
+		{"cpu", 1, compute.Counts{Dispatches: 6*layers + 2, Copies: 0, Readbacks: 1, ReadbackBytes: 4008}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.backend+map[bool]string{true: "/greedy", false: "/beam"}[tc.beams == 1], func(t *testing.T) {
@@ -199,6 +201,14 @@ func TestSelectStepCounts(t *testing.T) {
 					t.Errorf("readbacks: %d per step, want exactly 1", got.Readbacks)
 				}
 				checkCounts(t, got, max)
+				// And issue #14's bounds for the whole step, selection
+				// included: at most 8 dispatches per layer, no upload but
+				// the token ids, no KV copies.
+				checkCounts(t, got, compute.Counts{Dispatches: 8 * 3, Barriers: 8 * 3, Uploads: plain.Uploads,
+					UploadBytes: plain.UploadBytes, Copies: 0, Readbacks: 1, ReadbackBytes: max.ReadbackBytes})
+				if beams == 1 && got.UploadBytes > 4 {
+					t.Errorf("a greedy step uploads %d bytes, want at most the token id's 4", got.UploadBytes)
+				}
 			})
 		}
 	}

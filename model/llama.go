@@ -89,11 +89,16 @@ type ropePositions struct {
 // values are stored in it and attention covers everything cached; the
 // caller advances the cache afterwards.
 func (m *Llama) Forward(ctx compute.Context, x compute.Tensor, pos ropePositions, mask compute.Tensor, cache *kvCache, tr Trace) compute.Tensor {
+	return m.Norm.Forward(ctx, m.blocks(ctx, x, pos, mask, cache, tr), m.Eps)
+}
+
+// blocks runs the decoder blocks, without the final norm.
+func (m *Llama) blocks(ctx compute.Context, x compute.Tensor, pos ropePositions, mask compute.Tensor, cache *kvCache, tr Trace) compute.Tensor {
 	for i := range m.Layers {
 		x = m.Layers[i].Forward(ctx, x, pos, mask, cache, i, &m.LlamaParams)
 		tr.emitf(ctx, x, "language_model.model.layers.%d", i)
 	}
-	return m.Norm.Forward(ctx, x, m.Eps)
+	return x
 }
 
 // Logits applies the language-model head to hidden states [..., hidden].
@@ -102,12 +107,12 @@ func (m *Llama) Logits(ctx compute.Context, h compute.Tensor) compute.Tensor {
 }
 
 // Forward runs one block: x + attention(RMSNorm(x)), then
-// + down(silu(gate(·)) * up(·)) of RMSNorm. The residual adds ride in the
-// output projections' epilogues, gate and up share one pass, and with a
-// cache the three projections run as one and SplitQKV rotates and stores
-// (a handful of dispatches per layer on a GPU).
+// + down(silu(gate(·)) * up(·)) of RMSNorm. The norms are the prologues of
+// the products after them, the residual adds ride in the output
+// projections' epilogues, gate and up share one pass, and with a cache the
+// three projections run as one and SplitQKV rotates and stores: six
+// dispatches per layer on a GPU.
 func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos ropePositions, mask compute.Tensor, cache *kvCache, layer int, p *LlamaParams) compute.Tensor {
-	h := l.AttentionNorm.Forward(ctx, x, p.Eps)
 	opts := compute.AttentionOptions{
 		Heads:   p.Heads,
 		KVHeads: p.KVHeads,
@@ -117,24 +122,25 @@ func (l *LlamaLayer) Forward(ctx compute.Context, x compute.Tensor, pos ropePosi
 	}
 	var q, k, v compute.Tensor
 	if cache != nil && l.Query.Bias == nil && l.Key.Bias == nil && l.Value.Bias == nil {
-		qkv := ctx.Linears(h, l.Query.Weight, l.Key.Weight, l.Value.Weight)
+		qkv := ctx.NormLinears(x, l.AttentionNorm.Weight, p.Eps, l.Query.Weight, l.Key.Weight, l.Value.Weight)
 		q, k, v = cache.split(ctx, layer, qkv, compute.SplitQKVOptions{Heads: p.Heads, KVHeads: p.KVHeads,
 			Theta: p.RopeTheta, Pos: pos.dev, PosOffset: pos.offset, MaxPosition: pos.top}, &opts)
 	} else {
 		if cache != nil {
 			panic("model: a LLaMA layer with projection biases and a KV cache") // no Vicuna has them
 		}
+		h := l.AttentionNorm.Forward(ctx, x, p.Eps)
 		q = ctx.RoPE(l.Query.Forward(ctx, h), pos.host, p.Heads, p.RopeTheta)
 		k = ctx.RoPE(l.Key.Forward(ctx, h), pos.host, p.KVHeads, p.RopeTheta)
 		v = l.Value.Forward(ctx, h)
 	}
 	x = ctx.LinearAdd(ctx.Attention(q, k, v, opts), l.Output.Weight, l.Output.Bias, x)
 
-	h = l.MLPNorm.Forward(ctx, x, p.Eps)
 	var gated compute.Tensor
 	if l.Gate.Bias == nil && l.Up.Bias == nil {
-		gated = ctx.GatedLinear(p.Act, h, l.Gate.Weight, l.Up.Weight)
+		gated = ctx.NormGatedLinear(p.Act, x, l.MLPNorm.Weight, p.Eps, l.Gate.Weight, l.Up.Weight)
 	} else {
+		h := l.MLPNorm.Forward(ctx, x, p.Eps)
 		gated = ctx.Gated(p.Act, l.Gate.Forward(ctx, h), l.Up.Forward(ctx, h))
 	}
 	return ctx.LinearAdd(gated, l.Down.Weight, l.Down.Bias, x)
@@ -228,10 +234,11 @@ func (d *llamaDecoding) step(g compute.Context, tokens []int32) compute.Tensor {
 	}
 	d.cache.reserve(1)
 	d.syncMask()
-	h := m.Forward(g, x, ropePositions{dev: d.pos, offset: d.offset, top: int(top)}, d.mask, d.cache, nil)
+	h := m.blocks(g, x, ropePositions{dev: d.pos, offset: d.offset, top: int(top)}, d.mask, d.cache, nil)
 	d.cache.advance(1)
 	d.offset++
-	return m.Logits(g, g.Reshape(h, n, m.Hidden))
+	// The final norm as the head's prologue.
+	return g.NormLinears(g.Reshape(h, n, m.Hidden), m.Norm.Weight, m.Eps, m.Head)
 }
 
 func (d *llamaDecoding) reorder(idx []int32, rows []int) {

@@ -15,8 +15,19 @@ func (d device) LinearAdd(out, x, w, bias, res compute.Operand) {
 	d.Add(out, out, res)
 }
 
+// normed returns x, or RMSNorm(x) in scratch when norm is set.
+func (d device) normed(x, norm compute.Operand, eps float32) compute.Operand {
+	if norm.None() {
+		return x
+	}
+	h := compute.Operand{Buf: &buffer{f: make([]float32, x.Len())}, DType: compute.F32, Shape: x.Shape}
+	d.RMSNorm(h, x, norm, eps)
+	return h
+}
+
 // GatedLinear runs both products into scratch, then Gated.
-func (d device) GatedLinear(act compute.Activation, out, x, gate, up compute.Operand) {
+func (d device) GatedLinear(act compute.Activation, out, x, norm compute.Operand, eps float32, gate, up compute.Operand) {
+	x = d.normed(x, norm, eps)
 	n := out.Len()
 	g := compute.Operand{Buf: &buffer{f: make([]float32, n)}, DType: compute.F32, Shape: out.Shape}
 	d.Linear(g, x, gate, compute.Operand{})
@@ -26,7 +37,8 @@ func (d device) GatedLinear(act compute.Activation, out, x, gate, up compute.Ope
 
 // Linears writes each product straight into its columns of out (the
 // matrix kernel takes the output's row stride).
-func (device) Linears(out, x compute.Operand, ws []compute.Operand) {
+func (d device) Linears(out, x, norm compute.Operand, eps float32, ws []compute.Operand) {
+	x = d.normed(x, norm, eps)
 	K := ws[0].Shape[1]
 	M := x.Len() / K
 	ldo := out.Shape[len(out.Shape)-1]

@@ -23,8 +23,9 @@ var (
 // fusedMatvec returns the matvec dispatch of x by the weights ws (one dtype,
 // each in one buffer), writing N rows of out with stride N, or nil where
 // the fused kernel does not apply. extra is a binding the caller adds
-// (the residual), -1 for none.
-func (b *device) fusedMatvec(op string, out, x compute.Operand, ws []compute.Operand, bias compute.Operand, extra int) *kernel {
+// (the residual), -1 for none. norm, if set, is the RMSNorm weight of the
+// prologue (and bias must be None: they share binding 4).
+func (b *device) fusedMatvec(op string, out, x compute.Operand, ws []compute.Operand, bias, norm compute.Operand, eps float32, extra int) *kernel {
 	dt := ws[0].DType
 	K := ws[0].Shape[1]
 	M := x.Len() / K
@@ -56,13 +57,32 @@ func (b *device) fusedMatvec(op string, out, x compute.Operand, ws []compute.Ope
 		defs = append(defs, "HAS_BIAS")
 	}
 	N := out.Shape[len(out.Shape)-1]
-	return &kernel{name: "matvec", defines: defs, binds: binds, writes: 1,
-		args: []any{M, N, K, N, 0}, groups: grid(N)}
+	args := make([]any, 9)
+	args[0], args[1], args[2], args[3], args[4] = M, N, K, N, 0
+	if !norm.None() {
+		binds[4] = single(op+" norm weight", norm)
+		defs = append(defs, "NORM")
+		args[8] = eps
+	}
+	return &kernel{name: "matvec", defines: defs, binds: binds, writes: 1, args: args, groups: grid(N)}
+}
+
+// normed returns x, or when norm is set RMSNorm(x) in a new buffer (the
+// dispatch a prologue saves where the fused kernel does not apply) and a
+// function that frees it once the kernels using it are queued.
+func (b *device) normed(x, norm compute.Operand, eps float32) (compute.Operand, func()) {
+	if norm.None() {
+		return x, func() {}
+	}
+	h := b.Alloc(compute.F32, x.Shape)
+	ho := compute.Operand{Buf: h, DType: compute.F32, Shape: x.Shape}
+	b.RMSNorm(ho, x, norm, eps)
+	return ho, func() { b.Free(h) }
 }
 
 // LinearAdd adds the residual in matvec's epilogue.
 func (b *device) LinearAdd(out, x, w, bias, res compute.Operand) {
-	if k := b.fusedMatvec("LinearAdd", out, x, []compute.Operand{w}, bias, 7); k != nil {
+	if k := b.fusedMatvec("LinearAdd", out, x, []compute.Operand{w}, bias, compute.Operand{}, 0, 7); k != nil {
 		k.binds[7] = single("LinearAdd residual", res)
 		k.defines = append(k.defines, "HAS_RES")
 		b.exec(k)
@@ -74,12 +94,14 @@ func (b *device) LinearAdd(out, x, w, bias, res compute.Operand) {
 
 // GatedLinear reads gate and up rows n in one work group and applies the
 // activation before writing.
-func (b *device) GatedLinear(act compute.Activation, out, x, gate, up compute.Operand) {
-	if k := b.fusedMatvec("GatedLinear", out, x, []compute.Operand{gate, up}, compute.Operand{}, -1); k != nil {
+func (b *device) GatedLinear(act compute.Activation, out, x, norm compute.Operand, eps float32, gate, up compute.Operand) {
+	if k := b.fusedMatvec("GatedLinear", out, x, []compute.Operand{gate, up}, compute.Operand{}, norm, eps, -1); k != nil {
 		k.defines = append(k.defines, "GATED", "ACT="+activationDefines[act].fn)
 		b.exec(k)
 		return
 	}
+	x, done := b.normed(x, norm, eps)
+	defer done()
 	g, u := b.Alloc(compute.F32, out.Shape), b.Alloc(compute.F32, out.Shape)
 	gop := compute.Operand{Buf: g, DType: compute.F32, Shape: out.Shape}
 	uop := compute.Operand{Buf: u, DType: compute.F32, Shape: out.Shape}
@@ -93,18 +115,20 @@ func (b *device) GatedLinear(act compute.Activation, out, x, gate, up compute.Op
 
 // Linears runs up to three weights in one matvec dispatch (MULTI), each
 // work group one row of one weight.
-func (b *device) Linears(out, x compute.Operand, ws []compute.Operand) {
-	if k := b.fusedMatvec("Linears", out, x, ws, compute.Operand{}, -1); k != nil {
+func (b *device) Linears(out, x, norm compute.Operand, eps float32, ws []compute.Operand) {
+	if k := b.fusedMatvec("Linears", out, x, ws, compute.Operand{}, norm, eps, -1); k != nil {
 		if len(ws) > 1 {
 			// With two weights n2 is N: no group reaches w3.
 			n1 := ws[0].Shape[0]
 			n2 := n1 + ws[1].Shape[0]
 			k.defines = append(k.defines, "MULTI")
-			k.args = append(k.args, n1, n2)
+			k.args[5], k.args[6] = n1, n2
 		}
 		b.exec(k)
 		return
 	}
+	x, done := b.normed(x, norm, eps)
+	defer done()
 	ldc, col := out.Shape[len(out.Shape)-1], 0
 	var ks []*kernel
 	for _, w := range ws {

@@ -102,7 +102,109 @@ func fusedCases() []Case {
 			}
 		}
 	}
-	return append(cs, splitQKVCases()...)
+	return append(append(cs, normFusedCases()...), splitQKVCases()...)
+}
+
+// normFusedCases are NormLinears and NormGatedLinear: the same products of
+// RMSNorm(x). The norm's rounding (the sum of squares over K terms, then
+// the scale and the weight) adds up to about K/2 + 3 units in the last
+// place of every normalised value, all of one sign for the scale, so the
+// sums are checked with a bound of 2K terms.
+func normFusedCases() []Case {
+	var cs []Case
+	for _, dt := range allDTypes {
+		for _, s := range fusedShapes {
+			if !fits(dt, s.k) {
+				continue
+			}
+			cs = append(cs, Case{"NormLinears", fmt.Sprintf("%v/m%d_k%d_n%d+7", dt, s.m, s.k, s.n), func(e *env) {
+				x, nw := e.rand(s.m*s.k, 2), e.rand(s.k, 1)
+				w1, w2 := e.rand(s.n*s.k, 0.5), e.rand(7*s.k, 0.5)
+				h := refRMSNorm(x, s.k, nw, 1e-6)
+				a, ab := refLinear64(h, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, w1), s.n)
+				b, bb := refLinear64(h, s.m, s.k, stored(e.t, dt, []int{7, s.k}, w2), 7)
+				if dt == compute.Q4K {
+					ab, bb = q4kNormBound(e, h, s.m, s.k, w1, s.n), q4kNormBound(e, h, s.m, s.k, w2, 7)
+				}
+				want, bound := make([]float64, 0, s.m*(s.n+7)), make([]float64, 0, s.m*(s.n+7))
+				for m := 0; m < s.m; m++ {
+					want = append(append(want, a[m*s.n:(m+1)*s.n]...), b[m*7:(m+1)*7]...)
+					bound = append(append(bound, ab[m*s.n:(m+1)*s.n]...), bb[m*7:(m+1)*7]...)
+				}
+				got := e.ctx.NormLinears(e.floats([]int{s.m, s.k}, x), e.floats([]int{s.k}, nw), 1e-6,
+					e.upload(dt, []int{s.n, s.k}, w1), e.upload(dt, []int{7, s.k}, w2))
+				CheckSums(e.t, "NormLinears", e.read(got, []int{s.m, s.n + 7}), want, bound, 2*s.k)
+			}})
+			cs = append(cs, Case{"NormGatedLinear", fmt.Sprintf("%v/m%d_k%d_n%d", dt, s.m, s.k, s.n), func(e *env) {
+				x, nw := e.rand(s.m*s.k, 2), e.rand(s.k, 1)
+				gf, uf := e.rand(s.n*s.k, 0.3), e.rand(s.n*s.k, 0.3)
+				h := refRMSNorm(x, s.k, nw, 1e-6)
+				g, gb := refLinear64(h, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, gf), s.n)
+				u, ub := refLinear64(h, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, uf), s.n)
+				if dt == compute.Q4K {
+					gb, ub = q4kNormBound(e, h, s.m, s.k, gf, s.n), q4kNormBound(e, h, s.m, s.k, uf, s.n)
+				}
+				got := e.read(e.ctx.NormGatedLinear("silu", e.floats([]int{s.m, s.k}, x), e.floats([]int{s.k}, nw), 1e-6,
+					e.upload(dt, []int{s.n, s.k}, gf), e.upload(dt, []int{s.n, s.k}, uf)), []int{s.m, s.n})
+				eps := func(b float64) float64 { return 2 * float64(2*s.k) * math.Ldexp(1, -24) * b }
+				for i := range got {
+					a := refAct("silu", g[i])
+					want := a * u[i]
+					tol := math.Abs(u[i])*1.13*eps(gb[i]) + math.Abs(a)*eps(ub[i]) + 4*math.Ldexp(1, -24)*math.Abs(want) + 1e-30
+					if d := math.Abs(float64(got[i]) - want); !(d <= tol) {
+						e.t.Fatalf("NormGatedLinear: element %d = %v, want %v (error %.3g > %.3g)", i, got[i], want, d, tol)
+					}
+				}
+			}})
+		}
+	}
+	return cs
+}
+
+// refRMSNorm is RMSNorm in float64: x·(mean(x²) + eps)^(-1/2)·w per row.
+func refRMSNorm(x []float32, k int, w []float32, eps float64) []float64 {
+	h := make([]float64, len(x))
+	for r := 0; r < len(x)/k; r++ {
+		var ss float64
+		for _, v := range x[r*k : (r+1)*k] {
+			ss += float64(v) * float64(v)
+		}
+		inv := 1 / math.Sqrt(ss/float64(k)+eps)
+		for i := 0; i < k; i++ {
+			h[r*k+i] = float64(x[r*k+i]) * inv * float64(w[i])
+		}
+	}
+	return h
+}
+
+// refLinear64 is h·wᵀ in float64 for float64 h, with Σ|terms| as the bound.
+func refLinear64(h []float64, m, k int, w []float32, n int) (out, bound []float64) {
+	out, bound = make([]float64, m*n), make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, a float64
+			for e := 0; e < k; e++ {
+				p := h[i*k+e] * float64(w[j*k+e])
+				s += p
+				a += math.Abs(p)
+			}
+			out[i*n+j], bound[i*n+j] = s, a
+		}
+	}
+	return out, bound
+}
+
+// q4kNormBound is q4kLinearBound for the normalised rows h.
+func q4kNormBound(e *env, h []float64, m, k int, wf []float32, n int) []float64 {
+	h32 := make([]float32, len(h))
+	for i, v := range h {
+		h32[i] = float32(v)
+	}
+	b := q4kLinearBound(e.t, h32, m, k, wf, n, nil)
+	for i := range b {
+		b[i] *= 1.001 // h rounded to float32 on the way
+	}
+	return b
 }
 
 // linearRef is RefLinear of the weights as dt stores them, with Q4K's

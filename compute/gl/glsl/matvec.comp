@@ -18,10 +18,16 @@
 // on w2, [n2, N) on w3, their outputs side by side (column = group).
 // Bindings: 0 out, 1 x, 2 w (W_BIND), 3 scales (Q8/Q4), 4 bias (HAS_BIAS),
 // 5 w2 and 6 its scales (GATED, MULTI), 7 res (HAS_RES) or w3 (MULTI), 8 w3's
-// scales (MULTI with Q8/Q4).
-// Uniforms: 0 M (<= MAXM), 1 N, 2 K, 3 ldc, 4 cOff, 5 n1, 6 n2 (MULTI).
+// scales (MULTI with Q8/Q4). NORM (VEC, without a bias) normalises each x
+// row first, as RMSNorm does with the weight at binding 4 and eps: every
+// work group sums its rows' squares itself, so the norm costs no dispatch.
+// Uniforms: 0 M (<= MAXM), 1 N, 2 K, 3 ldc, 4 cOff, 5 n1, 6 n2 (MULTI),
+// 8 eps (NORM).
 #define W_BIND 2
 #define WS_BIND 3
+#ifdef NORM
+#define NEED_REDUCE
+#endif
 #include "common.glsl"
 
 // MAXM (1, 2, 4 or 8, a define) bounds M at compile time: every loop over
@@ -81,6 +87,22 @@ layout(std430, binding = 7) readonly buffer ResBuf { float res[]; };
 layout(location = 5) uniform int n1;
 layout(location = 6) uniform int n2;
 #endif
+#ifdef NORM
+layout(std430, binding = 4) readonly buffer NormBuf { vec4 nw4[]; };
+layout(location = 8) uniform float eps;
+shared float rinv[MAXM];
+#endif
+int xv; // vec4s per x row
+
+// X is the vector i of x row m as the products see it: normalised with
+// NORM (x·rsqrt(mean(x²)+eps), then times the weight, as RMSNorm rounds).
+vec4 X(int m, int i) {
+#ifdef NORM
+	return (x4[m * xv + i] * rinv[m]) * nw4[i];
+#else
+	return x4[m * xv + i];
+#endif
+}
 
 vec4 h4(uint a, uint b) {
 #ifdef USE_HALF
@@ -108,18 +130,18 @@ layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
 #else
 #define NSUM MAXM
 #endif
-shared float red[NSUM * WG];
+shared float mred[NSUM * WG];
 #ifndef USE_SUBGROUP
-shared float red16[NSUM * 16];
+shared float mred16[NSUM * 16];
 #endif
 
 #ifdef VEC
 // accum adds the products of one 16-byte weight vector u (scale sc) with
 // the x vectors from xb on, for every row m < M, to a[off + m].
-void accum(WVEC u, float sc, int xb, int xv, inout float a[NSUM], int off) {
+void accum(WVEC u, float sc, int xb, inout float a[NSUM], int off) {
 #if defined(WT_F32)
 	for (int m = 0; m < MAXM; m++)
-		if (m < M) a[off + m] += dot(u, x4[m * xv + xb]);
+		if (m < M) a[off + m] += dot(u, X(m, xb));
 #elif defined(WT_F16) || defined(WT_BF16)
 #ifdef WT_F16
 	vec4 w0 = h4(u.x, u.y), w1 = h4(u.z, u.w);
@@ -128,24 +150,21 @@ void accum(WVEC u, float sc, int xb, int xv, inout float a[NSUM], int off) {
 #endif
 	for (int m = 0; m < MAXM; m++) {
 		if (m >= M) break;
-		int xi = m * xv + xb;
-		a[off + m] += dot(w0, x4[xi]) + dot(w1, x4[xi + 1]);
+		a[off + m] += dot(w0, X(m, xb)) + dot(w1, X(m, xb + 1));
 	}
 #elif defined(WT_Q8)
 	vec4 w0 = q8x4(u.x), w1 = q8x4(u.y), w2 = q8x4(u.z), w3 = q8x4(u.w);
 	for (int m = 0; m < MAXM; m++) {
 		if (m >= M) break;
-		int xi = m * xv + xb;
-		a[off + m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]));
+		a[off + m] += sc * (dot(w0, X(m, xb)) + dot(w1, X(m, xb + 1)) + dot(w2, X(m, xb + 2)) + dot(w3, X(m, xb + 3)));
 	}
 #elif defined(WT_Q4)
 	vec4 w0 = q4lo(u.x), w1 = q4hi(u.x), w2 = q4lo(u.y), w3 = q4hi(u.y);
 	vec4 w4 = q4lo(u.z), w5 = q4hi(u.z), w6 = q4lo(u.w), w7 = q4hi(u.w);
 	for (int m = 0; m < MAXM; m++) {
 		if (m >= M) break;
-		int xi = m * xv + xb;
-		a[off + m] += sc * (dot(w0, x4[xi]) + dot(w1, x4[xi + 1]) + dot(w2, x4[xi + 2]) + dot(w3, x4[xi + 3]) +
-			dot(w4, x4[xi + 4]) + dot(w5, x4[xi + 5]) + dot(w6, x4[xi + 6]) + dot(w7, x4[xi + 7]));
+		a[off + m] += sc * (dot(w0, X(m, xb)) + dot(w1, X(m, xb + 1)) + dot(w2, X(m, xb + 2)) + dot(w3, X(m, xb + 3)) +
+			dot(w4, X(m, xb + 4)) + dot(w5, X(m, xb + 5)) + dot(w6, X(m, xb + 6)) + dot(w7, X(m, xb + 7)));
 	}
 #endif
 }
@@ -159,25 +178,40 @@ void main() {
 	for (int m = 0; m < NSUM; m++) acc[m] = 0.0;
 #ifdef VEC
 	int nv = K / EPV; // 16-byte vectors per weight row
-	int xv = K / 4;   // vec4s per x row
+	xv = K / 4;
 	int step = EPV / 4;
+#ifdef NORM
+	// Every row's sum of squares, in this work group (the loop's bound is
+	// uniform, so the reductions' barriers are too).
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		float ss = 0.0;
+		for (int i = l; i < xv; i += WG) {
+			vec4 v = x4[m * xv + i];
+			ss += dot(v, v);
+		}
+		ss = wgSum(ss);
+		if (l == 0) rinv[m] = 1.0 / sqrt(ss / float(K) + eps);
+	}
+	SYNC();
+#endif
 #if defined(MULTI)
 	// The branch is uniform across the work group: each group is one row
 	// of one of the weights.
 	if (n < n1) {
-		for (int j = l; j < nv; j += WG) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, xv, acc, 0);
+		for (int j = l; j < nv; j += WG) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
 	} else if (n < n2) {
 		int r = n - n1;
-		for (int j = l; j < nv; j += WG) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, xv, acc, 0);
+		for (int j = l; j < nv; j += WG) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, acc, 0);
 	} else {
 		int r = n - n2;
-		for (int j = l; j < nv; j += WG) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, xv, acc, 0);
+		for (int j = l; j < nv; j += WG) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, acc, 0);
 	}
 #else
 	for (int j = l; j < nv; j += WG) {
-		accum(wv[n * nv + j], SCALE(ws, n, j), j * step, xv, acc, 0);
+		accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
 #ifdef GATED
-		accum(wv2[n * nv + j], SCALE(ws2, n, j), j * step, xv, acc, MAXM);
+		accum(wv2[n * nv + j], SCALE(ws2, n, j), j * step, acc, MAXM);
 #endif
 	}
 #endif
@@ -192,34 +226,34 @@ void main() {
 #ifdef USE_SUBGROUP
 	for (int m = 0; m < NSUM; m++) {
 		float s = subgroupAdd(acc[m]);
-		if (subgroupElect()) red[m * WG + int(gl_SubgroupID)] = s;
+		if (subgroupElect()) mred[m * WG + int(gl_SubgroupID)] = s;
 	}
 	SYNC();
 	if (l < M) {
 		float r = 0.0;
-		for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[l * WG + int(i)];
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r += mred[l * WG + int(i)];
 #ifdef GATED
 		float r2 = 0.0;
-		for (uint i = 0u; i < gl_NumSubgroups; i++) r2 += red[(MAXM + l) * WG + int(i)];
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r2 += mred[(MAXM + l) * WG + int(i)];
 #endif
 #else
 	// Two levels (see wgSum in common.glsl): 16 partial sums per row, then
 	// one invocation per row adds them up.
-	for (int m = 0; m < NSUM; m++) red[m * WG + l] = acc[m];
+	for (int m = 0; m < NSUM; m++) mred[m * WG + l] = acc[m];
 	SYNC();
 	for (int e = l; e < NSUM * 16; e += WG) {
 		int m = e / 16;
 		float s = 0.0;
-		for (int i = e % 16; i < WG; i += 16) s += red[m * WG + i];
-		red16[e] = s;
+		for (int i = e % 16; i < WG; i += 16) s += mred[m * WG + i];
+		mred16[e] = s;
 	}
 	SYNC();
 	if (l < M) {
 		float r = 0.0;
-		for (int i = 0; i < 16; i++) r += red16[l * 16 + i];
+		for (int i = 0; i < 16; i++) r += mred16[l * 16 + i];
 #ifdef GATED
 		float r2 = 0.0;
-		for (int i = 0; i < 16; i++) r2 += red16[(MAXM + l) * 16 + i];
+		for (int i = 0; i < 16; i++) r2 += mred16[(MAXM + l) * 16 + i];
 #endif
 #endif
 #ifdef HAS_BIAS
