@@ -15,13 +15,16 @@ import (
 // blocks of w rows. With few x rows (decoding: fewer than four for the
 // pure-Go kernels, up to eight for the SIMD ones of vec.go) each w row is
 // widened and multiplied in one fused pass, reading every weight once, which
-// is what bounds matrix–vector speed. With more x rows, four w rows at a time
-// are widened into a float32 scratch block that stays in cache and is
-// multiplied against pairs of x rows (2×4 register block: 8 accumulators).
+// is what bounds matrix–vector speed. With more x rows, where this processor
+// has a matrix-product micro-kernel in assembly (vec.gemm), the packed,
+// register- and cache-blocked product of gemm.go runs; elsewhere four w rows
+// at a time are widened into a float32 scratch block that stays in cache and
+// is multiplied against pairs of x rows (2×4 register block: 8 accumulators).
 //
 // MatMul with transB has the same layout and shares that kernel; without
-// transB it accumulates c[i,:] += a[i,k]·b[k,:] over column blocks of b,
-// which reads b contiguously.
+// transB it packs b's columns for the same micro-kernel, or accumulates
+// c[i,:] += a[i,k]·b[k,:] over column blocks of b, which reads b
+// contiguously.
 
 // linearRowBlock is how many w rows one parallel task takes.
 const linearRowBlock = 16
@@ -390,6 +393,10 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 		return
 	}
 	fused := M <= vec.fusedRows && w.aligned()
+	if !fused && vec.gemm != nil && K > 0 {
+		gemmPacked(vec.gemm, x, M, K, packRows(vec.gemm, w, K), N, bias, out, ldo)
+		return
+	}
 	// Chunks are whole blocks of four w rows.
 	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
 		if fused {
@@ -491,6 +498,8 @@ func (device) MatMul(out, a, b compute.Operand, transB bool) {
 		om := od[i*M*N : (i+1)*M*N]
 		if transB {
 			gemmNT(am, M, K, &weightRows{dt: compute.F32, k: K, f: bm}, N, nil, om, N)
+		} else if vec.gemm != nil && K > 0 && M > vec.fusedRows {
+			gemmPacked(vec.gemm, am, M, K, packCols(vec.gemm, bm, K, N), N, nil, om, N)
 		} else {
 			clear(om) // gemmNN accumulates into it
 			gemmNN(am, M, K, bm, N, om)

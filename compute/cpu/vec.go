@@ -30,6 +30,11 @@ type vecKernels struct {
 	q4x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
 	q4kx4 func(x []float32, ldx int, w []uint32, out *[4]float32)
 
+	// gemm is the micro-kernel of the packed matrix product (gemm.go)
+	// that Linear and MatMul run for more x rows than fusedRows; nil
+	// where there is none, and they widen blocks of weight rows instead.
+	gemm *gemmKernel
+
 	// fusedRows is the most x rows for which Linear runs these kernels
 	// row by row (the weight row stays in cache between them) rather than
 	// widening blocks of weight rows into float32 first.

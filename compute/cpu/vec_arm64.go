@@ -12,8 +12,16 @@ import (
 func archKernels() []vecKernels {
 	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
 		f32x4: dotF32x4NEON, f16x4: dotF16x4NEON, q8x4: dotQ8x4NEON, q4x4: dotQ4x4NEON,
+		gemm:      &gemmKernel{mr: 6, nr: 16, fn: gemm6x16NEON},
 		fusedRows: simdFusedRows}}
 }
+
+// gemm6x16NEON is the matrix product's micro-kernel (gemm_arm64.s), with
+// gemmKernel.fn's contract: gemmPacked checks the slices before it calls
+// it. Its panels are packed by the Go transposes.
+//
+//go:noescape
+func gemm6x16NEON(x *float32, ldx int, b *float32, kc int, c *float32, ldc int, acc int)
 
 // The assembly kernels leave four lane sums in acc, which the Go wrappers
 // below add pairwise; the wrappers also check the slices' lengths, so that
