@@ -1,0 +1,103 @@
+#!/bin/sh
+# bench-ggml.sh TEST_BACKEND_OPS: the CPU kernels of Glimpse and of ggml
+# (llama.cpp's tensor library) at the same shapes, back to back in one
+# invocation, and one table of both with their ratio (issue #13).
+#
+# TEST_BACKEND_OPS is a test-backend-ops binary built from ggml's public
+# sources for this machine's CPU, e.g. from a checkout of ggml-org/ggml or
+# ggml-org/llama.cpp:
+#   cmake -B build -DGGML_BUILD_TESTS=ON -DGGML_NATIVE=ON -DCMAKE_BUILD_TYPE=Release
+#   cmake --build build -j2 --target test-backend-ops
+# This script builds and downloads nothing.
+#
+# ggml's perf mode has fixed shapes (4096 x 14336), so Glimpse's shapes go in
+# through --test-file as plain MUL_MAT ops: w [m, k] (ggml's src0, type_a)
+# times x [n, k] (src1, f32), n = 1 (decoding), 5 (five beams) and 257 (the
+# ViT-g MLP). ggml runs on as many threads as the machine has cores, as does
+# Glimpse (GOMAXPROCS).
+#
+# Environment: BENCHTIME (go test -benchtime, default 10x); GGML_COMMIT, a
+# label printed with the table (the commit the binary was built from).
+set -eu
+
+tbo=${1:-}
+if [ -z "$tbo" ] || [ ! -x "$tbo" ] || [ -d "$tbo" ]; then
+	echo "usage: $0 PATH/TO/test-backend-ops" >&2
+	echo "  needs ggml's test-backend-ops, built for the CPU (see the comment at the top of $0);" >&2
+	echo "  '${tbo}' is not an executable file" >&2
+	exit 2
+fi
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:--tags=accessibility -trimpath}"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# One MUL_MAT per line, as test-backend-ops --test-file reads them: op
+# (GGML_OP_MUL_MAT = 29), output type (f32 = 0), output ne, no op params, two
+# sources (type, ne, nb; nb 0 = contiguous), name. ggml type numbers: f32 0,
+# f16 1, q4_0 2, q8_0 8, q4_K 12, bf16 30.
+mulmat() { # name type m n k
+	echo "29 0 $3 $4 1 1 0 2 $2 $5 $3 1 1 0 0 0 0 0 $5 $4 1 1 0 0 0 0 $1"
+}
+{
+	for t in f32:0 f16:1 bf16:30 q8:8 q4:2 q4k:12; do
+		mulmat "vec_${t%%:*}" "${t#*:}" 11008 1 4096
+	done
+	for t in f32:0 f16:1 q8:8 q4:2 q4k:12; do
+		mulmat "beams_${t%%:*}" "${t#*:}" 11008 5 4096
+	done
+	for t in f32:0 f16:1; do
+		mulmat "mat_${t%%:*}" "${t#*:}" 6144 257 1408
+	done
+} >"$tmp/shapes.txt"
+
+echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+echo "== glimpse $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- compute 2>/dev/null || echo ' (compute/ modified)'), ggml ${GGML_COMMIT:-(commit not given)}"
+echo "== ggml: $tbo perf -o MUL_MAT -b CPU --test-file shapes.txt"
+"$tbo" perf -o MUL_MAT -b CPU --test-file "$tmp/shapes.txt" >"$tmp/ggml.txt" 2>&1 || {
+	cat "$tmp/ggml.txt" >&2
+	echo "test-backend-ops failed" >&2
+	exit 1
+}
+# name us-per-run
+sed -n 's/.*MUL_MAT(name=\([a-z0-9_]*\),.* - *\([0-9.]*\) us\/run.*/\1 \2/p' "$tmp/ggml.txt" >"$tmp/ggml.us"
+if [ ! -s "$tmp/ggml.us" ]; then
+	cat "$tmp/ggml.txt" >&2
+	echo "no MUL_MAT timings in test-backend-ops' output" >&2
+	exit 1
+fi
+
+bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul)$'
+echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-10x} ./compute/cpu/"
+go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
+	cat "$tmp/go.txt" >&2
+	echo "go test failed" >&2
+	exit 1
+}
+# name ns-per-op, named as the ggml lines are
+sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
+	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
+sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
+	awk '{print $1, $2/1000}' >>"$tmp/go.us"
+
+# The table: matrix-vector in ns per weight, beams and products in
+# GFLOP/s; "Glimpse/ggml" is Glimpse's speed over ggml's (above 1: faster).
+awk -v gg="$tmp/ggml.us" '
+	FILENAME == gg { ggml[$1] = $2; next }
+	{ glimpse[$1] = $2; order[++n] = $1 }
+	END {
+		printf "| kernel | weights | ggml | Glimpse | Glimpse/ggml |\n|---|---|---|---|---|\n"
+		for (i = 1; i <= n; i++) {
+			k = order[i]; split(k, p, "_"); g = (p[1] == "matmul") ? "mat_f32" : k
+			if (!(g in ggml)) continue
+			if (p[1] == "vec") {
+				w = 11008 * 4096
+				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
+			} else {
+				if (p[1] == "beams") { f = 2*5*4096*11008; what = "5 beams 4096->11008 (GFLOP/s)" }
+				else { f = 2*257*1408*6144; what = (p[1] == "mat") ? "Linear 257x1408->6144 (GFLOP/s)" : "MatMul 257x1408x6144, ggml f32 Linear (GFLOP/s)" }
+				printf "| %s | %s | %.1f | %.1f | %.2fx |\n", what, p[2], f/ggml[g]/1000, f/glimpse[k]/1000, ggml[g]/glimpse[k]
+			}
+		}
+	}' "$tmp/ggml.us" "$tmp/go.us"
