@@ -111,7 +111,7 @@ func TestCatalogueUsesLoaderNumbers(t *testing.T) {
 			}
 			delete(want, r.Precision)
 			w := plan.WeightBytes(p)
-			if r.Weights != w || r.GPU != w+plan.RequestBytes(plan.SizingRequest()) {
+			if r.Weights != w || r.GPU != w+plan.RequestBytes(p, plan.SizingRequest()) {
 				t.Errorf("%s %s: weights %d, memory %d; the loader's are %d and %d", m.Name, p, r.Weights, r.GPU, w, plan.Need(p))
 			}
 		}

@@ -107,8 +107,12 @@ func (p *Plan) WeightBytes(prec Precision) int64 {
 	return n
 }
 
-// RequestBytes is Model.RequestBytes for the model once loaded.
-func (p *Plan) RequestBytes(r Request) int64 { return p.net.RequestBytes(r) }
+// RequestBytes is Model.RequestBytes for the model once loaded in
+// precision prec (which sets the KV cache's dtype).
+func (p *Plan) RequestBytes(prec Precision, r Request) int64 {
+	p.net.kvFloat32 = prec == FP32
+	return p.net.RequestBytes(r)
+}
 
 // SizingPromptTokens is the prompt length, in text tokens after the image
 // tokens, that SizingRequest assumes: a question of a few sentences.
@@ -134,5 +138,5 @@ func (p *Plan) SizingRequest() Request {
 // Need is the memory the model needs in precision prec: its weights and
 // SizingRequest (the KV cache, activations and scratch of one request).
 func (p *Plan) Need(prec Precision) int64 {
-	return p.WeightBytes(prec) + p.RequestBytes(p.SizingRequest())
+	return p.WeightBytes(prec) + p.RequestBytes(prec, p.SizingRequest())
 }

@@ -164,8 +164,8 @@ func TestPlanMatchesLoad(t *testing.T) {
 				t.Errorf("%s %s: the plan says %d bytes, loaded %d", f.name, p, got, want)
 			}
 			for _, r := range requests {
-				if got, want := plan.RequestBytes(r), m.RequestBytes(r); got != want {
-					t.Errorf("%s %+v: the plan says %d bytes, the loaded model %d", f.name, r, got, want)
+				if got, want := plan.RequestBytes(p, r), m.RequestBytes(r); got != want {
+					t.Errorf("%s %s %+v: the plan says %d bytes, the loaded model %d", f.name, p, r, got, want)
 				}
 			}
 			m.Close()

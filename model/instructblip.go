@@ -47,8 +47,17 @@ type Model struct {
 	// copy was rebuilt or not written ("" when neither).
 	source  WeightSource
 	warning string
-	// kvDType is the dtype of the sessions' KV caches.
-	kvDType compute.DType
+	// kvFloat32 gives the sessions float32 KV caches rather than F16 ones
+	// (kvDType).
+	kvFloat32 bool
+}
+
+// kvDType is the dtype of the sessions' KV caches.
+func (m *Model) kvDType() compute.DType {
+	if m.kvFloat32 {
+		return compute.F32
+	}
+	return compute.F16
 }
 
 // Load reads config.json and the safetensors weights of the model folder
@@ -84,10 +93,7 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 	// A float32 model keeps a float32 cache: it is the reference, held to
 	// transformers' float32 logits. Every reduced precision gets the F16
 	// cache, whose rounding is far below the weights'.
-	m.kvDType = compute.F16
-	if opt.Mix == FP32 || (opt.Mix == "" && opt.Precision == compute.F32) {
-		m.kvDType = compute.F32
-	}
+	m.kvFloat32 = opt.Mix == FP32 || (opt.Mix == "" && opt.Precision == compute.F32)
 	if cv != nil {
 		m.warning = cv.warning
 	}

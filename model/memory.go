@@ -11,6 +11,8 @@ type Request struct {
 	Sequences int // live sequences at most: prompts × beams (or × samples)
 	PromptLen int // language-model prompt tokens per prompt, image tokens included
 	Positions int // the most positions a sequence reaches, prompt included (T5: decoder positions)
+
+	kvElem int64 // bytes per cached key or value: the model's KV dtype
 }
 
 // RequestBytes estimates the device memory a request needs beyond the
@@ -19,6 +21,10 @@ type Request struct {
 // encoder output, cross-attention keys and values and position bias. It is
 // an upper estimate, not an exact count.
 func (m *Model) RequestBytes(r Request) int64 {
+	r.kvElem = 2
+	if m.kvFloat32 {
+		r.kvElem = 4
+	}
 	return m.imageBytes(r.Prompts) + m.Language.requestBytes(r)
 }
 
@@ -39,11 +45,12 @@ func kvBytes(layers, rows, positions, width int, elem int64) int64 {
 	return 2 * elem * int64(layers) * int64(rows) * int64(positions) * int64(width)
 }
 
-// cacheBytes is a session's KV cache (F16, kvDType), allocated once for the
-// request and reordered by its rows index, with that index and the padding
-// mask ([sequences, positions] F32 each).
+// cacheBytes is a session's KV cache (F16, or float32 for a float32
+// model: Model.kvDType), allocated once for the request and reordered by
+// its rows index, with that index and the padding mask ([sequences,
+// positions] F32 each).
 func cacheBytes(layers int, r Request, width int) int64 {
-	return kvBytes(layers, r.Sequences, r.Positions, width, 2) + 2*4*int64(r.Sequences)*int64(r.Positions)
+	return kvBytes(layers, r.Sequences, r.Positions, width, r.kvElem) + 2*4*int64(r.Sequences)*int64(r.Positions)
 }
 
 func (m *Llama) requestBytes(r Request) int64 {

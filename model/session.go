@@ -72,7 +72,7 @@ func (s *Session) Prefill(ctx context.Context) ([][]float32, error) {
 	g := m.backend.NewContext()
 	defer g.Close()
 	p := m.embedPrompt(g, &s.in, nil)
-	p.positions, p.sequences, p.kvDType = s.positions, s.sequences, m.kvDType
+	p.positions, p.sequences, p.kvDType = s.positions, s.sequences, m.kvDType()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
