@@ -12,7 +12,9 @@ PKGS_DEB  := gcc make pkg-config xz-utils openssl libgl1-mesa-dev libegl-dev lib
 PKGS_WIN  := gcc-mingw-w64-x86-64 nsis wine64 osslsigncode
 # qemu's user-mode emulator, under which make test runs the CPU engine's
 # arm64 assembly (scripts/test.sh).
-PKGS_ARM64 := qemu-user-static
+# qemu-user-static runs the arm64 kernels' tests; glslang-tools compiles the
+# GPU-only shader variants (compute/gl/zz_variants_test.go).
+PKGS_TEST := qemu-user-static glslang-tools
 
 .PHONY: all deps deps-windows deps-test build run test test-short bench lint clean
 
@@ -32,7 +34,7 @@ deps-windows:
 
 # deps-test adds what only the tests need (make run does without it).
 deps-test:
-	@./scripts/deps.sh $(PKGS_ARM64)
+	@./scripts/deps.sh $(PKGS_TEST)
 
 build: deps
 	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o glimpse .
