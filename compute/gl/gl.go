@@ -667,7 +667,9 @@ func (b *device) saveBinary(p uint32, path string) {
 
 // kernel is a dispatch: a program, its buffer bindings (index = binding
 // point; nil entries are unbound), which bindings it writes, its uniforms
-// in location order (int or float32) and its grid.
+// in location order (int or float32) and its grid. temps are pooled
+// scratch buffers (split-K partial sums) whose last user this dispatch is:
+// they go back to the pool once it is queued, as tempSlot's do.
 type kernel struct {
 	name    string
 	defines []string
@@ -675,6 +677,7 @@ type kernel struct {
 	writes  uint32 // bit i: binding i is written
 	args    []any
 	groups  [3]uint32
+	temps   []*glSlot
 }
 
 func (b *device) dispatch(k *kernel) {
@@ -719,6 +722,9 @@ func (b *device) dispatch(k *kernel) {
 	}
 	gl.DispatchCompute(k.groups[0], k.groups[1], k.groups[2])
 	b.counts.Dispatches++
+	for _, s := range k.temps {
+		b.free(s)
+	}
 }
 
 // grid spreads n work groups over x and y (at most 65535 along x).

@@ -291,13 +291,9 @@ func (b *device) linearKernels(op string, out, x, w, bias compute.Operand, ldc, 
 			k.args = []any{M, ch.rows, K, ldc, col0 + ch.row0}
 			k.groups = grid(ch.rows)
 		} else {
-			k.name = "matmul"
-			k.defines = append([]string{"TRANS_B"}, defs...)
-			if w.DType == compute.Q8 || w.DType == compute.Q4 || ((w.DType == compute.F16 || w.DType == compute.BF16) && K%2 == 0) {
-				k.defines = append(k.defines, "PACKED_LOADS")
-			}
-			k.args = []any{M, ch.rows, K, ldc, col0 + ch.row0, 0, 0, 0}
-			k.groups = [3]uint32{uint32((ch.rows + 63) / 64), uint32((M + 63) / 64), 1}
+			ks = append(ks, matmulKernels(gemm{out: os, a: xs, b: ch.data, scales: ch.scales, bias: bs, dt: w.DType, transB: true,
+				batch: 1, M: M, N: ch.rows, K: K, ldc: ldc, cOff: col0 + ch.row0})...)
+			continue
 		}
 		ks = append(ks, k)
 	}
@@ -319,14 +315,113 @@ func (b *device) MatMul(out, a, bm compute.Operand, transB bool) {
 	if nb == 2 {
 		bBatch = 0 // one b shared by the batch
 	}
-	defs := []string{"WT_F32"}
-	if transB {
+	b.exec(matmulKernels(gemm{out: os, a: as, b: bsl, dt: compute.F32, transB: transB,
+		batch: batch, M: M, N: N, K: K, ldc: N, aBatch: M * K, bBatch: bBatch, cBatch: M * N})...)
+}
+
+// gemm is one product for matmul.comp: C [batch, M, ldc] columns
+// [cOff, cOff+N) = A [batch, M, K]·B (+ bias), B [batch, K, N] or, with
+// transB, [batch, N, K] of dtype dt; the strides are in elements.
+type gemm struct {
+	out, a, b, scales, bias   *glSlot
+	dt                        compute.DType
+	transB                    bool
+	batch, M, N, K, ldc, cOff int
+	aBatch, bBatch, cBatch    int
+}
+
+// The GEMM's tiles (matmul.comp): BN columns by gemmRows (or, for products
+// of at most gemmShortRows rows, gemmShortRows) rows.
+const (
+	gemmCols      = 128
+	gemmRows      = 128
+	gemmShortRows = 64
+)
+
+// splitKTarget is how many work groups a split-K product aims at: two per
+// SM of a 132-SM GPU, so that prompt prefill (~45 rows, one row of tiles)
+// keeps a large GPU busy while it streams the weights.
+const splitKTarget = 264
+
+// splitKMin is the fewest elements of K a split-K slice takes: below it the
+// partial sums' traffic and the second dispatch cost more than the idle
+// SMs. It also keeps the fixtures' small products (llvmpipe, CI) in one
+// dispatch.
+const splitKMin = 256
+
+// splitK returns how many slices of K a product of tiles work groups
+// splits into, and their length (a multiple of 32: whole slices of the
+// kernel's TK and whole Q8/Q4 blocks): 1 slice unless the product is short
+// (M ≤ gemmShortRows, one batch entry) with too few tiles for a large GPU
+// and K long enough to give every slice splitKMin elements.
+func splitK(batch, M, K, tiles int) (slices, kSplit int) {
+	if batch != 1 || M > gemmShortRows || tiles >= splitKTarget/2 {
+		return 1, K
+	}
+	s := min((splitKTarget+tiles-1)/tiles, K/splitKMin)
+	if s < 2 {
+		return 1, K
+	}
+	kSplit = ((K+s-1)/s + 31) / 32 * 32
+	return (K + kSplit - 1) / kSplit, kSplit
+}
+
+// matmulKernels are the dispatches of one product: matmul.comp, with the
+// loads its layout allows, and for a short product with a long K a split-K
+// pass and matmul_reduce.comp.
+func matmulKernels(g gemm) []*kernel {
+	bm := gemmRows
+	if g.M <= gemmShortRows {
+		bm = gemmShortRows
+	}
+	defs := []string{fmt.Sprintf("BM=%d", bm), weightDefine(g.dt)}
+	if g.transB {
 		defs = append(defs, "TRANS_B")
 	}
-	b.exec(&kernel{name: "matmul", defines: defs, writes: 1,
-		binds:  []*glSlot{os, as, bsl, nil, nil},
-		args:   []any{M, N, K, N, 0, M * K, bBatch, M * N},
-		groups: [3]uint32{uint32((N + 63) / 64), uint32((M + 63) / 64), uint32(batch)}})
+	if g.K%4 == 0 {
+		defs = append(defs, "A_VEC")
+	}
+	if g.transB {
+		switch {
+		case g.dt == compute.F32 && g.K%4 == 0:
+			defs = append(defs, "B_VEC")
+		case (g.dt == compute.F16 || g.dt == compute.BF16) && g.K%2 == 0:
+			defs = append(defs, "B_WORDS")
+			if g.K%8 == 0 {
+				defs = append(defs, "B_WORDS4")
+			}
+		case g.dt == compute.Q8:
+			defs = append(defs, "B_Q8")
+		case g.dt == compute.Q4:
+			defs = append(defs, "B_Q4")
+		}
+	}
+	tilesN, tilesM := (g.N+gemmCols-1)/gemmCols, (g.M+bm-1)/bm
+	s, kSplit := splitK(g.batch, g.M, g.K, tilesN*tilesM)
+	if s == 1 {
+		if g.bias != nil {
+			defs = append(defs, "HAS_BIAS")
+		}
+		return []*kernel{{name: "matmul", defines: defs, writes: 1,
+			binds:  []*glSlot{g.out, g.a, g.b, g.scales, g.bias},
+			args:   []any{g.M, g.N, g.K, g.ldc, g.cOff, g.aBatch, g.bBatch, g.cBatch},
+			groups: [3]uint32{uint32(tilesN), uint32(tilesM), uint32(g.batch)}}}
+	}
+	part := &glSlot{bytes: 4 * s * g.M * g.N, pooled: true}
+	split := &kernel{name: "matmul", defines: append(defs, "SPLITK"), writes: 1,
+		binds:  []*glSlot{part, g.a, g.b, g.scales},
+		args:   []any{g.M, g.N, g.K, nil, nil, nil, nil, nil, kSplit},
+		groups: [3]uint32{uint32(tilesN), uint32(tilesM), uint32(s)}}
+	rdefs := []string{elemWG}
+	if g.bias != nil {
+		rdefs = append(rdefs, "HAS_BIAS")
+	}
+	reduce := &kernel{name: "matmul_reduce", defines: rdefs, writes: 1,
+		binds:  []*glSlot{g.out, part, nil, nil, g.bias},
+		args:   []any{g.M, g.N, s, g.ldc, g.cOff},
+		groups: strideGrid(g.M*g.N, wgElem),
+		temps:  []*glSlot{part}}
+	return []*kernel{split, reduce}
 }
 
 // --- element-wise ---

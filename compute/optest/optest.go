@@ -52,7 +52,7 @@ func Cases() []Case {
 		readCases, movementCases, linearCases, matMulCases, elementwiseCases,
 		normCases, logSoftmaxCases, attentionCases, ropeCases, embeddingCases,
 		patchesCases, argmaxTopKCases, fusedCases, cacheAttentionCases,
-		logitsCases,
+		logitsCases, kernelCases,
 	} {
 		cs = append(cs, gen()...)
 	}

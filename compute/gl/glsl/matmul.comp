@@ -2,34 +2,69 @@
 // accumulation, for Linear with many rows and for batched MatMul.
 // Layout: A [batch, M, K] F32 row-major; B either [batch, K, N] or, with
 // TRANS_B, [batch, N, K] (PyTorch's Linear weight) in the weight dtype
-// (WT_F32/F16/BF16/Q8/Q4, see weights.glsl); C rows have stride ldc and the
-// kernel writes columns [cOff, cOff+N) of them, so a weight split into
+// (WT_F32/F16/BF16/Q8/Q4/Q4K, see weights.glsl); C rows have stride ldc and
+// the kernel writes columns [cOff, cOff+N) of them, so a weight split into
 // row chunks is multiplied chunk by chunk into one output.
-// Work groups: 16×16 invocations computing a 64×64 tile of C (4×4 per
-// invocation, strided by 16 so that shared-memory reads are conflict free);
-// grid (ceil(N/64), ceil(M/64), batch). K advances in slices of 32 through
-// shared-memory tiles of A and B (2 × 32×65 floats, 16.6 KiB): two
-// barriers per slice, which bound the speed on llvmpipe.
-// PACKED_LOADS (TRANS_B with F16/BF16 and even K, or Q8/Q4) loads B by
-// whole words instead of element by element.
-// Bindings: 0 C, 1 A, 2 B (W_BIND), 3 B's scales (Q8/Q4), 4 bias (HAS_BIAS,
-// indexed by cOff + column).
+//
+// Design (after llama.cpp's mul_mm.comp, written for GLSL 4.30 without
+// extensions):
+// - Register blocking. A work group of 16×16 invocations computes a BM×128
+//   tile of C (BM, a define, is 128, or 64 for short products); invocation
+//   (tx, ty) holds RM×8 sums (RM = BM/16: 8×8 or 4×8) as vec4s, for rows
+//   ty·RM.. and columns tx·8.., and reads them from shared memory as vec4s:
+//   per k, RM/4 + 2 shared loads feed 8·RM multiply-adds.
+// - K advances in slices of TK = 16 through shared tiles stored k-major
+//   (As[k][m], Bs[k][n]), so that the inner loop reads consecutive rows and
+//   columns.
+// - Vectorised global loads where the layout allows: A by vec4 (K % 4 == 0,
+//   A_VEC); F32 weights by vec4 (B_VEC); F16/BF16 weights by whole words
+//   (B_WORDS), four at a time as a uvec4 when K % 8 == 0 (B_WORDS4); Q8 two
+//   words and Q4 one word per invocation (B_Q8, B_Q4), decoded with their
+//   block scale. Other layouts (odd K, Q4K, MatMul's untransposed B) load
+//   element by element through wAt.
+// - F16/BF16 weights stay 16-bit in shared memory: B_WORDS keeps the
+//   weight's own words (two consecutive k of one column) in Bw, half the
+//   bytes of a float tile, and the inner loop unpacks them; the sums stay
+//   float32. Shared memory: 16 KiB for A (BM 128) and 8 KiB (words) or
+//   16 KiB (floats) for B: at most 32 KiB, GL's guaranteed minimum.
+// - Double buffering: two copies of each tile. An invocation issues the
+//   global loads of slice i+1 into registers, computes slice i from shared
+//   memory while they are in flight, then stores them to the other copy:
+//   one barrier per slice instead of two.
+// - Split K (SPLITK): for few rows (prompt prefill, ~45 rows) the tiles of
+//   C alone would leave most of a large GPU idle, so the host splits K into
+//   gl_NumWorkGroups.z slices of kSplit (a multiple of 32) and each work
+//   group writes its partial sums, without bias, to a scratch buffer
+//   [z, M, N]; matmul_reduce.comp adds them (and the bias) into C.
+// Grid: (ceil(N/128), ceil(M/BM), batch, or the K slices with SPLITK).
+// Bindings: 0 C (the partial sums with SPLITK), 1 A, 2 B (W_BIND), 3 B's
+// scales (Q8/Q4), 4 bias (HAS_BIAS, indexed by cOff + column).
 // Uniforms: 0 M, 1 N, 2 K, 3 ldc, 4 cOff, 5 aBatch, 6 bBatch, 7 cBatch
-// (element strides between batch entries).
+// (element strides between batch entries), 8 kSplit (SPLITK).
 #define WG 256 // 16×16
 #define W_BIND 2
 #define WS_BIND 3
 #include "common.glsl"
 #include "weights.glsl"
 
-#define TM 64
-#define TN 64
-#define TK 32
+#define BN 128
+#define TK 16
+#define RM (BM / 16)
 
 layout(local_size_x = 16, local_size_y = 16) in;
 
 layout(std430, binding = 0) writeonly buffer CBuf { float cm[]; };
 layout(std430, binding = 1) readonly buffer ABuf { float am[]; };
+// The same buffers seen by vec4 and uvec4, for the vectorised loads (an
+// index into them is the element index / 4, aligned by the host's choice
+// of A_VEC, B_VEC and B_WORDS4).
+layout(std430, binding = 1) readonly buffer A4Buf { vec4 am4[]; };
+#ifdef B_VEC
+layout(std430, binding = W_BIND) readonly buffer W4Buf { vec4 wd4[]; };
+#endif
+#ifdef B_WORDS4
+layout(std430, binding = W_BIND) readonly buffer WU4Buf { uvec4 wu4[]; };
+#endif
 #ifdef HAS_BIAS
 layout(std430, binding = 4) readonly buffer BiasBuf { float bias[]; };
 #endif
@@ -42,118 +77,270 @@ layout(location = 4) uniform int cOff;
 layout(location = 5) uniform int aBatch;
 layout(location = 6) uniform int bBatch;
 layout(location = 7) uniform int cBatch;
+#ifdef SPLITK
+layout(location = 8) uniform int kSplit;
+#endif
 
-shared float As[TK][TM + 1];
-shared float Bs[TK][TN + 1];
+shared vec4 As[2][TK][BM / 4];
+#ifdef B_WORDS
+shared uvec4 Bw[2][TK / 2][BN / 4];
+#else
+shared vec4 Bs[2][TK][BN / 4];
+#endif
+
+int t, m0, n0, aBase, bBase;
+
+// --- A: BM×TK floats per slice, BM·TK/256 per invocation ---
+#define NA (BM * TK / 256)
+#ifdef A_VEC
+vec4 ra[NA / 4];
+void fetchA(int k0) {
+	for (int e = 0; e < NA / 4; e++) {
+		// Consecutive invocations take consecutive rows, so that the
+		// stores to As (k-major) are consecutive too.
+		int idx = t + 256 * e;
+		int m = idx % BM, kq = idx / BM;
+		int gm = m0 + m, gk = k0 + 4 * kq;
+		ra[e] = (gm < M && gk < K) ? am4[(aBase + gm * K + gk) >> 2] : vec4(0.0);
+	}
+}
+void stashA(int buf) {
+	for (int e = 0; e < NA / 4; e++) {
+		int idx = t + 256 * e;
+		int m = idx % BM, kq = idx / BM;
+		for (int i = 0; i < 4; i++) As[buf][4 * kq + i][m >> 2][m & 3] = ra[e][i];
+	}
+}
+#else
+float ra[NA];
+void fetchA(int k0) {
+	for (int e = 0; e < NA; e++) {
+		int idx = t + 256 * e;
+		int k = idx % TK, m = idx / TK;
+		int gm = m0 + m, gk = k0 + k;
+		ra[e] = (gm < M && gk < K) ? am[aBase + gm * K + gk] : 0.0;
+	}
+}
+void stashA(int buf) {
+	for (int e = 0; e < NA; e++) {
+		int idx = t + 256 * e;
+		int k = idx % TK, m = idx / TK;
+		As[buf][k][m >> 2][m & 3] = ra[e];
+	}
+}
+#endif
+
+// --- B: 128×TK elements per slice, 8 per invocation (4 words for B_WORDS) ---
+#if defined(B_WORDS)
+uvec4 rw;
+#ifdef B_WORDS4
+// Two invocations per column: words 4h..4h+3 of the slice's 8.
+void fetchB(int k0) {
+	int n = t >> 1, h = t & 1;
+	int gn = n0 + n, gk = k0 + 8 * h;
+	rw = (gn < N && gk < K) ? wu4[(bBase + gn * K + gk) >> 3] : uvec4(0u);
+}
+void stashB(int buf) {
+	int n = t >> 1, h = t & 1;
+	for (int i = 0; i < 4; i++) Bw[buf][4 * h + i][n >> 2][n & 3] = rw[i];
+}
+#else
+// K even but rows not 16-byte aligned: word by word.
+void fetchB(int k0) {
+	for (int e = 0; e < 4; e++) {
+		int idx = t + 256 * e;
+		int kw = idx & 7, n = idx >> 3;
+		int gn = n0 + n, gk = k0 + 2 * kw;
+		rw[e] = (gn < N && gk < K) ? wd[(bBase + gn * K + gk) >> 1] : 0u;
+	}
+}
+void stashB(int buf) {
+	for (int e = 0; e < 4; e++) {
+		int idx = t + 256 * e;
+		int kw = idx & 7, n = idx >> 3;
+		Bw[buf][kw][n >> 2][n & 3] = rw[e];
+	}
+}
+#endif
+#else
+vec4 rb[2]; // k offsets kb..kb+7 of column bn, or as each path says
+#if defined(B_VEC)
+// Four invocations per column, one vec4 each, twice.
+void fetchB(int k0) {
+	for (int e = 0; e < 2; e++) {
+		int idx = t + 256 * e;
+		int n = idx >> 2, kq = idx & 3;
+		int gn = n0 + n, gk = k0 + 4 * kq;
+		rb[e] = (gn < N && gk < K) ? wd4[(bBase + gn * K + gk) >> 2] : vec4(0.0);
+	}
+}
+void stashB(int buf) {
+	for (int e = 0; e < 2; e++) {
+		int idx = t + 256 * e;
+		int n = idx >> 2, kq = idx & 3;
+		for (int i = 0; i < 4; i++) Bs[buf][4 * kq + i][n >> 2][n & 3] = rb[e][i];
+	}
+}
+#elif defined(B_Q8) || defined(B_Q4)
+// Two invocations per column, each 8 consecutive k: two Q8 words or one Q4
+// word, inside one block of 32 (k0 is a multiple of 16).
+void fetchB(int k0) {
+	int n = t >> 1, h = t & 1;
+	int gn = n0 + n, gk = k0 + 8 * h;
+	rb[0] = vec4(0.0);
+	rb[1] = vec4(0.0);
+	if (gn < N && gk < K) {
+		int i = bBase + gn * K + gk;
+		float sc = ws[i >> 5];
+#ifdef B_Q8
+		uint u0 = wd[i >> 2], u1 = wd[(i >> 2) + 1];
+		rb[0] = vec4((ivec4(int(u0)) << ivec4(24, 16, 8, 0)) >> 24) * sc;
+		rb[1] = vec4((ivec4(int(u1)) << ivec4(24, 16, 8, 0)) >> 24) * sc;
+#else
+		uint u = wd[i >> 3];
+		rb[0] = (vec4((uvec4(u) >> uvec4(0u, 4u, 8u, 12u)) & 15u) - 8.0) * sc;
+		rb[1] = (vec4((uvec4(u) >> uvec4(16u, 20u, 24u, 28u)) & 15u) - 8.0) * sc;
+#endif
+	}
+}
+void stashB(int buf) {
+	int n = t >> 1, h = t & 1;
+	for (int i = 0; i < 8; i++) Bs[buf][8 * h + i][n >> 2][n & 3] = rb[i >> 2][i & 3];
+}
+#else
+// Element by element: 8 per invocation.
+void fetchB(int k0) {
+	for (int e = 0; e < 8; e++) {
+		int idx = t + 256 * e;
+#ifdef TRANS_B
+		int k = idx % TK, n = idx / TK; // along a row of [N, K]
+		int gn = n0 + n, gk = k0 + k;
+		rb[e >> 2][e & 3] = (gn < N && gk < K) ? wAt(bBase + gn * K + gk) : 0.0;
+#else
+		int n = idx % BN, k = idx / BN; // along a row of [K, N]
+		int gn = n0 + n, gk = k0 + k;
+		rb[e >> 2][e & 3] = (gn < N && gk < K) ? wAt(bBase + gk * N + gn) : 0.0;
+#endif
+	}
+}
+void stashB(int buf) {
+	for (int e = 0; e < 8; e++) {
+		int idx = t + 256 * e;
+#ifdef TRANS_B
+		int k = idx % TK, n = idx / TK;
+#else
+		int n = idx % BN, k = idx / BN;
+#endif
+		Bs[buf][k][n >> 2][n & 3] = rb[e >> 2][e & 3];
+	}
+}
+#endif
+#endif
+
+vec4 acc[RM][2];
+
+// compute adds slice buf's products to acc.
+void compute(int buf, int tx, int ty) {
+#ifdef B_WORDS
+	for (int kw = 0; kw < TK / 2; kw++) {
+		uvec4 w0 = Bw[buf][kw][2 * tx], w1 = Bw[buf][kw][2 * tx + 1];
+		// lo: column values at k = 2kw, hi: at 2kw+1.
+#ifdef WT_BF16
+		vec4 lo0 = uintBitsToFloat(w0 << 16), hi0 = uintBitsToFloat(w0 & 0xffff0000u);
+		vec4 lo1 = uintBitsToFloat(w1 << 16), hi1 = uintBitsToFloat(w1 & 0xffff0000u);
+#else
+		vec2 h00 = unpackHalf2x16(w0.x), h01 = unpackHalf2x16(w0.y), h02 = unpackHalf2x16(w0.z), h03 = unpackHalf2x16(w0.w);
+		vec2 h10 = unpackHalf2x16(w1.x), h11 = unpackHalf2x16(w1.y), h12 = unpackHalf2x16(w1.z), h13 = unpackHalf2x16(w1.w);
+		vec4 lo0 = vec4(h00.x, h01.x, h02.x, h03.x), hi0 = vec4(h00.y, h01.y, h02.y, h03.y);
+		vec4 lo1 = vec4(h10.x, h11.x, h12.x, h13.x), hi1 = vec4(h10.y, h11.y, h12.y, h13.y);
+#endif
+		for (int i4 = 0; i4 < RM / 4; i4++) {
+			vec4 a0 = As[buf][2 * kw][ty * (RM / 4) + i4];
+			vec4 a1 = As[buf][2 * kw + 1][ty * (RM / 4) + i4];
+			for (int c = 0; c < 4; c++) {
+				acc[4 * i4 + c][0] += a0[c] * lo0 + a1[c] * hi0;
+				acc[4 * i4 + c][1] += a0[c] * lo1 + a1[c] * hi1;
+			}
+		}
+	}
+#else
+	for (int k = 0; k < TK; k++) {
+		vec4 b0 = Bs[buf][k][2 * tx], b1 = Bs[buf][k][2 * tx + 1];
+		for (int i4 = 0; i4 < RM / 4; i4++) {
+			vec4 a = As[buf][k][ty * (RM / 4) + i4];
+			for (int c = 0; c < 4; c++) {
+				acc[4 * i4 + c][0] += a[c] * b0;
+				acc[4 * i4 + c][1] += a[c] * b1;
+			}
+		}
+	}
+#endif
+}
 
 void main() {
 	int tx = int(gl_LocalInvocationID.x);
 	int ty = int(gl_LocalInvocationID.y);
-	int t = ty * 16 + tx;
-	int n0 = int(gl_WorkGroupID.x) * TN;
-	int m0 = int(gl_WorkGroupID.y) * TM;
+	t = ty * 16 + tx;
+	n0 = int(gl_WorkGroupID.x) * BN;
+	m0 = int(gl_WorkGroupID.y) * BM;
 	int z = int(gl_WorkGroupID.z);
-	int aBase = z * aBatch;
-	int bBase = z * bBatch;
-
-	float acc[4][4];
-	for (int i = 0; i < 4; i++)
-		for (int j = 0; j < 4; j++) acc[i][j] = 0.0;
-
-	for (int k0 = 0; k0 < K; k0 += TK) {
-		// 256 invocations load 64×32 elements of each operand, consecutive
-		// invocations reading consecutive addresses.
-		for (int e = 0; e < 8; e++) {
-			int idx = t + e * 256;
-			int m = idx / TK, k = idx % TK;
-			int gm = m0 + m, gk = k0 + k;
-			As[k][m] = (gm < M && gk < K) ? am[aBase + gm * K + gk] : 0.0;
-#if !defined(TRANS_B)
-			int kb = idx / TN, n = idx % TN;
-			int gn = n0 + n, gkb = k0 + kb;
-			Bs[kb][n] = (gn < N && gkb < K) ? wAt(bBase + gkb * N + gn) : 0.0;
-#elif !defined(PACKED_LOADS)
-			int n = idx / TK, kb = idx % TK;
-			int gn = n0 + n, gkb = k0 + kb;
-			Bs[kb][n] = (gn < N && gkb < K) ? wAt(bBase + gn * K + gkb) : 0.0;
-#endif
-		}
-#if defined(TRANS_B) && defined(PACKED_LOADS)
-		// Packed weights [N, K] load whole words: a slice of 32 elements of
-		// a row is 16 words of F16/BF16 (K even), 8 of Q8 or 4 of Q4, and
-		// is exactly one quantization block (k0 is a multiple of 32).
-#if defined(WT_F16) || defined(WT_BF16)
-		for (int e = 0; e < 4; e++) {
-			int idx = t + e * 256;
-			int n = idx / 16, wk = idx % 16;
-			int gn = n0 + n, gk = k0 + 2 * wk;
-			vec2 v = vec2(0.0);
-			if (gn < N && gk < K) {
-				uint u = wd[(bBase + gn * K + gk) >> 1];
-#ifdef WT_F16
-				v = unpackHalf2x16(u);
+#ifdef SPLITK
+	aBase = 0;
+	bBase = 0;
+	int kBeg = z * kSplit, kEnd = min(K, kBeg + kSplit);
 #else
-				v = vec2(uintBitsToFloat(u << 16), uintBitsToFloat(u & 0xffff0000u));
+	aBase = z * aBatch;
+	bBase = z * bBatch;
+	int kBeg = 0, kEnd = K;
 #endif
-			}
-			Bs[2 * wk][n] = v.x;
-			Bs[2 * wk + 1][n] = v.y;
-		}
-#elif defined(WT_Q8)
-		for (int e = 0; e < 2; e++) {
-			int idx = t + e * 256;
-			int n = idx / 8, wk = idx % 8;
-			int gn = n0 + n, gk = k0 + 4 * wk;
-			vec4 v = vec4(0.0);
-			if (gn < N && gk < K) {
-				int i = bBase + gn * K + gk;
-				v = vec4((ivec4(int(wd[i >> 2])) << ivec4(24, 16, 8, 0)) >> 24) * ws[i >> 5];
-			}
-			for (int j = 0; j < 4; j++) Bs[4 * wk + j][n] = v[j];
-		}
-#elif defined(WT_Q4)
-		{
-			int n = t / 4, wk = t % 4;
-			int gn = n0 + n, gk = k0 + 8 * wk;
-			vec4 lo = vec4(0.0), hi = vec4(0.0);
-			if (gn < N && gk < K) {
-				int i = bBase + gn * K + gk;
-				uint u = wd[i >> 3];
-				float sc = ws[i >> 5];
-				lo = (vec4((uvec4(u) >> uvec4(0u, 4u, 8u, 12u)) & 15u) - 8.0) * sc;
-				hi = (vec4((uvec4(u) >> uvec4(16u, 20u, 24u, 28u)) & 15u) - 8.0) * sc;
-			}
-			for (int j = 0; j < 4; j++) {
-				Bs[8 * wk + j][n] = lo[j];
-				Bs[8 * wk + 4 + j][n] = hi[j];
-			}
-		}
-#endif
-#endif
-		SYNC();
-		for (int k = 0; k < TK; k++) {
-			float a0 = As[k][ty], a1 = As[k][ty + 16], a2 = As[k][ty + 32], a3 = As[k][ty + 48];
-			float b0 = Bs[k][tx], b1 = Bs[k][tx + 16], b2 = Bs[k][tx + 32], b3 = Bs[k][tx + 48];
-			acc[0][0] += a0 * b0; acc[0][1] += a0 * b1; acc[0][2] += a0 * b2; acc[0][3] += a0 * b3;
-			acc[1][0] += a1 * b0; acc[1][1] += a1 * b1; acc[1][2] += a1 * b2; acc[1][3] += a1 * b3;
-			acc[2][0] += a2 * b0; acc[2][1] += a2 * b1; acc[2][2] += a2 * b2; acc[2][3] += a2 * b3;
-			acc[3][0] += a3 * b0; acc[3][1] += a3 * b1; acc[3][2] += a3 * b2; acc[3][3] += a3 * b3;
-		}
-		SYNC();
+
+	for (int i = 0; i < RM; i++) {
+		acc[i][0] = vec4(0.0);
+		acc[i][1] = vec4(0.0);
 	}
 
+	int cur = 0;
+	if (kBeg < kEnd) {
+		fetchA(kBeg);
+		fetchB(kBeg);
+		stashA(0);
+		stashB(0);
+	}
+	SYNC();
+	for (int k0 = kBeg; k0 < kEnd; k0 += TK) {
+		bool more = k0 + TK < kEnd; // uniform across the work group
+		if (more) {
+			fetchA(k0 + TK);
+			fetchB(k0 + TK);
+		}
+		compute(cur, tx, ty);
+		if (more) {
+			stashA(cur ^ 1);
+			stashB(cur ^ 1);
+		}
+		SYNC();
+		cur ^= 1;
+	}
+
+#ifdef SPLITK
+	// Partial sums [z, M, N], no bias: matmul_reduce.comp finishes them.
+	int cBase = z * M * N;
+	int stride = N, off = 0;
+#else
 	int cBase = z * cBatch;
-	for (int i = 0; i < 4; i++) {
-		int gm = m0 + ty + 16 * i;
-		if (gm >= M) continue;
-		for (int j = 0; j < 4; j++) {
-			int gn = n0 + tx + 16 * j;
-			if (gn >= N) continue;
-			float v = acc[i][j];
-#ifdef HAS_BIAS
+	int stride = ldc, off = cOff;
+#endif
+	for (int i = 0; i < RM; i++) {
+		int gm = m0 + ty * RM + i;
+		if (gm >= M) break;
+		for (int j = 0; j < 8; j++) {
+			int gn = n0 + tx * 8 + j;
+			if (gn >= N) break;
+			float v = acc[i][j >> 2][j & 3];
+#if defined(HAS_BIAS) && !defined(SPLITK)
 			v += bias[cOff + gn];
 #endif
-			cm[cBase + gm * ldc + cOff + gn] = v;
+			cm[cBase + gm * stride + off + gn] = v;
 		}
 	}
 }
