@@ -15,17 +15,17 @@ import (
 // (or per four rows), which is right when there are few rows but leaves a
 // matrix product bound by loads: 257 rows would stream each weight row 65
 // times. Here a register-blocked micro-kernel in assembly keeps an mr×nr
-// tile of outputs in vector registers (6×16 float32 with AVX2, 6×32 with
-// AVX-512) and, for every k, loads nr widened weights once and broadcasts
-// mr x values, so each loaded value feeds several FMAs.
+// tile of outputs in vector registers (6×16 float32 with AVX2 and NEON,
+// 6×32 with AVX-512) and, for every k, loads nr widened weights once and
+// broadcasts mr x values, so each loaded value feeds several FMAs.
 //
 // The weights are packed once per call: a task takes gemmNC output columns
 // (w rows), widens them to float32 (whatever their dtype) and transposes
 // them into panels of nr columns, laid out k-major ([k][nr]) so that the
 // micro-kernel reads them contiguously. K is cut into blocks of gemmKC so
-// that one block of the task's panels (gemmKC·gemmNC floats, 64 KiB) stays
-// in L2 while every x row passes over it, and the six x rows' gemmKC values
-// stay in L1 while the kernel runs over the task's panels. Each output is
+// that one panel's block (gemmKC·nr floats, 16 or 32 KiB) stays in L1
+// while every group of x rows passes over it, and the x rows' block
+// (gemmKC floats a row: 257 rows are 257 KiB) stays in L2. Each output is
 // one running sum over k in ascending order, whatever the split, so results
 // do not depend on the number of threads.
 
@@ -231,29 +231,31 @@ func gemmPacked(ker *gemmKernel, x []float32, M, K int, pack gemmPacker, N int, 
 				if k0 > 0 {
 					acc = 1
 				}
-				for m0 := 0; m0 < M; m0 += mr {
-					xs, ldx := x[m0*K+k0:], K
-					rows := min(mr, M-m0)
-					if rows == mr {
-						_ = xs[(mr-1)*K+kcb-1] // the kernel reads this far
-					}
-					if rows < mr {
-						// The last rows: copy them into a full group
-						// padded with zero rows, whose outputs are
-						// dropped.
-						xs, ldx = s.xedge, kcb
-						for i := range mr {
-							d := xs[i*kcb : (i+1)*kcb]
-							if i < rows {
-								copy(d, x[(m0+i)*K+k0:])
-							} else {
-								clear(d)
+				// Panel by panel: one panel's K block (kcb·nr floats,
+				// 16 or 32 KiB) stays in L1 while every group of x rows
+				// passes over it from L2.
+				for p := range np {
+					b := &s.panels[panelAt(k0, kcb, p, np, nr)]
+					cols := min(nr, nw-p*nr)
+					for m0 := 0; m0 < M; m0 += mr {
+						xs, ldx := x[m0*K+k0:], K
+						rows := min(mr, M-m0)
+						if rows == mr {
+							_ = xs[(mr-1)*K+kcb-1] // the kernel reads this far
+						} else {
+							// The last rows: copy them into a full group
+							// padded with zero rows, whose outputs are
+							// dropped.
+							xs, ldx = s.xedge, kcb
+							for i := range mr {
+								d := xs[i*kcb : (i+1)*kcb]
+								if i < rows {
+									copy(d, x[(m0+i)*K+k0:])
+								} else {
+									clear(d)
+								}
 							}
 						}
-					}
-					for p := range np {
-						b := &s.panels[panelAt(k0, kcb, p, np, nr)]
-						cols := min(nr, nw-p*nr)
 						o := out[m0*ldo+n0+p*nr:]
 						if rows == mr && cols == nr {
 							_ = o[(mr-1)*ldo+nr-1]
