@@ -42,13 +42,20 @@ const gemmNC = 64
 // what c holds when acc is 1 and overwriting it when acc is 0. x holds mr
 // rows ldx apart; b is a packed panel. nr is a multiple of 8.
 //
-// t8f32 and t8f16 write dst[k*ldd+r] = src[r*lds+k] for r < 8 and k < n
-// (a multiple of 8), widening halves in t8f16; nil ones are done in Go.
+// The t8 functions write dst[k*ldd+r] = (element k of row r of src) for
+// r < 8 and k < n (a multiple of 8), widening it to float32: t8f32 and
+// t8f16 with rows lds elements apart, t8bf16 too; t8q8 and t8q4 with rows
+// lds bytes apart, n a multiple of the block size and the eight rows' block
+// scales as [n/32][8]. Without them (nil) the packing is done in Go, the
+// quantized dtypes by widening whole rows first.
 type gemmKernel struct {
 	mr, nr int
 	fn     func(x *float32, ldx int, b *float32, kc int, c *float32, ldc int, acc int)
 	t8f32  func(src *float32, lds int, dst *float32, ldd int, n int)
 	t8f16  func(src *uint16, lds int, dst *float32, ldd int, n int)
+	t8bf16 func(src *uint16, lds int, dst *float32, ldd int, n int)
+	t8q8   func(src *uint8, lds int, scales *float32, dst *float32, ldd int, n int)
+	t8q4   func(src *uint32, lds int, scales *float32, dst *float32, ldd int, n int)
 }
 
 // gemmPool recycles the packed panels and the edge tiles of gemm tasks.
@@ -58,6 +65,7 @@ var gemmPool sync.Pool
 type gemmScratch struct {
 	panels []float32 // packed weights, every K block
 	rows   []float32 // eight widened w rows
+	scales []float32 // eight quantized rows' block scales, [K/32][8]
 	xedge  []float32 // the last, partial group of x rows, padded with zeros
 	cedge  []float32 // a partial output tile
 }
@@ -69,6 +77,7 @@ func getGemmScratch(panels, k, mr, nr int) *gemmScratch {
 	}
 	s.panels = grow(s.panels, panels)
 	s.rows = grow(s.rows, 8*k)
+	s.scales = grow(s.scales, 8*((k+compute.BlockSize-1)/compute.BlockSize))
 	s.xedge = grow(s.xedge, mr*gemmKC)
 	s.cedge = grow(s.cedge, mr*nr)
 	return s
@@ -92,24 +101,35 @@ func panelAt(k0, kcb, p, np, nr int) int { return k0*np*nr + p*kcb*nr }
 
 // packRows is the gemmPacker of Linear and MatMul with transB: column n of
 // the product is row n of w, widened and transposed into the panels eight
-// rows at a time. F32 rows, and F16 rows that start on a word, are read
-// where they are; other dtypes, and the zero rows that pad the last panel,
-// are widened into scratch first.
+// rows at a time. Rows are read where they are when ker has a transpose
+// for their dtype; otherwise (and for the zero rows that pad the last
+// panel) they are widened into scratch first.
 func packRows(ker *gemmKernel, w *weightRows, K int) gemmPacker {
 	nr := ker.nr
 	return func(s *gemmScratch, n0, nw int) {
 		np := (nw + nr - 1) / nr
 		for j0 := 0; j0 < np*nr; j0 += 8 {
+			p, jj := j0/nr, j0%nr
+			full := j0+8 <= nw
+			// The eight rows' elements: float32 rows, halves (F16 or
+			// BF16, two per word) or quantized words, lds elements
+			// apart.
 			var (
-				f   []float32 // eight rows of float32, lds apart
-				h   []uint32  // or of halves
-				lds = K
+				f    []float32
+				h    []uint32
+				bf16 bool
+				lds  = K
 			)
 			switch {
-			case j0+8 <= nw && w.dt == compute.F32:
+			case full && w.dt == compute.F32:
 				f = w.f[(n0+j0)*K : (n0+j0+8)*K]
-			case j0+8 <= nw && w.dt == compute.F16 && K%2 == 0:
+			case full && w.dt == compute.F16 && K%2 == 0:
 				h = w.words[(n0+j0)*K/2 : (n0+j0+8)*K/2]
+			case full && w.dt == compute.BF16 && K%2 == 0 && ker.t8bf16 != nil:
+				h, bf16 = w.words[(n0+j0)*K/2:(n0+j0+8)*K/2], true
+			case full && (w.dt == compute.Q8 && ker.t8q8 != nil || w.dt == compute.Q4 && ker.t8q4 != nil):
+				packQuantized(ker, s, w, n0+j0, K, s.panels, p, jj, np)
+				continue
 			default:
 				f = s.rows[:8*K]
 				for r := range 8 {
@@ -123,28 +143,67 @@ func packRows(ker *gemmKernel, w *weightRows, K int) gemmPacker {
 					}
 				}
 			}
-			p, jj := j0/nr, j0%nr
 			for k0 := 0; k0 < K; k0 += gemmKC {
 				kcb := min(gemmKC, K-k0)
 				dst := s.panels[panelAt(k0, kcb, p, np, nr)+jj : panelAt(k0, kcb, p+1, np, nr)]
 				n := kcb &^ 7
-				if h != nil {
-					transpose8F16(ker, h, k0, lds, dst, nr, n)
-				} else {
+				switch {
+				case h == nil:
 					transpose8F32(ker, f, k0, lds, dst, nr, n)
+				case bf16:
+					transpose8Halves(ker.t8bf16, h, k0, lds, dst, nr, n)
+				default:
+					transpose8Halves(ker.t8f16, h, k0, lds, dst, nr, n)
 				}
 				// The last k of a block that is not a multiple of 8.
 				for kk := n; kk < kcb; kk++ {
 					for r := range 8 {
 						k := k0 + kk
-						if h != nil {
-							dst[kk*nr+r] = halfTable[uint16(h[(r*lds+k)/2]>>(16*uint(k&1)))]
-						} else {
-							dst[kk*nr+r] = f[r*lds+k]
+						switch i := r*lds + k; {
+						case h == nil:
+							dst[kk*nr+r] = f[i]
+						case bf16:
+							dst[kk*nr+r] = compute.BF16ToFloat32(uint16(h[i/2] >> (16 * uint(i&1))))
+						default:
+							dst[kk*nr+r] = halfTable[uint16(h[i/2]>>(16*uint(i&1)))]
 						}
 					}
 				}
 			}
+		}
+	}
+}
+
+// packQuantized packs the eight Q8 or Q4 rows from row n of w into
+// column jj of panel p (of np) in every K block, with ker's transposes,
+// which widen them and apply their block scales.
+func packQuantized(ker *gemmKernel, s *gemmScratch, w *weightRows, n, K int, panels []float32, p, jj, np int) {
+	const bs = compute.BlockSize
+	nr, nb := ker.nr, K/bs
+	// The scales of the eight rows, block by block.
+	tab := s.scales[:8*nb]
+	sc := w.scales[n*nb : (n+8)*nb]
+	for r := range 8 {
+		for b, v := range sc[r*nb : (r+1)*nb] {
+			tab[b*8+r] = v
+		}
+	}
+	perWord := 4 // Q8
+	if w.dt == compute.Q4 {
+		perWord = 8
+	}
+	rowWords := K / perWord
+	words := w.words[n*rowWords : (n+8)*rowWords]
+	for k0 := 0; k0 < K; k0 += gemmKC {
+		kcb := min(gemmKC, K-k0) // whole blocks: K is
+		dst := panels[panelAt(k0, kcb, p, np, nr)+jj : panelAt(k0, kcb, p+1, np, nr)]
+		_ = dst[(kcb-1)*nr+7]
+		src := words[k0/perWord:]
+		_ = src[7*rowWords+(kcb/perWord)-1]
+		if w.dt == compute.Q8 {
+			ker.t8q8((*uint8)(unsafe.Pointer(&src[0])), 4*rowWords, &tab[k0/bs*8], &dst[0], nr, kcb)
+		} else {
+			ker.t8q4(&src[0], 4*rowWords, &tab[k0/bs*8], &dst[0], nr, kcb)
 		}
 	}
 }
@@ -167,15 +226,16 @@ func transpose8F32(ker *gemmKernel, src []float32, k0, lds int, dst []float32, l
 	}
 }
 
-// transpose8F16 is transpose8F32 for halves, two per word of src (k0 and
-// lds even).
-func transpose8F16(ker *gemmKernel, src []uint32, k0, lds int, dst []float32, ldd, n int) {
+// transpose8Halves is transpose8F32 for F16 or BF16 halves, two per word
+// of src (k0 and lds even), with asm (ker.t8f16 or t8bf16), or in Go where
+// that is nil, which happens for F16 only.
+func transpose8Halves(asm func(src *uint16, lds int, dst *float32, ldd int, n int), src []uint32, k0, lds int, dst []float32, ldd, n int) {
 	if n == 0 {
 		return
 	}
 	_, _ = src[(7*lds+k0+n-1)/2], dst[(n-1)*ldd+7]
-	if ker.t8f16 != nil {
-		ker.t8f16((*uint16)(unsafe.Pointer(&src[k0/2])), lds, &dst[0], ldd, n)
+	if asm != nil {
+		asm((*uint16)(unsafe.Pointer(&src[k0/2])), lds, &dst[0], ldd, n)
 		return
 	}
 	for k := range n {

@@ -342,3 +342,172 @@ pf16loop:
 pf16done:
 	VZEROUPPER
 	RET
+
+// LOAD8(op) applies the widening load op to the eight rows' current
+// addresses (SI, R9 and R10 with R8 beyond them) into Y0–Y7.
+#define LOAD8(op) \
+	op (SI), Y0 \
+	op (SI)(R8*1), Y1 \
+	op (SI)(R8*2), Y2 \
+	op (R9), Y3 \
+	op (R9)(R8*1), Y4 \
+	op (R9)(R8*2), Y5 \
+	op (R10), Y6 \
+	op (R10)(R8*1), Y7
+
+// ALL8(op, arg) applies op arg, Yi, Yi to Y0–Y7.
+#define ALL8(op, arg) \
+	op arg, Y0, Y0 \
+	op arg, Y1, Y1 \
+	op arg, Y2, Y2 \
+	op arg, Y3, Y3 \
+	op arg, Y4, Y4 \
+	op arg, Y5, Y5 \
+	op arg, Y6, Y6 \
+	op arg, Y7, Y7
+
+// CVT8 converts Y0–Y7 from int32 to float32.
+#define CVT8 \
+	VCVTDQ2PS Y0, Y0 \
+	VCVTDQ2PS Y1, Y1 \
+	VCVTDQ2PS Y2, Y2 \
+	VCVTDQ2PS Y3, Y3 \
+	VCVTDQ2PS Y4, Y4 \
+	VCVTDQ2PS Y5, Y5 \
+	VCVTDQ2PS Y6, Y6 \
+	VCVTDQ2PS Y7, Y7
+
+// SCALE8 multiplies the transposed columns Y8–Y15 by the eight rows'
+// block scales at (DX).
+#define SCALE8 \
+	VMULPS (DX), Y8, Y8 \
+	VMULPS (DX), Y9, Y9 \
+	VMULPS (DX), Y10, Y10 \
+	VMULPS (DX), Y11, Y11 \
+	VMULPS (DX), Y12, Y12 \
+	VMULPS (DX), Y13, Y13 \
+	VMULPS (DX), Y14, Y14 \
+	VMULPS (DX), Y15, Y15
+
+// func packT8BF16(src *uint16, lds int, dst *float32, ldd int, n int)
+// A bfloat16 is the top half of a float32: zero-extend and shift.
+TEXT ·packT8BF16(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	SHLQ $1, R8
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), R11
+	MOVQ n+32(FP), CX
+	PACKSETUP
+
+pbf16loop:
+	TESTQ CX, CX
+	JZ    pbf16done
+	LOAD8(VPMOVZXWD)
+	ALL8(VPSLLD, $16)
+	TRANSPOSE8
+	STORE8
+	ADDQ  $16, SI
+	ADDQ  $16, R9
+	ADDQ  $16, R10
+	SUBQ  $8, CX
+	JMP   pbf16loop
+
+pbf16done:
+	VZEROUPPER
+	RET
+
+// func packT8Q8(src *uint8, lds int, scales *float32, dst *float32, ldd int, n int)
+// src: eight rows of int8, lds bytes apart; scales: the rows' block
+// scales as [n/32][8]; n a multiple of 32 (whole blocks).
+TEXT ·packT8Q8(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	MOVQ scales+16(FP), DX
+	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R11
+	MOVQ n+40(FP), CX
+	PACKSETUP
+
+pq8loop:
+	TESTQ CX, CX
+	JZ    pq8done
+	MOVQ  $4, BX
+
+pq8block:
+	LOAD8(VPMOVSXBD)
+	CVT8
+	TRANSPOSE8
+	SCALE8
+	STORE8
+	ADDQ  $8, SI
+	ADDQ  $8, R9
+	ADDQ  $8, R10
+	DECQ  BX
+	JNZ   pq8block
+	ADDQ  $32, DX
+	SUBQ  $32, CX
+	JMP   pq8loop
+
+pq8done:
+	VZEROUPPER
+	RET
+
+// Nibble j of a Q4 word is element j: shift each lane's copy of the word
+// by 4j, keep four bits, and take 8 away after converting.
+DATA q4shifts<>+0(SB)/4, $0
+DATA q4shifts<>+4(SB)/4, $4
+DATA q4shifts<>+8(SB)/4, $8
+DATA q4shifts<>+12(SB)/4, $12
+DATA q4shifts<>+16(SB)/4, $16
+DATA q4shifts<>+20(SB)/4, $20
+DATA q4shifts<>+24(SB)/4, $24
+DATA q4shifts<>+28(SB)/4, $28
+GLOBL q4shifts<>(SB), RODATA|NOPTR, $32
+
+DATA q4mask<>+0(SB)/4, $15
+GLOBL q4mask<>(SB), RODATA|NOPTR, $4
+
+DATA q4eight<>+0(SB)/4, $8.0
+GLOBL q4eight<>(SB), RODATA|NOPTR, $4
+
+// func packT8Q4(src *uint32, lds int, scales *float32, dst *float32, ldd int, n int)
+// src: eight rows of Q4 words, lds bytes apart; scales as packT8Q8's.
+TEXT ·packT8Q4(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	MOVQ scales+16(FP), DX
+	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R11
+	MOVQ n+40(FP), CX
+	PACKSETUP
+
+pq4loop:
+	TESTQ CX, CX
+	JZ    pq4done
+	MOVQ  $4, BX
+
+pq4block:
+	LOAD8(VPBROADCASTD)
+	VMOVDQU q4shifts<>(SB), Y8
+	VPBROADCASTD q4mask<>(SB), Y9
+	VBROADCASTSS q4eight<>(SB), Y10
+	ALL8(VPSRLVD, Y8)
+	ALL8(VPAND, Y9)
+	CVT8
+	ALL8(VSUBPS, Y10)
+	TRANSPOSE8
+	SCALE8
+	STORE8
+	ADDQ  $4, SI
+	ADDQ  $4, R9
+	ADDQ  $4, R10
+	DECQ  BX
+	JNZ   pq4block
+	ADDQ  $32, DX
+	SUBQ  $32, CX
+	JMP   pq4loop
+
+pq4done:
+	VZEROUPPER
+	RET

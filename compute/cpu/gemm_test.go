@@ -41,7 +41,7 @@ func gemmKernels() map[string]*gemmKernel {
 		if s.gemm != nil {
 			ks[fmt.Sprintf("%s_%dx%d", s.name, s.gemm.mr, s.gemm.nr)] = s.gemm
 			g := *s.gemm
-			g.t8f32, g.t8f16 = nil, nil
+			g.t8f32, g.t8f16, g.t8bf16, g.t8q8, g.t8q4 = nil, nil, nil, nil, nil
 			ks[fmt.Sprintf("%s_%dx%d_gopack", s.name, s.gemm.mr, s.gemm.nr)] = &g
 		}
 	}

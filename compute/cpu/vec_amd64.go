@@ -18,7 +18,8 @@ func archKernels() []vecKernels {
 	avx2 := vecKernels{name: "avx2-fma-f16c",
 		f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
 		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
-		gemm:      &gemmKernel{mr: 6, nr: 16, fn: gemm6x16AVX2, t8f32: packT8F32, t8f16: packT8F16},
+		gemm: &gemmKernel{mr: 6, nr: 16, fn: gemm6x16AVX2,
+			t8f32: packT8F32, t8f16: packT8F16, t8bf16: packT8BF16, t8q8: packT8Q8, t8q4: packT8Q4},
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
@@ -30,7 +31,9 @@ func archKernels() []vecKernels {
 	avx512.q8 = dotQ8AVX512
 	// The matrix product's tile doubles in width with 512-bit vectors:
 	// twice the FMAs for the same loads and broadcasts.
-	avx512.gemm = &gemmKernel{mr: 6, nr: 32, fn: gemm6x32AVX512, t8f32: packT8F32, t8f16: packT8F16}
+	gemm512 := *avx2.gemm
+	gemm512.nr, gemm512.fn = 32, gemm6x32AVX512
+	avx512.gemm = &gemm512
 	return []vecKernels{avx512, avx2}
 }
 
@@ -48,6 +51,15 @@ func packT8F32(src *float32, lds int, dst *float32, ldd int, n int)
 
 //go:noescape
 func packT8F16(src *uint16, lds int, dst *float32, ldd int, n int)
+
+//go:noescape
+func packT8BF16(src *uint16, lds int, dst *float32, ldd int, n int)
+
+//go:noescape
+func packT8Q8(src *uint8, lds int, scales *float32, dst *float32, ldd int, n int)
+
+//go:noescape
+func packT8Q4(src *uint32, lds int, scales *float32, dst *float32, ldd int, n int)
 
 // The assembly kernels take pointers and counts that their Go wrappers
 // below check against the slices, so that a short slice panics in Go
