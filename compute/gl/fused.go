@@ -51,7 +51,7 @@ func (b *device) fusedMatvec(op string, out, x compute.Operand, ws []compute.Ope
 	if int64(top) >= b.bindings {
 		return nil
 	}
-	defs := []string{matvecWG, fmt.Sprintf("MAXM=%d", pow2AtLeast(M)), weightDefine(dt), "VEC", fmt.Sprintf("EPV=%d", ev)}
+	defs := []string{matvecWG, matvecNR, fmt.Sprintf("MAXM=%d", pow2AtLeast(M)), weightDefine(dt), "VEC", fmt.Sprintf("EPV=%d", ev)}
 	if !bias.None() {
 		binds[4] = single(op+" bias", bias)
 		defs = append(defs, "HAS_BIAS")
@@ -64,7 +64,8 @@ func (b *device) fusedMatvec(op string, out, x compute.Operand, ws []compute.Ope
 		defs = append(defs, "NORM")
 		args[8] = eps
 	}
-	return &kernel{name: "matvec", defines: defs, binds: binds, writes: 1, args: args, groups: grid(N)}
+	return &kernel{name: "matvec", defines: defs, binds: binds, writes: 1, args: args,
+		groups: grid((N + matvecRowsPerGroup - 1) / matvecRowsPerGroup)}
 }
 
 // normed returns x, or when norm is set RMSNorm(x) in a new buffer (the

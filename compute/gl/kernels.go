@@ -18,11 +18,16 @@ import (
 const (
 	wgElem   = 256 // element-wise, RoPE, lookups: grid-stride loops
 	wgRow    = 256 // norms, log-softmax, argmax: one work group per row
-	wgMatvec = 128 // one work group per output row
-	wgAttn   = 128 // one work group per query row; head size up to 2·wgAttn
+	wgMatvec = 128 // matvecRowsPerGroup output rows per work group
+	wgAttn   = 128 // attention: a query row or a tile of queries; head size up to 2·wgAttn
 )
 
+// matvecRowsPerGroup is how many output rows one matvec work group
+// computes (its NR), each with wgMatvec/matvecRowsPerGroup invocations.
+const matvecRowsPerGroup = 4
+
 var (
+	matvecNR = fmt.Sprintf("NR=%d", matvecRowsPerGroup)
 	elemWG   = fmt.Sprintf("WG=%d", wgElem)
 	rowWG    = fmt.Sprintf("WG=%d", wgRow)
 	matvecWG = fmt.Sprintf("WG=%d", wgMatvec)
@@ -284,12 +289,12 @@ func (b *device) linearKernels(op string, out, x, w, bias compute.Operand, ldc, 
 		k := &kernel{binds: []*glSlot{os, xs, ch.data, ch.scales, bs}, writes: 1}
 		if M <= matvecRows {
 			k.name = "matvec"
-			k.defines = append([]string{matvecWG, fmt.Sprintf("MAXM=%d", pow2AtLeast(M))}, defs...)
+			k.defines = append([]string{matvecWG, matvecNR, fmt.Sprintf("MAXM=%d", pow2AtLeast(M))}, defs...)
 			if ev := vecElems(w.DType); ev > 0 && K%ev == 0 {
 				k.defines = append(k.defines, "VEC", fmt.Sprintf("EPV=%d", ev))
 			}
 			k.args = []any{M, ch.rows, K, ldc, col0 + ch.row0}
-			k.groups = grid(ch.rows)
+			k.groups = grid((ch.rows + matvecRowsPerGroup - 1) / matvecRowsPerGroup)
 		} else {
 			ks = append(ks, matmulKernels(gemm{out: os, a: xs, b: ch.data, scales: ch.scales, bias: bs, dt: w.DType, transB: true,
 				batch: 1, M: M, N: ch.rows, K: K, ldc: ldc, cOff: col0 + ch.row0})...)
@@ -496,6 +501,9 @@ func (b *device) LogSoftmax(out, x compute.Operand) {
 		binds: []*glSlot{single("LogSoftmax", out), single("LogSoftmax", x)}, args: []any{rows, cols}, groups: grid(rows)})
 }
 
+// Attention runs attention_tiles.comp for more than one query per row
+// (shared key tiles, see its header), and attention.comp for decoding:
+// one pass, or over a long cache split K and a reduce (splitAttention).
 func (b *device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p compute.AttentionParams) {
 	if p.HeadDim > 2*wgAttn {
 		panic(fmt.Sprintf("gl: Attention of q %v with %d heads: head size %d is above the kernel's %d", q, p.Heads, p.HeadDim, 2*wgAttn))
@@ -507,9 +515,9 @@ func (b *device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p com
 	if p.BiasBatched {
 		batched = 1
 	}
-	defs := []string{fmt.Sprintf("WG=%d", wgAttn)}
+	var defs []string
 	args := []any{p.Batch * p.Heads * p.Queries, p.Queries, p.Keys, p.Used, p.Heads, p.KVHeads, p.HeadDim,
-		p.Scale, causal, p.Offset, nil, nil, nil, nil}
+		p.Scale, causal, p.Offset, nil, nil, nil, nil, nil, nil}
 	if k.DType == compute.F16 {
 		defs = append(defs, "KV_F16")
 	}
@@ -529,10 +537,75 @@ func (b *device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p com
 		defs = append(defs, "HAS_BIAS")
 		args[11], args[12] = p.BiasStride, batched
 	}
-	b.exec(&kernel{name: "attention", defines: defs, writes: 1,
-		binds:  []*glSlot{single("Attention", out), single("Attention", q), single("Attention", k), single("Attention", v), ms, bs, rs},
-		args:   args,
-		groups: grid(p.Batch * p.Heads * p.Queries)})
+	os := single("Attention", out)
+	binds := []*glSlot{os, single("Attention", q), single("Attention", k), single("Attention", v), ms, bs, rs}
+	wg := fmt.Sprintf("WG=%d", wgAttn)
+	if p.Queries > 1 {
+		bq, bk, dmax := attentionTile(p.HeadDim)
+		nqt := (p.Queries + bq - 1) / bq
+		groups := p.Batch * p.Heads * nqt
+		args[0], args[14] = groups, nqt
+		b.exec(&kernel{name: "attention_tiles", writes: 1, binds: binds, args: args,
+			defines: append(defs, wg, fmt.Sprintf("BQ=%d", bq), fmt.Sprintf("BK=%d", bk), fmt.Sprintf("DMAX=%d", dmax)),
+			groups:  grid(groups)})
+		return
+	}
+	rowsTotal := p.Batch * p.Heads
+	split, splitLen := splitAttention(rowsTotal, p.Used)
+	if split == 1 {
+		b.exec(&kernel{name: "attention", defines: append(defs, wg), writes: 1, binds: binds, args: args,
+			groups: grid(rowsTotal)})
+		return
+	}
+	part := &glSlot{bytes: 4 * rowsTotal * split * (p.HeadDim + 2), pooled: true}
+	binds[0] = part
+	args[14], args[15] = split, splitLen
+	b.exec(&kernel{name: "attention", defines: append(defs, wg, "SPLIT"), writes: 1, binds: binds, args: args,
+		groups: grid(rowsTotal * split)},
+		&kernel{name: "attention_reduce", defines: []string{wg}, writes: 1,
+			binds: []*glSlot{os, part}, args: []any{rowsTotal, split, p.HeadDim},
+			groups: grid(rowsTotal), temps: []*glSlot{part}})
+}
+
+// attentionTile returns attention_tiles.comp's tile of queries and of keys
+// and its padded head size for head size d: 16 queries by 32 keys while
+// the tiles of queries and keys (DMAX floats a row) fit in 27 KiB of
+// shared memory with d up to 128, 8 by 16 up to 256. DMAX, d rounded up to
+// 32, keeps each invocation's share of the outputs whole.
+func attentionTile(d int) (bq, bk, dmax int) {
+	dmax = (d + 31) / 32 * 32
+	if dmax <= 128 {
+		return 16, 32, dmax
+	}
+	return 8, 16, dmax
+}
+
+// Split decoding attention: a step of B·H rows of one query runs as
+// B·H work groups, each walking the whole cache; a GPU of 132 SMs wants
+// about two work groups per SM. Over a long cache the keys are split into
+// runs of whole tiles of wgAttn keys, at least splitAttentionMin keys in
+// all, so that each run of the split pass does a tile's worth of work and
+// the second dispatch (attention_reduce) pays for itself. Short caches
+// (the fixtures on llvmpipe, the first steps of an answer) keep one
+// dispatch per layer.
+const (
+	splitAttentionTarget = 264
+	splitAttentionMin    = 256
+)
+
+// splitAttention returns how many runs the keys of rows decoding rows, used
+// keys each, split into, and the run length (a multiple of wgAttn): 1 run
+// when the cache is short or the rows alone fill the GPU.
+func splitAttention(rows, used int) (runs, runLen int) {
+	if used <= splitAttentionMin || rows >= splitAttentionTarget {
+		return 1, used
+	}
+	runs = min((used+wgAttn-1)/wgAttn, (splitAttentionTarget+rows-1)/rows)
+	if runs < 2 {
+		return 1, used
+	}
+	runLen = ((used+runs-1)/runs + wgAttn - 1) / wgAttn * wgAttn
+	return (used + runLen - 1) / runLen, runLen
 }
 
 // tempSlot uploads words into a pooled buffer for one dispatch (GL thread);

@@ -5,9 +5,10 @@
 // out rows have stride ldc. With VEC (K a multiple of EPV, the elements in
 // 16 bytes of weights: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4) every invocation
 // reads whole uvec4/vec4s of weights; otherwise one element at a time.
-// Work groups: one per output row n (2-D grid above 65535), WG invocations
-// striding over K, each keeping M partial sums; the M sums reduce together
-// through shared memory in two levels (or subgroupAdd with USE_SUBGROUP).
+// Work groups: one per NR output rows (2-D grid above 65535), WG/NR
+// invocations per row striding over K, each keeping M partial sums; the
+// sums reduce through shared memory in two levels (or, with one row per
+// group, subgroupAdd with USE_SUBGROUP).
 // USE_HALF (GL_NV_gpu_shader5) widens F16 pairs with the native f16vec2
 // type instead of unpackHalf2x16; the arithmetic stays float32, so results
 // match the portable variant.
@@ -25,6 +26,14 @@
 // 8 eps (NORM).
 #define W_BIND 2
 #define WS_BIND 3
+// NR output rows per work group (a define: 1, 2 or 4), each reduced over
+// LW = WG/NR invocations (at least 16): a row of a 4096-wide f16 weight is
+// 512 16-byte loads, 16 per invocation at NR 4, and the group's rows read
+// the same x, which stays in cache between them.
+#ifndef NR
+#define NR 1
+#endif
+#define LW (WG / NR)
 #ifdef NORM
 #define NEED_REDUCE
 #endif
@@ -131,9 +140,7 @@ layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
 #define NSUM MAXM
 #endif
 shared float mred[NSUM * WG];
-#ifndef USE_SUBGROUP
-shared float mred16[NSUM * 16];
-#endif
+shared float mred16[NR * NSUM * 16];
 
 #ifdef VEC
 // accum adds the products of one 16-byte weight vector u (scale sc) with
@@ -171,9 +178,15 @@ void accum(WVEC u, float sc, int xb, inout float a[NSUM], int off) {
 #endif
 
 void main() {
-	int n = groupIndex();
-	if (n >= N) return; // uniform across the work group
 	int l = lid();
+	int sub = l / LW;  // which of the group's NR rows this invocation serves
+	int lane = l % LW; // and its place among that row's LW invocations
+	if (groupIndex() * NR >= N) return; // uniform across the work group
+	int n = groupIndex() * NR + sub;
+	// The last group's rows past N still run, for the barriers, on a real
+	// row, and write nothing.
+	bool live = n < N;
+	if (!live) n = N - 1;
 	float acc[NSUM];
 	for (int m = 0; m < NSUM; m++) acc[m] = 0.0;
 #ifdef VEC
@@ -181,7 +194,7 @@ void main() {
 	xv = K / 4;
 	int step = EPV / 4;
 #ifdef NORM
-	// Every row's sum of squares, in this work group (the loop's bound is
+	// Every x row's sum of squares, in this work group (the loop's bound is
 	// uniform, so the reductions' barriers are too).
 	for (int m = 0; m < MAXM; m++) {
 		if (m >= M) break;
@@ -196,19 +209,18 @@ void main() {
 	SYNC();
 #endif
 #if defined(MULTI)
-	// The branch is uniform across the work group: each group is one row
-	// of one of the weights.
+	// Each of the group's rows belongs to one of the weights.
 	if (n < n1) {
-		for (int j = l; j < nv; j += WG) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
 	} else if (n < n2) {
 		int r = n - n1;
-		for (int j = l; j < nv; j += WG) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, acc, 0);
 	} else {
 		int r = n - n2;
-		for (int j = l; j < nv; j += WG) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, acc, 0);
 	}
 #else
-	for (int j = l; j < nv; j += WG) {
+	for (int j = lane; j < nv; j += LW) {
 		accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
 #ifdef GATED
 		accum(wv2[n * nv + j], SCALE(ws2, n, j), j * step, acc, MAXM);
@@ -216,44 +228,47 @@ void main() {
 	}
 #endif
 #else
-	for (int k = l; k < K; k += WG) {
+	for (int k = lane; k < K; k += LW) {
 		float w = wAt(n * K + k);
 		for (int m = 0; m < MAXM; m++)
 			if (m < M) acc[m] += w * x[m * K + k];
 	}
 #endif
 
-#ifdef USE_SUBGROUP
-	for (int m = 0; m < NSUM; m++) {
-		float s = subgroupAdd(acc[m]);
-		if (subgroupElect()) mred[m * WG + int(gl_SubgroupID)] = s;
+	// Reduce each (row, sum) over its LW invocations; invocation lane < M of
+	// row sub then holds x row m = lane's result.
+	int m = lane;
+#if defined(USE_SUBGROUP) && NR == 1
+	for (int i = 0; i < NSUM; i++) {
+		float s = subgroupAdd(acc[i]);
+		if (subgroupElect()) mred[i * WG + int(gl_SubgroupID)] = s;
 	}
 	SYNC();
-	if (l < M) {
+	if (m < M && live) {
 		float r = 0.0;
-		for (uint i = 0u; i < gl_NumSubgroups; i++) r += mred[l * WG + int(i)];
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r += mred[m * WG + int(i)];
 #ifdef GATED
 		float r2 = 0.0;
-		for (uint i = 0u; i < gl_NumSubgroups; i++) r2 += mred[(MAXM + l) * WG + int(i)];
+		for (uint i = 0u; i < gl_NumSubgroups; i++) r2 += mred[(MAXM + m) * WG + int(i)];
 #endif
 #else
-	// Two levels (see wgSum in common.glsl): 16 partial sums per row, then
-	// one invocation per row adds them up.
-	for (int m = 0; m < NSUM; m++) mred[m * WG + l] = acc[m];
+	// Two levels (see wgSum in common.glsl): 16 partial sums per row and
+	// sum, then one invocation per row and x row adds them up.
+	for (int i = 0; i < NSUM; i++) mred[i * WG + l] = acc[i];
 	SYNC();
-	for (int e = l; e < NSUM * 16; e += WG) {
-		int m = e / 16;
+	for (int e = l; e < NR * NSUM * 16; e += WG) {
+		int c = e % 16, i = (e / 16) % NSUM, r = e / (16 * NSUM);
 		float s = 0.0;
-		for (int i = e % 16; i < WG; i += 16) s += mred[m * WG + i];
+		for (int t = c; t < LW; t += 16) s += mred[i * WG + r * LW + t];
 		mred16[e] = s;
 	}
 	SYNC();
-	if (l < M) {
+	if (m < M && live) {
 		float r = 0.0;
-		for (int i = 0; i < 16; i++) r += mred16[l * 16 + i];
+		for (int i = 0; i < 16; i++) r += mred16[(sub * NSUM + m) * 16 + i];
 #ifdef GATED
 		float r2 = 0.0;
-		for (int i = 0; i < 16; i++) r2 += mred16[(MAXM + l) * 16 + i];
+		for (int i = 0; i < 16; i++) r2 += mred16[(sub * NSUM + MAXM + m) * 16 + i];
 #endif
 #endif
 #ifdef HAS_BIAS
@@ -264,8 +279,8 @@ void main() {
 		r = ACT(r) * r2;
 #endif
 #ifdef HAS_RES
-		r += res[l * ldc + cOff + n];
+		r += res[m * ldc + cOff + n];
 #endif
-		o[l * ldc + cOff + n] = r;
+		o[m * ldc + cOff + n] = r;
 	}
 }
