@@ -46,7 +46,7 @@ const gemmNC = 64
 // r < 8 and k < n (a multiple of 8), widening it to float32: t8f32 and
 // t8f16 with rows lds elements apart, t8bf16 too; t8q8 and t8q4 with rows
 // lds bytes apart, n a multiple of the block size and the eight rows' block
-// scales as [n/32][8]. Without them (nil) the packing is done in Go, the
+// scales as [n/32][8]; t8q4k below. Without them (nil) the packing is done in Go, the
 // quantized dtypes by widening whole rows first.
 type gemmKernel struct {
 	mr, nr int
@@ -56,6 +56,9 @@ type gemmKernel struct {
 	t8bf16 func(src *uint16, lds int, dst *float32, ldd int, n int)
 	t8q8   func(src *uint8, lds int, scales *float32, dst *float32, ldd int, n int)
 	t8q4   func(src *uint32, lds int, scales *float32, dst *float32, ldd int, n int)
+	// t8q4k is t8q4 for Q4K, n a multiple of the super-block, with the
+	// sub-blocks' mins beside their scales.
+	t8q4k func(src *uint32, lds int, scales, mins *float32, dst *float32, ldd int, n int)
 }
 
 // gemmPool recycles the packed panels and the edge tiles of gemm tasks.
@@ -65,7 +68,7 @@ var gemmPool sync.Pool
 type gemmScratch struct {
 	panels []float32 // packed weights, every K block
 	rows   []float32 // eight widened w rows
-	scales []float32 // eight quantized rows' block scales, [K/32][8]
+	scales []float32 // eight quantized rows' block scales, [K/32][8] (and Q4K's mins after them)
 	xedge  []float32 // the last, partial group of x rows, padded with zeros
 	cedge  []float32 // a partial output tile
 }
@@ -77,7 +80,7 @@ func getGemmScratch(panels, k, mr, nr int) *gemmScratch {
 	}
 	s.panels = grow(s.panels, panels)
 	s.rows = grow(s.rows, 8*k)
-	s.scales = grow(s.scales, 8*((k+compute.BlockSize-1)/compute.BlockSize))
+	s.scales = grow(s.scales, 16*((k+compute.BlockSize-1)/compute.BlockSize))
 	s.xedge = grow(s.xedge, mr*gemmKC)
 	s.cedge = grow(s.cedge, mr*nr)
 	return s
@@ -127,7 +130,8 @@ func packRows(ker *gemmKernel, w *weightRows, K int) gemmPacker {
 				h = w.words[(n0+j0)*K/2 : (n0+j0+8)*K/2]
 			case full && w.dt == compute.BF16 && K%2 == 0 && ker.t8bf16 != nil:
 				h, bf16 = w.words[(n0+j0)*K/2:(n0+j0+8)*K/2], true
-			case full && (w.dt == compute.Q8 && ker.t8q8 != nil || w.dt == compute.Q4 && ker.t8q4 != nil):
+			case full && (w.dt == compute.Q8 && ker.t8q8 != nil || w.dt == compute.Q4 && ker.t8q4 != nil ||
+				w.dt == compute.Q4K && ker.t8q4k != nil):
 				packQuantized(ker, s, w, n0+j0, K, s.panels, p, jj, np)
 				continue
 			default:
@@ -180,6 +184,10 @@ func packRows(ker *gemmKernel, w *weightRows, K int) gemmPacker {
 func packQuantized(ker *gemmKernel, s *gemmScratch, w *weightRows, n, K int, panels []float32, p, jj, np int) {
 	const bs = compute.BlockSize
 	nr, nb := ker.nr, K/bs
+	if w.dt == compute.Q4K {
+		packQ4K(ker, s, w, n, K, panels, p, jj, np)
+		return
+	}
 	// The scales of the eight rows, block by block.
 	tab := s.scales[:8*nb]
 	sc := w.scales[n*nb : (n+8)*nb]
@@ -205,6 +213,35 @@ func packQuantized(ker *gemmKernel, s *gemmScratch, w *weightRows, n, K int, pan
 		} else {
 			ker.t8q4(&src[0], 4*rowWords, &tab[k0/bs*8], &dst[0], nr, kcb)
 		}
+	}
+}
+
+// packQ4K is packQuantized for Q4K rows: their super-blocks' scales and
+// mins are decoded in Go (q4kScalesMins, bit for bit the format's
+// definition) into tables the assembly reads.
+func packQ4K(ker *gemmKernel, s *gemmScratch, w *weightRows, n, K int, panels []float32, p, jj, np int) {
+	const sw, sbs, bs = compute.Q4KWords, compute.SuperBlockSize, compute.BlockSize
+	nr, nsb, nb := ker.nr, K/sbs, K/bs
+	scales, mins := s.scales[:8*nb], s.scales[8*nb:16*nb]
+	rowWords := nsb * sw
+	words := w.words[n*rowWords : (n+8)*rowWords]
+	var sm [16]float32
+	for r := range 8 {
+		for b := range nsb {
+			q4kScalesMins(words[r*rowWords+b*sw:r*rowWords+(b+1)*sw], &sm)
+			for j := range sbs / bs {
+				scales[(b*8+j)*8+r] = sm[j]
+				mins[(b*8+j)*8+r] = sm[8+j]
+			}
+		}
+	}
+	for k0 := 0; k0 < K; k0 += gemmKC {
+		kcb := min(gemmKC, K-k0) // whole super-blocks: K is
+		dst := panels[panelAt(k0, kcb, p, np, nr)+jj : panelAt(k0, kcb, p+1, np, nr)]
+		_ = dst[(kcb-1)*nr+7]
+		src := words[k0/sbs*sw:]
+		_ = src[7*rowWords+kcb/sbs*sw-1]
+		ker.t8q4k(&src[0], 4*rowWords, &scales[k0/bs*8], &mins[k0/bs*8], &dst[0], nr, kcb)
 	}
 }
 

@@ -511,3 +511,114 @@ pq4block:
 pq4done:
 	VZEROUPPER
 	RET
+
+// Q4K: a super-block of 256 elements is a 16-byte header (scales and
+// mins, decoded in Go into tables) and 128 bytes of nibbles: each 64
+// elements are 32 bytes, the first 32 elements their low nibbles, the next
+// 32 their high ones. An element is scale·q − min of its 32-element
+// sub-block, the product rounded before the subtraction as
+// compute.DequantizeQ4K does.
+
+DATA q4k15<>+0(SB)/8, $0x0000000f0000000f
+DATA q4k15<>+8(SB)/8, $0x0000000f0000000f
+DATA q4k15<>+16(SB)/8, $0x0000000f0000000f
+DATA q4k15<>+24(SB)/8, $0x0000000f0000000f
+GLOBL q4k15<>(SB), RODATA|NOPTR, $32
+
+// LOADB8 zero-extends eight bytes at off of each row into Y0–Y7.
+#define LOADB8(off) \
+	VPMOVZXBD off(SI), Y0 \
+	VPMOVZXBD off(SI)(R8*1), Y1 \
+	VPMOVZXBD off(SI)(R8*2), Y2 \
+	VPMOVZXBD off(R9), Y3 \
+	VPMOVZXBD off(R9)(R8*1), Y4 \
+	VPMOVZXBD off(R9)(R8*2), Y5 \
+	VPMOVZXBD off(R10), Y6 \
+	VPMOVZXBD off(R10)(R8*1), Y7
+
+// SCALEMIN8 makes the columns Y8–Y15 scale·q − min, the sub-block's
+// scales at (DX) and mins at (R13).
+#define SCALEMIN8 \
+	VMULPS (DX), Y8, Y8 \
+	VMULPS (DX), Y9, Y9 \
+	VMULPS (DX), Y10, Y10 \
+	VMULPS (DX), Y11, Y11 \
+	VMULPS (DX), Y12, Y12 \
+	VMULPS (DX), Y13, Y13 \
+	VMULPS (DX), Y14, Y14 \
+	VMULPS (DX), Y15, Y15 \
+	VSUBPS (R13), Y8, Y8 \
+	VSUBPS (R13), Y9, Y9 \
+	VSUBPS (R13), Y10, Y10 \
+	VSUBPS (R13), Y11, Y11 \
+	VSUBPS (R13), Y12, Y12 \
+	VSUBPS (R13), Y13, Y13 \
+	VSUBPS (R13), Y14, Y14 \
+	VSUBPS (R13), Y15, Y15
+
+// Q4KLO and Q4KHI pack eight elements from the low or high nibbles of the
+// eight bytes at off.
+#define Q4KLO(off) \
+	LOADB8(off) \
+	ALL8(VPAND, q4k15<>(SB)) \
+	CVT8 \
+	TRANSPOSE8 \
+	SCALEMIN8 \
+	STORE8
+
+#define Q4KHI(off) \
+	LOADB8(off) \
+	ALL8(VPSRLD, $4) \
+	CVT8 \
+	TRANSPOSE8 \
+	SCALEMIN8 \
+	STORE8
+
+// func packT8Q4K(src *uint32, lds int, scales, mins *float32, dst *float32, ldd int, n int)
+// src: eight rows of Q4K super-blocks, lds bytes apart; scales and mins:
+// the rows' sub-block scales and mins as [n/32][8]; n a multiple of 256.
+TEXT ·packT8Q4K(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	MOVQ scales+16(FP), DX
+	MOVQ mins+24(FP), R13
+	MOVQ dst+32(FP), DI
+	MOVQ ldd+40(FP), R11
+	MOVQ n+48(FP), CX
+	PACKSETUP
+	ADDQ $16, SI
+	ADDQ $16, R9
+	ADDQ $16, R10
+
+pq4ksuper:
+	TESTQ CX, CX
+	JZ    pq4kdone
+	MOVQ  $4, BX
+
+pq4kchunk:
+	Q4KLO(0)
+	Q4KLO(8)
+	Q4KLO(16)
+	Q4KLO(24)
+	ADDQ $32, DX
+	ADDQ $32, R13
+	Q4KHI(0)
+	Q4KHI(8)
+	Q4KHI(16)
+	Q4KHI(24)
+	ADDQ $32, DX
+	ADDQ $32, R13
+	ADDQ $32, SI
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ BX
+	JNZ  pq4kchunk
+	ADDQ $16, SI
+	ADDQ $16, R9
+	ADDQ $16, R10
+	SUBQ $256, CX
+	JMP  pq4ksuper
+
+pq4kdone:
+	VZEROUPPER
+	RET

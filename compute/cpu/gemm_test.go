@@ -41,7 +41,7 @@ func gemmKernels() map[string]*gemmKernel {
 		if s.gemm != nil {
 			ks[fmt.Sprintf("%s_%dx%d", s.name, s.gemm.mr, s.gemm.nr)] = s.gemm
 			g := *s.gemm
-			g.t8f32, g.t8f16, g.t8bf16, g.t8q8, g.t8q4 = nil, nil, nil, nil, nil
+			g.t8f32, g.t8f16, g.t8bf16, g.t8q8, g.t8q4, g.t8q4k = nil, nil, nil, nil, nil, nil
 			ks[fmt.Sprintf("%s_%dx%d_gopack", s.name, s.gemm.mr, s.gemm.nr)] = &g
 		}
 	}
@@ -98,18 +98,21 @@ func TestGemmMicroKernel(t *testing.T) {
 
 // TestGemmPacked runs the packed product, every micro-kernel, at shapes
 // that are not multiples of the tile, the K block or the task width, for
-// Linear's packing (w rows of every dtype widened, with and without bias)
+// Linear's packing (w rows of every dtype widened, with and without bias;
+// Q4K decoded by compute's definition of the format)
 // and MatMul's (a row-major b), against float64 sums of the same widened
 // values.
 func TestGemmPacked(t *testing.T) {
 	shapes := []struct{ M, N, K int }{
 		{1, 1, 1}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {13, 65, 300},
 		{12, 64, 64}, {25, 129, 513}, {9, 31, 32}, {257, 70, 100},
+		{7, 40, 512}, {13, 9, 768},
 	}
 	for name, ker := range gemmKernels() {
 		for _, sh := range shapes {
-			for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
-				if (dt == compute.Q8 || dt == compute.Q4) && sh.K%compute.BlockSize != 0 {
+			for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
+				if (dt == compute.Q8 || dt == compute.Q4) && sh.K%compute.BlockSize != 0 ||
+					dt == compute.Q4K && sh.K%compute.SuperBlockSize != 0 {
 					continue // quantized rows are whole blocks
 				}
 				for _, withBias := range []bool{false, true} {
@@ -210,6 +213,11 @@ func decodeWeight(t *testing.T, w *weightRows, n, k int) float64 {
 		return float64(int8(w.words[i/4]>>(8*uint(i%4)))) * float64(w.scales[i/compute.BlockSize])
 	case compute.Q4:
 		return float64(int(w.words[i/8]>>(4*uint(i%8))&15)-8) * float64(w.scales[i/compute.BlockSize])
+	case compute.Q4K:
+		var sb [compute.SuperBlockSize]float32
+		s := i / compute.SuperBlockSize
+		compute.DequantizeQ4K(w.words[s*compute.Q4KWords:(s+1)*compute.Q4KWords], &sb)
+		return float64(sb[i%compute.SuperBlockSize])
 	}
 	t.Fatalf("no decoder for %v", w.dt)
 	return 0

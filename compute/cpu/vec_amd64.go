@@ -19,7 +19,7 @@ func archKernels() []vecKernels {
 		f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
 		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
 		gemm: &gemmKernel{mr: 6, nr: 16, fn: gemm6x16AVX2,
-			t8f32: packT8F32, t8f16: packT8F16, t8bf16: packT8BF16, t8q8: packT8Q8, t8q4: packT8Q4},
+			t8f32: packT8F32, t8f16: packT8F16, t8bf16: packT8BF16, t8q8: packT8Q8, t8q4: packT8Q4, t8q4k: packT8Q4K},
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
@@ -60,6 +60,9 @@ func packT8Q8(src *uint8, lds int, scales *float32, dst *float32, ldd int, n int
 
 //go:noescape
 func packT8Q4(src *uint32, lds int, scales *float32, dst *float32, ldd int, n int)
+
+//go:noescape
+func packT8Q4K(src *uint32, lds int, scales, mins *float32, dst *float32, ldd int, n int)
 
 // The assembly kernels take pointers and counts that their Go wrappers
 // below check against the slices, so that a short slice panics in Go
