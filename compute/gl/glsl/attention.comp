@@ -1,6 +1,7 @@
 // attention.comp: scaled-dot-product attention, one work group per
 // (batch, head, query) row, with an online softmax over tiles of WG keys so
-// that any number of keys fits in fixed shared memory.
+// that any number of keys fits in fixed shared memory. Package gl runs it
+// for one query per row (decoding); attention_tiles.comp takes many.
 // Layout: q and out [B, Tq, H*D]; k and v [B, Tk, KVH*D] (GQA: query head h
 // reads key/value head h / (H/KVH)); mask [B, maskTk] added to every query
 // of a batch entry (HAS_MASK); bias [H, Tq, biasTk] or [B, H, Tq, biasTk]
@@ -11,11 +12,21 @@
 // query that sees no key, or only -Inf scores, gets zeros (the Device contract).
 // Work groups: WG invocations; invocation l scores key j0+l of each tile,
 // then accumulates output dimensions l and l+WG (so D <= 2·WG).
-// Bindings: 0 out, 1 q, 2 k, 3 v, 4 mask (HAS_MASK), 5 bias (HAS_BIAS),
-// 6 rows (HAS_ROWS).
+// Split K (SPLIT, after llama.cpp's flash_attn split_k): a decoding step
+// has only B·H rows, 32 work groups for Vicuna greedy on a GPU of 132 SMs,
+// each walking the whole cache. With SPLIT each row's keys are cut into
+// nSplit runs of splitLen (a multiple of WG), work group g taking run
+// g % nSplit of row g / nSplit, and it writes, instead of the output, its
+// partial state to part[(row·nSplit + run)·(D+2) ...]: the running maximum
+// m, the sum l of exp(s − m) and the D unnormalised sums of exp(s − m)·v
+// (m = -Inf and zeros for a run that sees no key). attention_reduce.comp
+// rescales the runs to their common maximum and divides. Package gl
+// chooses it (see splitAttention) only for long caches.
+// Bindings: 0 out (part with SPLIT), 1 q, 2 k, 3 v, 4 mask (HAS_MASK),
+// 5 bias (HAS_BIAS), 6 rows (HAS_ROWS).
 // Uniforms: 0 rowsTotal (B*H*Tq), 1 Tq, 2 Tk (rows of k per batch entry),
 // 3 keyLen, 4 H, 5 KVH, 6 D, 7 scale, 8 causal, 9 causalOff, 10 maskTk,
-// 11 biasTk, 12 biasBatched, 13 rowsTk.
+// 11 biasTk, 12 biasBatched, 13 rowsTk, 14 nSplit and 15 splitLen (SPLIT).
 #define NEED_REDUCE
 #include "common.glsl"
 
@@ -61,6 +72,10 @@ layout(location = 6) uniform int D;
 layout(location = 7) uniform float scale;
 layout(location = 8) uniform int causal;
 layout(location = 9) uniform int causalOff;
+#ifdef SPLIT
+layout(location = 14) uniform int nSplit;
+layout(location = 15) uniform int splitLen;
+#endif
 
 // keyBase is where key (and value) j of batch entry b starts, head kvh.
 int keyBase(int b, int j, int kvh, int kStride) {
@@ -76,7 +91,12 @@ shared float qs[2 * WG];
 shared float p[WG];
 
 void main() {
+#ifdef SPLIT
+	int run = groupIndex() % nSplit;
+	int g = groupIndex() / nSplit;
+#else
 	int g = groupIndex();
+#endif
 	if (g >= rowsTotal) return; // uniform across the work group
 	int l = lid();
 	int qi = g % Tq;
@@ -94,7 +114,13 @@ void main() {
 	float mrun = NEG_INF; // running maximum
 	float lsum = 0.0;     // running sum of exp(s - mrun)
 	float acc0 = 0.0, acc1 = 0.0;
-	for (int j0 = 0; j0 < nk; j0 += WG) {
+#ifdef SPLIT
+	int jBeg = run * splitLen;
+	nk = min(nk, jBeg + splitLen);
+#else
+	int jBeg = 0;
+#endif
+	for (int j0 = jBeg; j0 < nk; j0 += WG) {
 		int j = j0 + l;
 		float s = NEG_INF;
 		if (j < nk) {
@@ -128,7 +154,17 @@ void main() {
 		mrun = mnew;
 		SYNC();
 	}
+#ifdef SPLIT
+	int pBase = (g * nSplit + run) * (D + 2);
+	if (l == 0) {
+		o[pBase] = mrun;
+		o[pBase + 1] = lsum;
+	}
+	if (l < D) o[pBase + 2 + l] = acc0;
+	if (l + WG < D) o[pBase + 2 + l + WG] = acc1;
+#else
 	float inv = lsum > 0.0 ? 1.0 / lsum : 0.0;
 	if (l < D) o[qBase + l] = acc0 * inv;
 	if (l + WG < D) o[qBase + l + WG] = acc1 * inv;
+#endif
 }
