@@ -46,8 +46,8 @@ const gemmNC = 64
 // r < 8 and k < n (a multiple of 8), widening it to float32: t8f32 and
 // t8f16 with rows lds elements apart, t8bf16 too; t8q8 and t8q4 with rows
 // lds bytes apart, n a multiple of the block size and the eight rows' block
-// scales as [n/32][8]; t8q4k below. Without them (nil) the packing is done in Go, the
-// quantized dtypes by widening whole rows first.
+// scales as [n/32][8]; t8q4k below. Without them (nil) the packing is done
+// in Go, the quantized dtypes by widening whole rows first.
 type gemmKernel struct {
 	mr, nr int
 	fn     func(x *float32, ldx int, b *float32, kc int, c *float32, ldc int, acc int)
@@ -73,6 +73,9 @@ type gemmScratch struct {
 	cedge  []float32 // a partial output tile
 }
 
+// getGemmScratch returns scratch for a task of the given panel size, K
+// and tile, reusing a pooled one: a task's panels are up to gemmNC·K
+// floats, too large to allocate per call.
 func getGemmScratch(panels, k, mr, nr int) *gemmScratch {
 	s, _ := gemmPool.Get().(*gemmScratch)
 	if s == nil {
