@@ -519,12 +519,45 @@ func (s *timedSession) Prefill(ctx context.Context) ([][]float32, error) {
 }
 
 func (s *timedSession) Step(ctx context.Context, tokens []int32) ([][]float32, error) {
-	start := time.Now()
-	defer func() {
-		s.steps += time.Since(start)
-		s.nsteps++
-		// Counted outside the timing: it waits for the GL thread's queue.
-		s.decodeCounts = s.counts().Sub(s.afterPrefill)
-	}()
+	defer s.timeStep(time.Now())
 	return s.Session.Step(ctx, tokens)
+}
+
+// timeStep adds a step that started at start.
+func (s *timedSession) timeStep(start time.Time) {
+	s.steps += time.Since(start)
+	s.nsteps++
+	// Counted outside the timing: it waits for the GL thread's queue.
+	s.decodeCounts = s.counts().Sub(s.afterPrefill)
+}
+
+// The generate.DeviceSelector methods pass through to a model session that
+// selects tokens on its device, timed as Step is, so that wrapping the
+// session does not send generation back to reading the logits.
+
+// SelectStart's work (the request's masks and seen tokens, uploaded once)
+// counts with the first token's, not spread over the decoding steps.
+func (s *timedSession) SelectStart(seqs [][]int32, scores []float32, penalty float32, eos, suppress []int32, k int) bool {
+	d, ok := s.Session.(generate.DeviceSelector)
+	if !ok {
+		return false
+	}
+	before := s.counts()
+	started := d.SelectStart(seqs, scores, penalty, eos, suppress, k)
+	if s.nsteps == 0 {
+		after := s.counts()
+		s.prefillCounts = s.prefillCounts.Add(after.Sub(before))
+		s.afterPrefill = s.afterPrefill.Add(after.Sub(before))
+	}
+	return started
+}
+
+func (s *timedSession) StepArgmax(ctx context.Context, tokens []int32, maskEOS bool, bans [][]int32) ([]int32, error) {
+	defer s.timeStep(time.Now())
+	return s.Session.(generate.DeviceSelector).StepArgmax(ctx, tokens, maskEOS, bans)
+}
+
+func (s *timedSession) StepBeams(ctx context.Context, tokens []int32, maskEOS bool, bans [][]int32) ([]float32, []int32, error) {
+	defer s.timeStep(time.Now())
+	return s.Session.(generate.DeviceSelector).StepBeams(ctx, tokens, maskEOS, bans)
 }

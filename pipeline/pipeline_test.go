@@ -109,6 +109,20 @@ func TestAskMatchesTransformers(t *testing.T) {
 				if res.Timings.Prefill <= 0 {
 					t.Errorf("%s: no prefill time measured", setting)
 				}
+				// The timed session hands generation the model's token
+				// selection on the device: decoding reads back ids (a
+				// greedy step 4 bytes, a beam step 10 pairs of 8), never
+				// the logits, and uploads nothing but the token ids and,
+				// for beams, the cache's rows index.
+				dc, n := res.Timings.DecodeCounts, int64(res.Timings.Steps)
+				maxRead := int64(4)
+				if setting != "greedy" {
+					maxRead = 2 * 5 * 8
+				}
+				if n == 0 || dc.Readbacks != n || dc.ReadbackBytes > n*maxRead {
+					t.Errorf("%s: %d steps read back %d times, %d bytes; want one readback of at most %d bytes per step",
+						setting, n, dc.Readbacks, dc.ReadbackBytes, maxRead)
+				}
 			}
 		})
 	}
