@@ -247,10 +247,11 @@ func weightDefine(dt compute.DType) string {
 	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4", compute.Q4K: "Q4K"}[dt]
 }
 
-// vecElems is how many weight elements fill 16 bytes (matvec's VEC loads);
-// 0 for Q4K, which matvec decodes element by element (portable variant).
+// vecElems is how many weight elements one 16-byte vector of matvec's VEC
+// loads covers: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4, and for Q4K 32 (a vector
+// of quants, read with its super-block's header).
 func vecElems(dt compute.DType) int {
-	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32}[dt]
+	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32, compute.Q4K: 32}[dt]
 }
 
 // matvecRows is the most rows Linear runs through the matrix–vector kernel.

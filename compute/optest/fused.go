@@ -73,7 +73,7 @@ func fusedCases() []Case {
 			}
 		}
 		for _, ns := range [][]int{{7}, {33, 9}, {24, 8, 8}, {16, 16, 16, 5}} {
-			for _, s := range []fusedShape{{1, 64, 0}, {4, 128, 0}, {9, 64, 0}, {2, 33, 0}} {
+			for _, s := range []fusedShape{{1, 64, 0}, {4, 128, 0}, {9, 64, 0}, {2, 33, 0}, {1, 256, 0}, {3, 512, 0}} {
 				if !fits(dt, s.k) {
 					continue
 				}

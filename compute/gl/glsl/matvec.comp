@@ -82,6 +82,14 @@ layout(std430, binding = 8) readonly buffer WS3Buf { float ws3[]; };
 #endif
 // SCALE is the block scale of 16-byte vector j of row n (Q8: 32-element
 // blocks of two vectors; Q4: one block per vector).
+// ACC(wbuf, sbuf, row, j, off) adds vector j of a row of weight wbuf
+// (scales sbuf) to acc[off…]: one 16-byte vector, or for Q4K one 16-byte
+// vector of quants with its super-block's header.
+#if defined(WT_Q4K)
+#define ACC(wbuf, sbuf, row, j, off) accumQ4K(wbuf[(row) * rowVecs + ((j) >> 3) * 9], wbuf[(row) * rowVecs + ((j) >> 3) * 9 + 1 + ((j) & 7)], j, acc, off)
+#else
+#define ACC(wbuf, sbuf, row, j, off) accum(wbuf[(row) * nv + (j)], SCALE(sbuf, row, j), (j) * step, acc, off)
+#endif
 #if defined(WT_Q8)
 #define SCALE(arr, n, j) arr[(n * K + j * 16) >> 5]
 #elif defined(WT_Q4)
@@ -101,7 +109,8 @@ layout(std430, binding = 4) readonly buffer NormBuf { vec4 nw4[]; };
 layout(location = 8) uniform float eps;
 shared float rinv[MAXM];
 #endif
-int xv; // vec4s per x row
+int xv;      // vec4s per x row
+int rowVecs; // 16-byte vectors per Q4K weight row (9 per super-block)
 
 // X is the vector i of x row m as the products see it: normalised with
 // NORM (x·rsqrt(mean(x²)+eps), then times the weight, as RMSNorm rounds).
@@ -177,6 +186,58 @@ void accum(WVEC u, float sc, int xb, inout float a[NSUM], int off) {
 }
 #endif
 
+#if defined(VEC) && defined(WT_Q4K)
+// A Q4K super-block is 9 16-byte vectors (llama.cpp's block_q4_K, 144
+// bytes): the header (d and dmin as halves, then the 12 bytes of 6-bit
+// sub-block scales and mins) and 8 of quants. Quant vector q holds bytes
+// 16q… of the quants: their low nibbles are elements 64g + 16h + t of
+// sub-block 2g, their high nibbles elements 64g + 32 + 16h + t of sub-block
+// 2g + 1 (g = q/2, h = q%2, t < 16).
+
+// q4kScaleMin is sub-block i's 6-bit scale and min from a header.
+vec2 q4kScaleMin(uvec4 hdr, int i) {
+	// Byte b of the 12 scale bytes.
+#define SB(b) ((hdr[1 + ((b) >> 2)] >> (((b) & 3) * 8)) & 255u)
+	uint sc, mn;
+	if (i < 4) {
+		sc = SB(i) & 63u;
+		mn = SB(i + 4) & 63u;
+	} else {
+		uint b = SB(i + 4);
+		sc = (b & 15u) | ((SB(i - 4) >> 6) << 4);
+		mn = (b >> 4) | ((SB(i) >> 6) << 4);
+	}
+#undef SB
+	return vec2(float(sc), float(mn));
+}
+
+vec4 nibLo(uint w) { return vec4((uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 15u); }
+vec4 nibHi(uint w) { return vec4((uvec4(w) >> uvec4(4u, 12u, 20u, 28u)) & 15u); }
+
+// accumQ4K adds quant vector j of a row (header hdr, quants u) to a[off+m]
+// for every x row m, as scale·Σq·x − min·Σx per sub-block, the form whose
+// rounding the op table's Q4K bound allows.
+void accumQ4K(uvec4 hdr, uvec4 u, int j, inout float a[NSUM], int off) {
+	int sb = j >> 3, q = j & 7, g = q >> 1, h = q & 1;
+	vec2 dm = unpackHalf2x16(hdr.x);
+	vec2 lo = q4kScaleMin(hdr, 2 * g), hi = q4kScaleMin(hdr, 2 * g + 1);
+	precise float sl = dm.x * lo.x, ml = dm.y * lo.y, sh = dm.x * hi.x, mh = dm.y * hi.y;
+	vec4 q0 = nibLo(u.x), q1 = nibLo(u.y), q2 = nibLo(u.z), q3 = nibLo(u.w);
+	vec4 r0 = nibHi(u.x), r1 = nibHi(u.y), r2 = nibHi(u.z), r3 = nibHi(u.w);
+	int xb = sb * 64 + g * 16 + h * 4;
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		vec4 x0 = X(m, xb), x1 = X(m, xb + 1), x2 = X(m, xb + 2), x3 = X(m, xb + 3);
+		vec4 y0 = X(m, xb + 8), y1 = X(m, xb + 9), y2 = X(m, xb + 10), y3 = X(m, xb + 11);
+		float dl = dot(q0, x0) + dot(q1, x1) + dot(q2, x2) + dot(q3, x3);
+		float dh = dot(r0, y0) + dot(r1, y1) + dot(r2, y2) + dot(r3, y3);
+		float sxl = dot((x0 + x1) + (x2 + x3), vec4(1.0));
+		float sxh = dot((y0 + y1) + (y2 + y3), vec4(1.0));
+		a[off + m] += (sl * dl - ml * sxl) + (sh * dh - mh * sxh);
+	}
+}
+#endif
+
 void main() {
 	int l = lid();
 	int sub = l / LW;  // which of the group's NR rows this invocation serves
@@ -192,6 +253,7 @@ void main() {
 #ifdef VEC
 	int nv = K / EPV; // 16-byte vectors per weight row
 	xv = K / 4;
+	rowVecs = K / 256 * 9;
 	int step = EPV / 4;
 #ifdef NORM
 	// Every x row's sum of squares, in this work group (the loop's bound is
@@ -211,19 +273,19 @@ void main() {
 #if defined(MULTI)
 	// Each of the group's rows belongs to one of the weights.
 	if (n < n1) {
-		for (int j = lane; j < nv; j += LW) accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) ACC(wv, ws, n, j, 0);
 	} else if (n < n2) {
 		int r = n - n1;
-		for (int j = lane; j < nv; j += LW) accum(wv2[r * nv + j], SCALE(ws2, r, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) ACC(wv2, ws2, r, j, 0);
 	} else {
 		int r = n - n2;
-		for (int j = lane; j < nv; j += LW) accum(wv3[r * nv + j], SCALE(ws3, r, j), j * step, acc, 0);
+		for (int j = lane; j < nv; j += LW) ACC(wv3, ws3, r, j, 0);
 	}
 #else
 	for (int j = lane; j < nv; j += LW) {
-		accum(wv[n * nv + j], SCALE(ws, n, j), j * step, acc, 0);
+		ACC(wv, ws, n, j, 0);
 #ifdef GATED
-		accum(wv2[n * nv + j], SCALE(ws2, n, j), j * step, acc, MAXM);
+		ACC(wv2, ws2, n, j, MAXM);
 #endif
 	}
 #endif
