@@ -336,8 +336,8 @@ type gemm struct {
 	aBatch, bBatch, cBatch    int
 }
 
-// The GEMM's tiles (matmul.comp): BN columns by gemmRows (or, for products
-// of at most gemmShortRows rows, gemmShortRows) rows.
+// The GEMM's tiles (matmul.comp): BN columns by gemmRows rows, or by
+// gemmShortRows for the products of at most gemmShortRows rows that split K.
 const (
 	gemmCols      = 128
 	gemmRows      = 128
@@ -376,10 +376,16 @@ func splitK(batch, M, K, tiles int) (slices, kSplit int) {
 // loads its layout allows, and for a short product with a long K a split-K
 // pass and matmul_reduce.comp.
 func matmulKernels(g gemm) []*kernel {
+	// Short tiles only where K is split: short products with a short K
+	// are small (test shapes, the fixtures), and one tile height there
+	// halves the programs llvmpipe compiles for the tests.
+	tilesN := (g.N + gemmCols - 1) / gemmCols
+	s, kSplit := splitK(g.batch, g.M, g.K, tilesN*((g.M+gemmShortRows-1)/gemmShortRows))
 	bm := gemmRows
-	if g.M <= gemmShortRows {
+	if s > 1 {
 		bm = gemmShortRows
 	}
+	tilesM := (g.M + bm - 1) / bm
 	defs := []string{fmt.Sprintf("BM=%d", bm), weightDefine(g.dt)}
 	if g.transB {
 		defs = append(defs, "TRANS_B")
@@ -402,8 +408,6 @@ func matmulKernels(g gemm) []*kernel {
 			defs = append(defs, "B_Q4")
 		}
 	}
-	tilesN, tilesM := (g.N+gemmCols-1)/gemmCols, (g.M+bm-1)/bm
-	s, kSplit := splitK(g.batch, g.M, g.K, tilesN*tilesM)
 	if s == 1 {
 		if g.bias != nil {
 			defs = append(defs, "HAS_BIAS")
@@ -569,16 +573,22 @@ func (b *device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p com
 }
 
 // attentionTile returns attention_tiles.comp's tile of queries and of keys
-// and its padded head size for head size d: 16 queries by 32 keys while
-// the tiles of queries and keys (DMAX floats a row) fit in 27 KiB of
-// shared memory with d up to 128, 8 by 16 up to 256. DMAX, d rounded up to
-// 32, keeps each invocation's share of the outputs whole.
+// and its padded head size DMAX for head size d: 16 queries by 32 keys
+// while the tiles of queries and keys (DMAX floats a row) fit in 27 KiB of
+// shared memory with DMAX up to 128, 8 by 16 up to 256. DMAX is 64, 96,
+// 128 or 256 (each a program to compile, which llvmpipe takes a second
+// over): the models' head sizes (64, ViT-g's 88, 128) waste little, and
+// smaller heads (the fixtures', the tests') share the 64 variant.
 func attentionTile(d int) (bq, bk, dmax int) {
-	dmax = (d + 31) / 32 * 32
-	if dmax <= 128 {
-		return 16, 32, dmax
+	switch {
+	case d <= 64:
+		return 16, 32, 64
+	case d <= 96:
+		return 16, 32, 96
+	case d <= 128:
+		return 16, 32, 128
 	}
-	return 8, 16, dmax
+	return 8, 16, 256
 }
 
 // Split decoding attention: a step of B·H rows of one query runs as

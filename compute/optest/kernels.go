@@ -24,16 +24,21 @@ func kernelCases() []Case {
 // gemmEdgeCases are products with ragged tiles and short products with a
 // long K (split K), in every weight dtype, with and without bias.
 func gemmEdgeCases() []Case {
-	type shape struct{ m, k, n int }
+	// bias on a few: it is added in the epilogue of one pass or in the
+	// split-K reduction, and which one depends on M and K alone.
+	type shape struct {
+		m, k, n int
+		bias    bool
+	}
 	shapes := []shape{
-		{45, 1024, 130},  // prompt prefill: split K, two column tiles, the second ragged
-		{64, 512, 128},   // exactly one short tile, split into two
-		{20, 1000, 33},   // K not a multiple of 32: a ragged last slice
-		{9, 1030, 40},    // K even but rows not 16-byte aligned (F16 word by word)
-		{17, 777, 5},     // odd K: element-wise loads, split K
-		{65, 96, 257},    // just above the short tiles: 128-row tiles, ragged both ways
-		{129, 48, 129},   // one row and one column past a 128×128 tile
-		{200, 2048, 200}, // too many rows to split: one long K loop
+		{45, 1024, 130, true},  // prompt prefill: split K, two column tiles, the second ragged
+		{64, 512, 128, false},  // exactly one short tile, split into two
+		{20, 1000, 33, true},   // K not a multiple of 32: a ragged last slice
+		{9, 1030, 40, false},   // K even but rows not 16-byte aligned (F16 word by word)
+		{17, 777, 5, false},    // odd K: element-wise loads, split K
+		{65, 96, 257, true},    // just above the short tiles: 128-row tiles, ragged both ways
+		{129, 48, 129, false},  // one row and one column past a 128×128 tile
+		{200, 512, 200, false}, // too many rows to split: one long K loop
 	}
 	var cs []Case
 	for _, dt := range allDTypes {
@@ -41,28 +46,26 @@ func gemmEdgeCases() []Case {
 			if !fits(dt, s.k) {
 				continue
 			}
-			for _, withBias := range []bool{false, true} {
-				name := fmt.Sprintf("tiles/%v/m%d_k%d_n%d", dt, s.m, s.k, s.n)
-				if withBias {
-					name += "_bias"
-				}
-				cs = append(cs, Case{"Linear", name, func(e *env) {
-					x := e.rand(s.m*s.k, 1)
-					wf := e.rand(s.n*s.k, 0.5)
-					var bias []float32
-					var bt compute.Tensor
-					if withBias {
-						bias = e.rand(s.n, 1)
-						bt = e.floats([]int{s.n}, bias)
-					}
-					got := e.ctx.Linear(e.floats([]int{s.m, s.k}, x), e.upload(dt, []int{s.n, s.k}, wf), bt)
-					want, bound := RefLinear(x, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, wf), s.n, bias)
-					if dt == compute.Q4K {
-						bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
-					}
-					CheckSums(e.t, "Linear", e.read(got, []int{s.m, s.n}), want, bound, s.k+1)
-				}})
+			name := fmt.Sprintf("tiles/%v/m%d_k%d_n%d", dt, s.m, s.k, s.n)
+			if s.bias {
+				name += "_bias"
 			}
+			cs = append(cs, Case{"Linear", name, func(e *env) {
+				x := e.rand(s.m*s.k, 1)
+				wf := e.rand(s.n*s.k, 0.5)
+				var bias []float32
+				var bt compute.Tensor
+				if s.bias {
+					bias = e.rand(s.n, 1)
+					bt = e.floats([]int{s.n}, bias)
+				}
+				got := e.ctx.Linear(e.floats([]int{s.m, s.k}, x), e.upload(dt, []int{s.n, s.k}, wf), bt)
+				want, bound := RefLinear(x, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, wf), s.n, bias)
+				if dt == compute.Q4K {
+					bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
+				}
+				CheckSums(e.t, "Linear", e.read(got, []int{s.m, s.n}), want, bound, s.k+1)
+			}})
 		}
 	}
 	// Two weights into one output (columns [0, n) and [n, n+7) of rows of

@@ -15,8 +15,9 @@
 // - Shared memory holds the tile's queries Qs [BQ][DMAX], one tile of keys
 //   and then of values KVs [BK][DMAX+1] (the +1 makes the score loop's
 //   reads, one key per invocation, conflict free) and the scores S
-//   [BQ][BK]. DMAX is D rounded up to 32; BQ×BK is 16×32 up to DMAX 128,
-//   8×16 above (head sizes up to 256), under 27 KiB either way.
+//   [BQ][BK]. DMAX is D rounded up to 64, 96, 128 or 256 (package gl's
+//   choice: few programs to compile); BQ×BK is 16×32 up to DMAX 128, 8×16
+//   for 256 (head sizes up to 256), under 27 KiB either way.
 // - Per key tile, four phases between barriers: load the keys (consecutive
 //   invocations read consecutive elements of a key: coalesced); score the
 //   BQ×BK pairs; update each query's running maximum m and sum l,
@@ -76,7 +77,6 @@ layout(location = 9) uniform int causalOff;
 layout(location = 14) uniform int nQT;
 
 #define NO (BQ * DMAX / WG) // outputs per invocation
-#define NS (BQ * BK / WG)   // scores per invocation (at least 1)
 
 shared float Qs[BQ][DMAX];
 shared float KVs[BK][DMAX + 1];
@@ -122,8 +122,7 @@ void main() {
 	}
 	SYNC(); // lrow is read at the end even when no key tile runs
 	// The tile's last query sees the most keys (causal prefixes grow).
-	int nkMax = 0;
-	for (int i = 0; i < BQ; i++) nkMax = max(nkMax, visible(q0 + i));
+	int nkMax = visible(min(q0 + BQ, Tq) - 1);
 
 	float acc[NO];
 	for (int r = 0; r < NO; r++) acc[r] = 0.0;
@@ -134,8 +133,9 @@ void main() {
 			KVs[j][d] = (j0 + j < nkMax) ? kAt(keyBase(b, j0 + j, kvh) + d) : 0.0;
 		}
 		SYNC();
-		for (int r = 0; r < NS; r++) {
-			int e = l + WG * r;
+		// A loop the compiler keeps rolled: the score's body (the mask,
+		// the bias, the dot product's loop) once in the program.
+		for (int e = l; e < BQ * BK; e += WG) {
 			int i = e / BK, j = e % BK;
 			int qi = q0 + i, kj = j0 + j;
 			float s = NEG_INF;

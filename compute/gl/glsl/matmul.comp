@@ -9,10 +9,11 @@
 // Design (after llama.cpp's mul_mm.comp, written for GLSL 4.30 without
 // extensions):
 // - Register blocking. A work group of 16×16 invocations computes a BM×128
-//   tile of C (BM, a define, is 128, or 64 for short products); invocation
-//   (tx, ty) holds RM×8 sums (RM = BM/16: 8×8 or 4×8) as vec4s, for rows
-//   ty·RM.. and columns tx·8.., and reads them from shared memory as vec4s:
-//   per k, RM/4 + 2 shared loads feed 8·RM multiply-adds.
+//   tile of C (BM, a define, is 128, or 64 for the short products that
+//   split K); invocation (tx, ty) holds RM×8 sums (RM = BM/16: 8×8 or 4×8)
+//   as vec4s, for rows ty·RM.. and columns tx·8.., and reads them from
+//   shared memory as vec4s: per k, RM/4 + 2 shared loads feed 8·RM
+//   multiply-adds.
 // - K advances in slices of TK = 16 through shared tiles stored k-major
 //   (As[k][m], Bs[k][n]), so that the inner loop reads consecutive rows and
 //   columns.
@@ -239,10 +240,14 @@ void stashB(int buf) {
 
 vec4 acc[RM][2];
 
-// compute adds slice buf's products to acc.
-void compute(int buf, int tx, int ty) {
+// compute adds slice buf's products to acc: its first kt (≤ TK) values of
+// k, the rest being past K. kt is the last slice's remainder or TK, a trip
+// count the compiler cannot unroll: the loop's body (RM·8 multiply-adds) is
+// long enough that the loop costs little on a GPU, and llvmpipe compiles
+// the kernel in a fraction of the time a 16-fold unrolled body takes.
+void compute(int buf, int tx, int ty, int kt) {
 #ifdef B_WORDS
-	for (int kw = 0; kw < TK / 2; kw++) {
+	for (int kw = 0; kw < (kt + 1) / 2; kw++) {
 		uvec4 w0 = Bw[buf][kw][2 * tx], w1 = Bw[buf][kw][2 * tx + 1];
 		// lo: column values at k = 2kw, hi: at 2kw+1.
 #ifdef WT_BF16
@@ -264,7 +269,7 @@ void compute(int buf, int tx, int ty) {
 		}
 	}
 #else
-	for (int k = 0; k < TK; k++) {
+	for (int k = 0; k < kt; k++) {
 		vec4 b0 = Bs[buf][k][2 * tx], b1 = Bs[buf][k][2 * tx + 1];
 		for (int i4 = 0; i4 < RM / 4; i4++) {
 			vec4 a = As[buf][k][ty * (RM / 4) + i4];
@@ -313,7 +318,7 @@ void main() {
 			fetchA(k0 + TK);
 			fetchB(k0 + TK);
 		}
-		compute(cur, tx, ty);
+		compute(cur, tx, ty, min(TK, kEnd - k0));
 		if (more) {
 			stashA(cur ^ 1);
 			stashB(cur ^ 1);
