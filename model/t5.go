@@ -214,7 +214,7 @@ func (m *T5) Encode(ctx compute.Context, x, mask compute.Tensor, tr Trace) compu
 	for i := range m.Encoder.Blocks {
 		b := &m.Encoder.Blocks[i]
 		h := b.AttentionNorm.Forward(ctx, x, m.Eps)
-		x = ctx.Add(x, b.Attention.Forward(ctx, h, h, compute.AttentionOptions{Mask: mask, Bias: bias}, nil, i, &m.T5Params))
+		x = ctx.Add(x, b.Attention.Forward(ctx, h, h, compute.AttentionOptions{Mask: mask, Bias: bias}, &m.T5Params))
 		h = b.FFNorm.Forward(ctx, x, m.Eps)
 		x = ctx.Add(x, b.FF.Forward(ctx, h, m.Act))
 		tr.emitf(ctx, x, "language_model.encoder.block.%d", i)
@@ -251,14 +251,28 @@ func (m *T5) Decode(ctx compute.Context, x compute.Tensor, start int, cross *cro
 	t := x.Shape()[1]
 	bias := ctx.FromFloats([]int{m.Heads, t, start + t},
 		positionBias(m.Decoder.RelativeBias, m.Heads, t, start+t, start, false, m.Buckets, m.MaxDistance))
+	p := &m.T5Params
 	for i := range m.Decoder.Blocks {
 		b := &m.Decoder.Blocks[i]
-		h := b.AttentionNorm.Forward(ctx, x, m.Eps)
-		x = ctx.Add(x, b.Attention.Forward(ctx, h, h, compute.AttentionOptions{Causal: true, Bias: bias}, cache, i, &m.T5Params))
-		h = b.CrossNorm.Forward(ctx, x, m.Eps)
-		x = ctx.Add(x, b.CrossAttention.attend(ctx, h, cross.k[i], cross.v[i], compute.AttentionOptions{Mask: cross.mask}, &m.T5Params))
-		h = b.FFNorm.Forward(ctx, x, m.Eps)
-		x = ctx.Add(x, b.FF.Forward(ctx, h, m.Act))
+		// The norms are the prologues of the projections after them and
+		// the residual adds the epilogues of the output projections, as
+		// in a LLaMA block; the self-attention's projections are one
+		// dispatch, its keys and values written straight into the cache.
+		sa := &b.Attention
+		opts := compute.AttentionOptions{Causal: true, Bias: bias}
+		var q, k, v compute.Tensor
+		if cache != nil {
+			qkv := ctx.NormLinears(x, b.AttentionNorm.Weight, m.Eps, sa.Query, sa.Key, sa.Value)
+			q, k, v = cache.split(ctx, i, qkv, compute.SplitQKVOptions{Heads: m.Heads}, &opts)
+		} else {
+			h := b.AttentionNorm.Forward(ctx, x, m.Eps)
+			q, k, v = ctx.Linear(h, sa.Query, nil), ctx.Linear(h, sa.Key, nil), ctx.Linear(h, sa.Value, nil)
+		}
+		x = sa.outputAdd(ctx, q, k, v, opts, p, x)
+		ca := &b.CrossAttention
+		q = ctx.NormLinears(x, b.CrossNorm.Weight, m.Eps, ca.Query)
+		x = ca.outputAdd(ctx, q, cross.k[i], cross.v[i], compute.AttentionOptions{Mask: cross.mask}, p, x)
+		x = b.FF.forwardAdd(ctx, x, b.FFNorm.Weight, m.Eps, m.Act)
 		tr.emitf(ctx, x, "language_model.decoder.block.%d", i)
 	}
 	x = m.Decoder.FinalNorm.Forward(ctx, x, m.Eps)
@@ -275,16 +289,10 @@ func (m *T5) Logits(ctx compute.Context, h compute.Tensor) compute.Tensor {
 	return ctx.Linear(h, m.Head, nil)
 }
 
-// Forward is self-attention of x (projecting keys and values from
-// context), through the cache when one is given.
-func (a *T5Attention) Forward(ctx compute.Context, x, context compute.Tensor, opts compute.AttentionOptions, cache *kvCache, layer int, p *T5Params) compute.Tensor {
-	if cache != nil {
-		// Decoder self-attention (context is x): the three projections in
-		// one pass, keys and values straight into the cache.
-		qkv := ctx.Linears(x, a.Query, a.Key, a.Value)
-		q, k, v := cache.split(ctx, layer, qkv, compute.SplitQKVOptions{Heads: p.Heads}, &opts)
-		return a.output(ctx, q, k, v, opts, p)
-	}
+// Forward is attention from x, projecting keys and values from context
+// (the encoder's self-attention; the decoder's is in Decode, with its
+// cache).
+func (a *T5Attention) Forward(ctx compute.Context, x, context compute.Tensor, opts compute.AttentionOptions, p *T5Params) compute.Tensor {
 	k := ctx.Linear(context, a.Key, nil)
 	v := ctx.Linear(context, a.Value, nil)
 	return a.attend(ctx, x, k, v, opts, p)
@@ -301,6 +309,25 @@ func (a *T5Attention) output(ctx compute.Context, q, k, v compute.Tensor, opts c
 	opts.Heads = p.Heads
 	opts.Scale = 1 // T5 folds the scaling into its initialisation
 	return ctx.Linear(ctx.Attention(q, k, v, opts), a.Output, nil)
+}
+
+// outputAdd is output, with the residual res added in the output
+// projection's epilogue.
+func (a *T5Attention) outputAdd(ctx compute.Context, q, k, v compute.Tensor, opts compute.AttentionOptions, p *T5Params, res compute.Tensor) compute.Tensor {
+	opts.Heads = p.Heads
+	opts.Scale = 1
+	return ctx.LinearAdd(ctx.Attention(q, k, v, opts), a.Output, nil, res)
+}
+
+// forwardAdd is x + Forward(RMSNorm(x, norm, eps)), the norm in the input
+// projections' prologue and the residual in the output's epilogue where
+// the feed-forward is gated and bias-free (Flan-T5).
+func (f *T5FF) forwardAdd(ctx compute.Context, x, norm compute.Tensor, eps float32, act string) compute.Tensor {
+	if f.Gate == nil || f.Gate.Bias != nil || f.Up.Bias != nil {
+		return ctx.Add(x, f.Forward(ctx, ctx.RMSNorm(x, norm, eps), act))
+	}
+	h := ctx.NormGatedLinear(act, x, norm, eps, f.Gate.Weight, f.Up.Weight)
+	return ctx.LinearAdd(h, f.Out.Weight, f.Out.Bias, x)
 }
 
 // Forward is the feed-forward on normalised x.
