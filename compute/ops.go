@@ -182,22 +182,8 @@ func (c *context) SetRows(dst Tensor, dim, at int, src Tensor) {
 
 func (c *context) Linear(x, w, bias Tensor) Tensor {
 	c.live("Linear")
-	xt := c.f32("Linear", x)
-	wt := c.arg("Linear", w)
-	if len(wt.shape) != 2 || len(xt.shape) == 0 || xt.shape[len(xt.shape)-1] != wt.shape[1] {
-		panic(fmt.Sprintf("compute: Linear of x %v with w %v: want x [..., K] and w [N, K]", xt, wt))
-	}
-	N, K := wt.shape[0], wt.shape[1]
-	var bo Operand
-	if bias != nil {
-		bt := c.f32("Linear bias", bias)
-		if NumElements(bt.shape) != N {
-			panic(fmt.Sprintf("compute: Linear bias %v for w %v: want %d values", bt, wt, N))
-		}
-		bo = bt.operand()
-	}
-	shape := cloneShape(xt.shape)
-	shape[len(shape)-1] = N
+	xt, wt, bo, shape := c.linearArgs("Linear", x, w, bias)
+	K := wt.shape[1]
 	out := c.out(F32, shape)
 	switch {
 	case NumElements(shape) == 0:
