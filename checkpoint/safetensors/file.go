@@ -139,6 +139,70 @@ func (f *File) ReadFloat32(name string, dst []float32) ([]float32, error) {
 	return out, nil
 }
 
+// evictChunk is how many bytes of a tensor ReadFloat32Evict converts
+// before it lets their pages go: large enough that the advice costs
+// nothing next to the copy, small enough that a tensor's mapped pages
+// never add more than this to a loader's peak memory.
+var evictChunk int64 = 16 << 20
+
+// faultAround is the most that touching one mapped page maps in around it
+// (Linux's fault_around_bytes is at most a page table's 2 MiB).
+const faultAround = 2 << 20
+
+// evictHook, when set (by tests), is called after each chunk's pages were
+// let go, with the bytes of the tensor converted so far.
+var evictHook func(done int64)
+
+// ReadFloat32Evict is ReadFloat32 followed by Evict, except that the
+// tensor's mapped pages are let go chunk by chunk as the copy advances
+// (every evictChunk bytes), not after the whole tensor: a loader reading a
+// 0.5 GB tensor into a 0.5 GB float32 buffer then holds the buffer and at
+// most one chunk of the file, not both in full. The values are the same
+// as ReadFloat32's (each element is converted on its own), and the pages
+// let go are the same as Evict's.
+func (f *File) ReadFloat32Evict(name string, dst []float32) ([]float32, error) {
+	raw, err := f.Raw(name)
+	if err != nil {
+		return nil, err
+	}
+	t := f.hdr.tensors[name]
+	n := int(t.NumElements())
+	out := dst[:0]
+	if cap(out) < n || out == nil {
+		out = make([]float32, n)
+	}
+	out = out[:n]
+	size := int64(t.DType.Size()) // the header's check: len(raw) == n*size
+	per := evictChunk / size      // elements per chunk
+	if per < 1 {
+		per = 1
+	}
+	start := int64(len(f.mapped)-len(f.data)) + t.Offset // the tensor's first byte in the mapping
+	from := start
+	for e := int64(0); e < int64(n); e += per {
+		end := min(e+per, int64(n))
+		if err := toFloat32(t.DType, raw[e*size:end*size], out[e:end]); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", f.path, name, err)
+		}
+		if f.mapped != nil && f.data != nil {
+			// Whole pages of [from, the end of this chunk): the page the
+			// chunk ends in holds bytes still to be read (or a neighbour's),
+			// so it goes with the next chunk (or stays, as with Evict).
+			// Touching a page also maps its cached neighbours (the kernel's
+			// fault-around, at most 2 MiB of them), so pages let go with the
+			// last chunk may be back: advise them again.
+			to := start + end*size
+			evict(f.mapped, from, to)
+			page := int64(os.Getpagesize())
+			from = max(start, to/page*page-faultAround)
+		}
+		if evictHook != nil {
+			evictHook(end * size)
+		}
+	}
+	return out, nil
+}
+
 // Evict tells the system that the tensor's bytes will not be read again
 // soon, so the pages it mapped in can leave the process's memory now
 // rather than stay resident until Close: a loader that converts a model

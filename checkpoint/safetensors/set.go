@@ -151,6 +151,16 @@ func (s *Set) ReadFloat32(name string, dst []float32) ([]float32, error) {
 	return f.ReadFloat32(name, dst)
 }
 
+// ReadFloat32Evict is ReadFloat32 letting the tensor's mapped pages go as
+// the copy advances (see File.ReadFloat32Evict).
+func (s *Set) ReadFloat32Evict(name string, dst []float32) ([]float32, error) {
+	f, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor %q in the model's weights", s.dir, name)
+	}
+	return f.ReadFloat32Evict(name, dst)
+}
+
 // Evict lets the pages of a tensor that was read leave memory (see
 // File.Evict).
 func (s *Set) Evict(name string) {
