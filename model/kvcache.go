@@ -11,18 +11,18 @@ import (
 // long-lived context, allocated once for the longest request it was
 // reserved for (Session.Reserve) and grown only past that. They are F16
 // (half the memory of float32: 5 beams × 256 positions of Vicuna-7B are
-// 1.3 GB instead of 2.7), rounded once when stored, except for a float32
+// 0.67 GB instead of 1.34), rounded once when stored, except for a float32
 // model, the reference; attention accumulates in float32 either way.
 //
 // seqs are physical sequences; the n live sequences read them through
 // rows: position j of live sequence i is in physical sequence rows[i][j].
 // Beam search reorders by rewriting rows (Attention's Rows index), never
-// by copying keys and values; new positions of live sequence i go to
-// physical sequence i, whose older positions no live sequence can still
-// need once the rows that pointed there were rewritten — they are all
-// below the cache's length, and every write is at or after it. Until the
-// first reorder that is not the identity, rows is nil and sequence i
-// reads physical sequence i.
+// by copying keys and values. New positions of live sequence i are written
+// to physical sequence i: every write is at or after the cache's length,
+// and every position a rows entry points into another sequence for is
+// before it, so a write never overwrites what another sequence still
+// reads. Until the first reorder that is not the identity, rows is nil and
+// sequence i reads physical sequence i.
 type kvCache struct {
 	ctx                     compute.Context
 	dtype                   compute.DType
