@@ -78,6 +78,13 @@ func (c *kvCache) resize(seqs, capacity int) {
 		c.k[i], c.v[i] = grow(c.k[i]), grow(c.v[i])
 	}
 	c.seqs, c.capacity = seqs, capacity
+	// Positions the cache gained are written by their own sequence.
+	for i, r := range c.rows {
+		for len(r) < capacity {
+			r = append(r, int32(i))
+		}
+		c.rows[i] = r
+	}
 	c.upload()
 }
 
@@ -140,13 +147,9 @@ func (c *kvCache) upload() {
 		return
 	}
 	data := make([]float32, 0, c.n*c.capacity)
-	for i, r := range c.rows {
-		for p := 0; p < c.capacity; p++ {
-			if p < len(r) {
-				data = append(data, float32(r[p]))
-			} else {
-				data = append(data, float32(i)) // positions added by a resize
-			}
+	for _, r := range c.rows {
+		for _, s := range r {
+			data = append(data, float32(s))
 		}
 	}
 	c.index = c.ctx.FromFloats([]int{c.n, c.capacity}, data)
