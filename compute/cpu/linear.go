@@ -155,7 +155,7 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 	case compute.F16:
 		return vec.f16(x, w.words[n*k/2:(n+1)*k/2])
 	case compute.BF16:
-		return dotBF16(x, w.words[n*k/2:(n+1)*k/2])
+		return vec.bf16(x, w.words[n*k/2:(n+1)*k/2])
 	case compute.Q8:
 		return vec.q8(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 	case compute.Q4:
@@ -177,6 +177,8 @@ func (w *weightRows) dot4(x []float32, ldx, n int, out *[4]float32) bool {
 		vec.f32x4(x, ldx, w.f[n*k:(n+1)*k], out)
 	case w.dt == compute.F16 && vec.f16x4 != nil:
 		vec.f16x4(x, ldx, w.words[n*k/2:(n+1)*k/2], out)
+	case w.dt == compute.BF16 && vec.bf16x4 != nil:
+		vec.bf16x4(x, ldx, w.words[n*k/2:(n+1)*k/2], out)
 	case w.dt == compute.Q8 && vec.q8x4 != nil:
 		vec.q8x4(x, ldx, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize], out)
 	case w.dt == compute.Q4 && vec.q4x4 != nil:

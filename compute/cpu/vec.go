@@ -12,11 +12,12 @@ import "glimpse/compute"
 // keeps the pure-Go set everywhere).
 
 // vecKernels is one implementation of the matrix–vector dot products, with
-// the contracts of dotF32, dotF16, dotQ8, dotQ4 and dotQ4K.
+// the contracts of dotF32, dotF16, dotBF16, dotQ8, dotQ4 and dotQ4K.
 type vecKernels struct {
 	name string
 	f32  func(x, w []float32) float32
 	f16  func(x []float32, w []uint32) float32
+	bf16 func(x []float32, w []uint32) float32
 	q8   func(x []float32, w []uint32, scales []float32) float32
 	q4   func(x []float32, w []uint32, scales []float32) float32
 	q4k  func(x []float32, w []uint32) float32
@@ -26,9 +27,11 @@ type vecKernels struct {
 	// each weight once. A nil one means one-row calls.
 	f32x4 func(x []float32, ldx int, w []float32, out *[4]float32)
 	f16x4 func(x []float32, ldx int, w []uint32, out *[4]float32)
-	q8x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
-	q4x4  func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
-	q4kx4 func(x []float32, ldx int, w []uint32, out *[4]float32)
+	// bf16x4 may be nil where f16x4 is not: BF16 then runs row by row.
+	bf16x4 func(x []float32, ldx int, w []uint32, out *[4]float32)
+	q8x4   func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
+	q4x4   func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
+	q4kx4  func(x []float32, ldx int, w []uint32, out *[4]float32)
 
 	// gemm is the micro-kernel of the packed matrix product (gemm.go)
 	// that Linear and MatMul run for more x rows than fusedRows; nil
@@ -42,7 +45,7 @@ type vecKernels struct {
 }
 
 // pureGoKernels is the reference set, which runs everywhere.
-var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K, fusedRows: smallM - 1}
+var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, bf16: dotBF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K, fusedRows: smallM - 1}
 
 // simdFusedRows is fusedRows for the SIMD sets: five beams (and up to
 // eight rows) go through the fused kernels, whose per-row cost is far below
@@ -121,6 +124,19 @@ func dotF32x4Tail(asm func(x *float32, ldx int, w *float32, n int, out *[4]float
 // dotF16x4Tail is dotF32x4Tail for F16 weights (two per word).
 func dotF16x4Tail(asm func(x *float32, ldx int, w *uint32, n int, out *[4]float32), step int,
 	x []float32, ldx int, w []uint32, out *[4]float32) {
+	dotHalvesx4Tail(asm, step, func(h uint16) float32 { return halfTable[h] }, x, ldx, w, out)
+}
+
+// dotBF16x4Tail is dotF32x4Tail for bfloat16 weights (two per word).
+func dotBF16x4Tail(asm func(x *float32, ldx int, w *uint32, n int, out *[4]float32), step int,
+	x []float32, ldx int, w []uint32, out *[4]float32) {
+	dotHalvesx4Tail(asm, step, compute.BF16ToFloat32, x, ldx, w, out)
+}
+
+// dotHalvesx4Tail is dotF32x4Tail for 16-bit weights, two per word,
+// widened by widen in the tail.
+func dotHalvesx4Tail(asm func(x *float32, ldx int, w *uint32, n int, out *[4]float32), step int,
+	widen func(uint16) float32, x []float32, ldx int, w []uint32, out *[4]float32) {
 	k := 2 * len(w)
 	xs := rows4(x, ldx, k)
 	n := k / step * step
@@ -130,7 +146,7 @@ func dotF16x4Tail(asm func(x *float32, ldx int, w *uint32, n int, out *[4]float3
 	}
 	for r, xr := range xs {
 		for i := n; i < k; i++ {
-			out[r] += xr[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
+			out[r] += xr[i] * widen(uint16(w[i/2]>>(16*uint(i&1))))
 		}
 	}
 }

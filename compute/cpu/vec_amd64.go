@@ -16,8 +16,8 @@ func archKernels() []vecKernels {
 		return nil
 	}
 	avx2 := vecKernels{name: "avx2-fma-f16c",
-		f32: dotF32AVX2, f16: dotF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
-		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
+		f32: dotF32AVX2, f16: dotF16AVX2, bf16: dotBF16AVX2, q8: dotQ8AVX2, q4: dotQ4AVX2, q4k: dotQ4KAVX2,
+		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, bf16x4: dotBF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
 		gemm: &gemmKernel{mr: 6, nr: 16, fn: gemm6x16AVX2,
 			t8f32: packT8F32, t8f16: packT8F16, t8bf16: packT8BF16, t8q8: packT8Q8, t8q4: packT8Q4, t8q4k: packT8Q4K},
 		fusedRows: simdFusedRows}
@@ -124,6 +124,31 @@ func dotF16AVX2(x []float32, w []uint32) float32 {
 		s += x[i] * halfTable[uint16(w[i/2]>>(16*uint(i&1)))]
 	}
 	return s
+}
+
+//go:noescape
+func dotBF16AVX2Asm(x *float32, w *uint32, n int) float32
+
+//go:noescape
+func dotBF16x4AVX2Asm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+
+// dotBF16AVX2 is dotBF16 with the multiples of eight values in assembly.
+func dotBF16AVX2(x []float32, w []uint32) float32 {
+	x = x[:2*len(w)]
+	n := len(x) &^ 7
+	var s float32
+	if n > 0 {
+		s = dotBF16AVX2Asm(&x[0], &w[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * compute.BF16ToFloat32(uint16(w[i/2]>>(16*uint(i&1))))
+	}
+	return s
+}
+
+// dotBF16x4AVX2 is dotF16x4AVX2 for bfloat16 weights.
+func dotBF16x4AVX2(x []float32, ldx int, w []uint32, out *[4]float32) {
+	dotBF16x4Tail(dotBF16x4AVX2Asm, 8, x, ldx, w, out)
 }
 
 // dotQ8AVX2 is dotQ8 in assembly (rows are whole blocks).

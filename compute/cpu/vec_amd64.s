@@ -597,3 +597,83 @@ q4kx4loop:
 	VADDPS Y15, Y3, Y3
 	STORE4
 	RET
+
+// BF16LOAD widens eight bfloat16 at off(DI) into reg: zero-extended to 32
+// bits and shifted into a float32's high half, which is what a bfloat16 is.
+#define BF16LOAD(off, reg) \
+	VPMOVZXWD off(DI), reg \
+	VPSLLD    $16, reg, reg
+
+// func dotBF16AVX2Asm(x *float32, w *uint32, n int) float32
+// n (bfloat16 values) is a multiple of 8; the layout of dotF16AVX2Asm.
+TEXT ·dotBF16AVX2Asm(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	ZERO4
+
+bf16loop32:
+	CMPQ        CX, $32
+	JLT         bf16loop8
+	BF16LOAD(0, Y4)
+	BF16LOAD(16, Y5)
+	BF16LOAD(32, Y6)
+	BF16LOAD(48, Y7)
+	VFMADD231PS 0(SI), Y4, Y0
+	VFMADD231PS 32(SI), Y5, Y1
+	VFMADD231PS 64(SI), Y6, Y2
+	VFMADD231PS 96(SI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $64, DI
+	SUBQ        $32, CX
+	JMP         bf16loop32
+
+bf16loop8:
+	CMPQ        CX, $8
+	JLT         bf16done
+	BF16LOAD(0, Y4)
+	VFMADD231PS 0(SI), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $16, DI
+	SUBQ        $8, CX
+	JMP         bf16loop8
+
+bf16done:
+	REDUCE
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotBF16x4AVX2Asm(x *float32, ldx int, w *uint32, n int, out *[4]float32)
+// n (bfloat16 values) is a multiple of 8; the layout of dotF16x4AVX2Asm.
+TEXT ·dotBF16x4AVX2Asm(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ ldx+8(FP), AX
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), BX
+	ROWPTRS
+	ZERO8
+
+bf16x4loop16:
+	CMPQ      CX, $16
+	JLT       bf16x4loop8
+	BF16LOAD(0, Y8)
+	BF16LOAD(16, Y9)
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+	FMA4(32, Y9, Y4, Y5, Y6, Y7)
+	ADVANCEX(64)
+	ADDQ      $32, DI
+	SUBQ      $16, CX
+	JMP       bf16x4loop16
+
+bf16x4loop8:
+	CMPQ      CX, $8
+	JLT       bf16x4done
+	BF16LOAD(0, Y8)
+	FMA4(0, Y8, Y0, Y1, Y2, Y3)
+
+bf16x4done:
+	FOLD8
+	STORE4
+	RET

@@ -10,7 +10,7 @@ import (
 // (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
 // needs no feature test.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
+	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, bf16: dotBF16, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
 		f32x4: dotF32x4NEON, f16x4: dotF16x4NEON, q8x4: dotQ8x4NEON, q4x4: dotQ4x4NEON,
 		gemm:      &gemmKernel{mr: 6, nr: 16, fn: gemm6x16NEON},
 		fusedRows: simdFusedRows}}

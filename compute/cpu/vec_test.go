@@ -136,6 +136,22 @@ func TestVecKernels(t *testing.T) {
 				k.f16x4(c.x4, c.ldx, c.w, out)
 				return true
 			}},
+		{"bf16", func(l int) (int, int, int) { return 2 * l, l, 0 },
+			func(c *vecCase, i int) (float64, float64) {
+				// Random words are bfloat16s of any value: keep them finite
+				// by making every one a normal number of magnitude below 4.
+				h := uint16(c.w[i/2]>>(16*uint(i&1)))&0x807f | 0x3f00
+				c.w[i/2] = c.w[i/2]&^(0xffff<<(16*uint(i&1))) | uint32(h)<<(16*uint(i&1))
+				return plain(float64(compute.BF16ToFloat32(h)))
+			},
+			func(k vecKernels, c *vecCase) float32 { return k.bf16(c.x, c.w) },
+			func(k vecKernels, c *vecCase, out *[4]float32) bool {
+				if k.bf16x4 == nil {
+					return false
+				}
+				k.bf16x4(c.x4, c.ldx, c.w, out)
+				return true
+			}},
 		{"q8", func(l int) (int, int, int) { return l * compute.BlockSize, l * compute.BlockSize / 4, l },
 			func(c *vecCase, i int) (float64, float64) {
 				q := int8(c.w[i/4] >> (8 * uint(i%4)))
@@ -244,6 +260,7 @@ func TestVecKernelsShortSlices(t *testing.T) {
 		}{
 			{"f32 short w", func() { k.f32(x, make([]float32, 63)) }},
 			{"f16 short x", func() { k.f16(x[:31:31], w) }},
+			{"bf16 short x", func() { k.bf16(x[:31:31], w) }},
 			{"q8 short x", func() { k.q8(x[:63:63], w, scales) }},
 			{"q8 short w", func() { k.q8(x, w[:15:15], scales) }},
 			{"q4 short x", func() { k.q4(x[:63:63], w[:8], scales) }},
@@ -289,11 +306,17 @@ func BenchmarkCPUVecKernels(b *testing.B) {
 		}{
 			{"f32", 1, func() { sink += ks.f32(x[:k], wf) }},
 			{"f16", 1, func() { sink += ks.f16(x[:k], words) }},
+			{"bf16", 1, func() { sink += ks.bf16(x[:k], words) }},
 			{"q8", 1, func() { sink += ks.q8(x[:k], words, scales) }},
 			{"q4", 1, func() { sink += ks.q4(x[:k], words[:k/8], scales) }},
 			{"q4k", 1, func() { sink += ks.q4k(x[:k], q4k) }},
 			{"f32x4", 4, func() { ks.f32x4(x, k, wf, &out) }},
 			{"f16x4", 4, func() { ks.f16x4(x, k, words, &out) }},
+			{"bf16x4", 4, func() {
+				if ks.bf16x4 != nil {
+					ks.bf16x4(x, k, words, &out)
+				}
+			}},
 			{"q8x4", 4, func() { ks.q8x4(x, k, words, scales, &out) }},
 			{"q4x4", 4, func() { ks.q4x4(x, k, words[:k/8], scales, &out) }},
 			{"q4kx4", 4, func() { ks.q4kx4(x, k, q4k, &out) }},
