@@ -128,15 +128,20 @@ func (f *File) ReadFloat32(name string, dst []float32) ([]float32, error) {
 	}
 	t := f.hdr.tensors[name]
 	n := int(t.NumElements())
-	out := dst[:0]
-	if cap(out) < n || out == nil {
-		out = make([]float32, n)
-	}
-	out = out[:n]
+	out := reuse(dst, n)
 	if err := toFloat32(t.DType, raw, out); err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", f.path, name, err)
 	}
 	return out, nil
+}
+
+// reuse returns n elements of dst's memory when it has the capacity,
+// else a new slice.
+func reuse(dst []float32, n int) []float32 {
+	if cap(dst) < n || dst == nil {
+		return make([]float32, n)
+	}
+	return dst[:n]
 }
 
 // evictChunk is how many bytes of a tensor ReadFloat32Evict converts
@@ -167,11 +172,7 @@ func (f *File) ReadFloat32Evict(name string, dst []float32) ([]float32, error) {
 	}
 	t := f.hdr.tensors[name]
 	n := int(t.NumElements())
-	out := dst[:0]
-	if cap(out) < n || out == nil {
-		out = make([]float32, n)
-	}
-	out = out[:n]
+	out := reuse(dst, n)
 	size := int64(t.DType.Size()) // the header's check: len(raw) == n*size
 	per := evictChunk / size      // elements per chunk
 	if per < 1 {
