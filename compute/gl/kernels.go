@@ -740,16 +740,23 @@ func (b *device) Patches(out, img compute.Operand, p int) {
 func (b *device) Argmax(x compute.Operand) []int32 {
 	rows, cols := x.RowsCols()
 	xs := single("Argmax", x)
-	res := make([]int32, rows)
+	return b.dispatchIDs(&kernel{name: "argmax", defines: []string{rowWG}, writes: 1,
+		binds: []*glSlot{nil, xs}, args: []any{rows, cols}, groups: grid(rows)}, rows)
+}
+
+// dispatchIDs runs k with a new buffer of n int32 bound at binding 0 (its
+// output) and reads the n values back, so that only indices leave the GPU.
+func (b *device) dispatchIDs(k *kernel, n int) []int32 {
+	res := make([]int32, n)
 	b.call(func() {
-		os := &glSlot{bytes: 4 * rows, pooled: true}
+		os := &glSlot{bytes: 4 * n, pooled: true}
 		b.alloc(os)
-		b.dispatch(&kernel{name: "argmax", defines: []string{rowWG}, writes: 1,
-			binds: []*glSlot{os, xs}, args: []any{rows, cols}, groups: grid(rows)})
+		k.binds[0] = os
+		b.dispatch(k)
 		b.beforeTransfer(os.buf)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, os.buf.id)
-		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*rows, unsafe.Pointer(&res[0]))
-		b.readBack(4 * rows)
+		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*n, unsafe.Pointer(&res[0]))
+		b.readBack(4 * n)
 		b.free(os)
 	})
 	return res

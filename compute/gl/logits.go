@@ -68,19 +68,7 @@ func (b *device) ArgmaxMark(x, seen compute.Operand) []int32 {
 		binds[2] = single(op, seen)
 		writes |= 1 << 2
 	}
-	res := make([]int32, rows)
-	b.call(func() {
-		os := &glSlot{bytes: 4 * rows, pooled: true}
-		b.alloc(os)
-		binds[0] = os
-		b.dispatch(&kernel{name: "logits", defines: defs, writes: writes, binds: binds, args: []any{rows, cols}, groups: grid(rows)})
-		b.beforeTransfer(os.buf)
-		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, os.buf.id)
-		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*rows, unsafe.Pointer(&res[0]))
-		b.readBack(4 * rows)
-		b.free(os)
-	})
-	return res
+	return b.dispatchIDs(&kernel{name: "logits", defines: defs, writes: writes, binds: binds, args: []any{rows, cols}, groups: grid(rows)}, rows)
 }
 
 // BeamSelect keeps each entry's K best in one work group per entry and
