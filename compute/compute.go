@@ -221,6 +221,15 @@ type Context interface {
 	// Linear returns x·wᵀ (+ bias): x [..., K], w [N, K] in any dtype
 	// (PyTorch's Linear layout), bias [N] F32 or nil. The result is [..., N].
 	// With a single row it runs the matrix–vector kernel.
+	//
+	// With Q8, Q4 or Q4K weights a backend may round x to 8 bits first, as
+	// ggml does for its quantized types: each block of BlockSize values
+	// of a row to integer multiples of d = max|x| / 127 over the block,
+	// so that bytes multiply bytes. Each product may then differ from the
+	// float32 one by up to d/2 times the weight's integer part (scale·n
+	// for Q4 and Q4K, whose offset and mins multiply Σx exactly). The
+	// same holds for every operation built on Linear (LinearAdd,
+	// Linears, GatedLinear and their normalised forms).
 	Linear(x, w, bias Tensor) Tensor
 	// MatMul returns batched a·b (transB false: b [B, K, N]) or a·bᵀ (transB
 	// true: b [B, N, K]) for a [B, M, K], all F32; 2-D operands mean B = 1,

@@ -399,6 +399,12 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 		gemmPacked(vec.gemm, x, M, K, packRows(vec.gemm, w, K), N, bias, out, ldo)
 		return
 	}
+	if fused {
+		if ik := w.intKernel(); ik != nil {
+			gemvInt(ik, x, M, K, N, bias, out, ldo)
+			return
+		}
+	}
 	// Chunks are whole blocks of four w rows.
 	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
 		if fused {
@@ -462,6 +468,29 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 						o[j] += bias[nb+j]
 					}
 				}
+			}
+		}
+	})
+}
+
+// gemvInt is gemmNT's fused path for an integer kernel ik (qdot.go): the
+// M x rows are rounded to 8 bits once, then every weight row meets all of
+// them while it is in cache.
+func gemvInt(ik func(x qrow, n int) float32, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
+	xq := quantizeRows(x, M, K)
+	defer qrowsPool.Put(xq)
+	var rows [simdFusedRows]qrow
+	for m := range M {
+		rows[m] = xq.row(m)
+	}
+	parallel.For(N, parallel.Grain(N, linearRowBlock), func(n0, n1 int) {
+		for n := n0; n < n1; n++ {
+			var b float32
+			if bias != nil {
+				b = bias[n]
+			}
+			for m, r := range rows[:M] {
+				out[m*ldo+n] = ik(r, n) + b
 			}
 		}
 	})

@@ -33,6 +33,14 @@ type vecKernels struct {
 	q4x4   func(x []float32, ldx int, w []uint32, scales []float32, out *[4]float32)
 	q4kx4  func(x []float32, ldx int, w []uint32, out *[4]float32)
 
+	// The integer kernels (qdot.go) take x rounded to 8 bits per block
+	// (qrow) against one row of Q8, Q4 or Q4K weights, with the
+	// contracts of dotQ8i, dotQ4i and dotQ4Ki. nil: Linear keeps x in
+	// float32 for that dtype and runs the kernels above.
+	q8i  func(x qrow, w []uint32, scales []float32) float32
+	q4i  func(x qrow, w []uint32, scales []float32) float32
+	q4ki func(x qrow, w []uint32) float32
+
 	// gemm is the micro-kernel of the packed matrix product (gemm.go)
 	// that Linear and MatMul run for more x rows than fusedRows; nil
 	// where there is none, and they widen blocks of weight rows instead.

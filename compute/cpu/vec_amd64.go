@@ -34,7 +34,14 @@ func archKernels() []vecKernels {
 	gemm512 := *avx2.gemm
 	gemm512.nr, gemm512.fn = 32, gemm6x32AVX512
 	avx512.gemm = &gemm512
-	return []vecKernels{avx512, avx2}
+	if !hasVNNI {
+		return []vecKernels{avx512, avx2}
+	}
+	// With VNNI, quantized weights meet x rounded to bytes (qdot.go).
+	vnni := avx512
+	vnni.name = "avx512-vnni"
+	vnni.q8i, vnni.q4i, vnni.q4ki = dotQ8VNNI, dotQ4VNNI, dotQ4KVNNI
+	return []vecKernels{vnni, avx512, avx2}
 }
 
 // The matrix product's micro-kernels (gemm_amd64.s), with gemmKernel.fn's

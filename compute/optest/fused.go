@@ -40,12 +40,12 @@ func fusedCases() []Case {
 					}
 					got := e.ctx.LinearAdd(e.floats([]int{s.m, s.k}, x), e.upload(dt, []int{s.n, s.k}, wf), bt,
 						e.floats([]int{s.m, s.n}, res))
-					want, bound := linearRef(e, dt, x, s, wf, bias)
+					want, bound, round := linearRef(e, dt, x, s, wf, bias)
 					for i, r := range res {
 						want[i] += float64(r)
 						bound[i] += math.Abs(float64(r))
 					}
-					CheckSums(e.t, "LinearAdd", e.read(got, []int{s.m, s.n}), want, bound, s.k+2)
+					CheckSumsWithin(e.t, "LinearAdd", e.read(got, []int{s.m, s.n}), want, bound, s.k+2, round)
 				}})
 			}
 			for _, act := range []string{"silu", "gelu"} {
@@ -54,8 +54,8 @@ func fusedCases() []Case {
 					xt := e.floats([]int{1, s.m, s.k}, x)
 					got := e.read(e.ctx.GatedLinear(act, xt, e.upload(dt, []int{s.n, s.k}, gf), e.upload(dt, []int{s.n, s.k}, uf)),
 						[]int{1, s.m, s.n})
-					g, gb := linearRef(e, dt, x, s, gf, nil)
-					u, ub := linearRef(e, dt, x, s, uf, nil)
+					g, gb, gr := linearRef(e, dt, x, s, gf, nil)
+					u, ub, ur := linearRef(e, dt, x, s, uf, nil)
 					// Each product is within the float32 sum's bound; the
 					// activation's slope is below 1.13 for both, so the
 					// result is within |u|·1.13·εg + |act(g)|·εu, plus the
@@ -64,7 +64,7 @@ func fusedCases() []Case {
 					for i := range got {
 						a := refAct(act, g[i])
 						want := a * u[i]
-						tol := math.Abs(u[i])*1.13*eps(gb[i]) + math.Abs(a)*eps(ub[i]) + 4*math.Ldexp(1, -24)*math.Abs(want) + 1e-30
+						tol := math.Abs(u[i])*1.13*(eps(gb[i])+at(gr, i)) + math.Abs(a)*(eps(ub[i])+at(ur, i)) + 4*math.Ldexp(1, -24)*math.Abs(want) + 1e-30
 						if d := math.Abs(float64(got[i]) - want); !(d <= tol) {
 							e.t.Fatalf("GatedLinear: element %d = %v, want %v (error %.3g > %.3g)", i, got[i], want, d, tol)
 						}
@@ -84,20 +84,23 @@ func fusedCases() []Case {
 						total += n
 					}
 					var ws []compute.Tensor
-					want, bound := make([]float64, s.m*total), make([]float64, s.m*total)
+					want, bound, round := make([]float64, s.m*total), make([]float64, s.m*total), make([]float64, s.m*total)
 					col := 0
 					for _, n := range ns {
 						wf := e.rand(n*s.k, 0.5)
 						ws = append(ws, e.upload(dt, []int{n, s.k}, wf))
-						w, b := linearRef(e, dt, x, fusedShape{s.m, s.k, n}, wf, nil)
+						w, b, r := linearRef(e, dt, x, fusedShape{s.m, s.k, n}, wf, nil)
 						for m := 0; m < s.m; m++ {
 							copy(want[m*total+col:m*total+col+n], w[m*n:(m+1)*n])
 							copy(bound[m*total+col:m*total+col+n], b[m*n:(m+1)*n])
+							if r != nil {
+								copy(round[m*total+col:m*total+col+n], r[m*n:(m+1)*n])
+							}
 						}
 						col += n
 					}
 					got := e.ctx.Linears(e.floats([]int{s.m, 1, s.k}, x), ws...)
-					CheckSums(e.t, "Linears", e.read(got, []int{s.m, 1, total}), want, bound, s.k+2)
+					CheckSumsWithin(e.t, "Linears", e.read(got, []int{s.m, 1, total}), want, bound, s.k+2, round)
 				}})
 			}
 		}
@@ -133,7 +136,8 @@ func normFusedCases() []Case {
 				}
 				got := e.ctx.NormLinears(e.floats([]int{s.m, s.k}, x), e.floats([]int{s.k}, nw), 1e-6,
 					e.upload(dt, []int{s.n, s.k}, w1), e.upload(dt, []int{7, s.k}, w2))
-				CheckSums(e.t, "NormLinears", e.read(got, []int{s.m, s.n + 7}), want, bound, 2*s.k)
+				CheckSumsWithin(e.t, "NormLinears", e.read(got, []int{s.m, s.n + 7}), want, bound, 2*s.k,
+					joinColumns(xRounding(e.t, dt, h, s.m, s.k, w1, s.n), xRounding(e.t, dt, h, s.m, s.k, w2, 7), s.m, s.n, 7))
 			}})
 			cs = append(cs, Case{"NormGatedLinear", fmt.Sprintf("%v/m%d_k%d_n%d", dt, s.m, s.k, s.n), func(e *env) {
 				x, nw := e.rand(s.m*s.k, 2), e.rand(s.k, 1)
@@ -146,11 +150,12 @@ func normFusedCases() []Case {
 				}
 				got := e.read(e.ctx.NormGatedLinear("silu", e.floats([]int{s.m, s.k}, x), e.floats([]int{s.k}, nw), 1e-6,
 					e.upload(dt, []int{s.n, s.k}, gf), e.upload(dt, []int{s.n, s.k}, uf)), []int{s.m, s.n})
+				gr, ur := xRounding(e.t, dt, h, s.m, s.k, gf, s.n), xRounding(e.t, dt, h, s.m, s.k, uf, s.n)
 				eps := func(b float64) float64 { return 2 * float64(2*s.k) * math.Ldexp(1, -24) * b }
 				for i := range got {
 					a := refAct("silu", g[i])
 					want := a * u[i]
-					tol := math.Abs(u[i])*1.13*eps(gb[i]) + math.Abs(a)*eps(ub[i]) + 4*math.Ldexp(1, -24)*math.Abs(want) + 1e-30
+					tol := math.Abs(u[i])*1.13*(eps(gb[i])+at(gr, i)) + math.Abs(a)*(eps(ub[i])+at(ur, i)) + 4*math.Ldexp(1, -24)*math.Abs(want) + 1e-30
 					if d := math.Abs(float64(got[i]) - want); !(d <= tol) {
 						e.t.Fatalf("NormGatedLinear: element %d = %v, want %v (error %.3g > %.3g)", i, got[i], want, d, tol)
 					}
@@ -208,13 +213,21 @@ func q4kNormBound(e *env, h []float64, m, k int, wf []float32, n int) []float64 
 }
 
 // linearRef is RefLinear of the weights as dt stores them, with Q4K's
-// wider bound.
-func linearRef(e *env, dt compute.DType, x []float32, s fusedShape, wf, bias []float32) (want, bound []float64) {
+// wider bound and the allowance for rounding x (xRounding).
+func linearRef(e *env, dt compute.DType, x []float32, s fusedShape, wf, bias []float32) (want, bound, round []float64) {
 	want, bound = RefLinear(x, s.m, s.k, stored(e.t, dt, []int{s.n, s.k}, wf), s.n, bias)
 	if dt == compute.Q4K {
 		bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
 	}
-	return want, bound
+	return want, bound, xRounding(e.t, dt, widen(x), s.m, s.k, wf, s.n)
+}
+
+// at returns a[i], or 0 for a nil allowance.
+func at(a []float64, i int) float64 {
+	if a == nil {
+		return 0
+	}
+	return a[i]
 }
 
 // refAct is the activation in float64.

@@ -64,7 +64,8 @@ func gemmEdgeCases() []Case {
 				if dt == compute.Q4K {
 					bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
 				}
-				CheckSums(e.t, "Linear", e.read(got, []int{s.m, s.n}), want, bound, s.k+1)
+				CheckSumsWithin(e.t, "Linear", e.read(got, []int{s.m, s.n}), want, bound, s.k+1,
+					xRounding(e.t, dt, widen(x), s.m, s.k, wf, s.n))
 			}})
 		}
 	}
@@ -86,7 +87,8 @@ func gemmEdgeCases() []Case {
 			got := e.ctx.NormLinears(e.floats([]int{m, k}, x), e.floats([]int{k}, nw), 1e-6,
 				e.upload(dt, []int{n, k}, w1), e.upload(dt, []int{7, k}, w2))
 			// The norm's rounding, as in normFusedCases: a bound of 2K terms.
-			CheckSums(e.t, "NormLinears", e.read(got, []int{m, n + 7}), want, bound, 2*k)
+			CheckSumsWithin(e.t, "NormLinears", e.read(got, []int{m, n + 7}), want, bound, 2*k,
+				joinColumns(xRounding(e.t, dt, h, m, k, w1, n), xRounding(e.t, dt, h, m, k, w2, 7), m, n, 7))
 		}})
 	}
 	mm := []struct {

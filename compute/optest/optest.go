@@ -198,6 +198,68 @@ func q4kLinearBound(t testing.TB, x []float32, m, k int, wf []float32, n int, bi
 	return bound
 }
 
+// xRounding returns, for Linear of m rows x (float64, as the normalised
+// cases have them) by weights wf [n, k] stored as dt, how far rounding x to
+// 8 bits per block may move each product under compute.Linear's contract:
+// over every block, d/2 = max|x| / 254 times Σ|integer part of w|, the
+// integer part being the stored weight for Q8, scale·n = w + 8·scale for
+// Q4 and scale·n = w + min for Q4K. 1 % more covers the roundings of d,
+// of x/d and of the weights' decoding. nil where dt keeps x in float32.
+func xRounding(t testing.TB, dt compute.DType, x []float64, m, k int, wf []float32, n int) []float64 {
+	t.Helper()
+	if dt != compute.Q8 && dt != compute.Q4 && dt != compute.Q4K {
+		return nil
+	}
+	const bs = compute.BlockSize
+	shape := []int{n, k}
+	words, scales, err := compute.Pack(dt, shape, wf)
+	if err != nil {
+		t.Fatalf("pack %v%v: %v", dt, shape, err)
+	}
+	vals := compute.Unpack(dt, shape, words, scales)
+	nb := k / bs
+	magBlock := make([]float64, n*nb) // Σ|integer part| per weight block
+	for i, v := range vals {
+		mag := math.Abs(float64(v))
+		switch dt {
+		case compute.Q4:
+			mag = math.Abs(float64(v) + 8*float64(scales[i/bs]))
+		case compute.Q4K:
+			const sb = compute.SuperBlockSize
+			s := i / sb
+			_, mins := compute.Q4KSubBlocks(words[s*compute.Q4KWords : (s+1)*compute.Q4KWords])
+			mag = math.Abs(float64(v) + float64(mins[i%sb/bs]))
+		}
+		magBlock[i/bs] += mag
+	}
+	out := make([]float64, m*n)
+	for r := 0; r < m; r++ {
+		for b := 0; b < nb; b++ {
+			var amax float64
+			for _, v := range x[r*k+b*bs : r*k+(b+1)*bs] {
+				amax = math.Max(amax, math.Abs(v))
+			}
+			for j := 0; j < n; j++ {
+				out[r*n+j] += 1.01 * amax / 254 * magBlock[j*nb+b]
+			}
+		}
+	}
+	return out
+}
+
+// joinColumns lays out per row the na columns of a and then the nb of b,
+// as an output of two products side by side; nil if both are nil.
+func joinColumns(a, b []float64, m, na, nb int) []float64 {
+	if a == nil && b == nil {
+		return nil
+	}
+	out := make([]float64, 0, m*(na+nb))
+	for r := 0; r < m; r++ {
+		out = append(append(out, a[r*na:(r+1)*na]...), b[r*nb:(r+1)*nb]...)
+	}
+	return out
+}
+
 // seq returns 0, 1, …, n-1.
 func seq(n int) []float32 {
 	s := make([]float32, n)
@@ -400,7 +462,8 @@ func linearCases() []Case {
 					if dt == compute.Q4K {
 						bound = q4kLinearBound(e.t, x, s.m, s.k, wf, s.n, bias)
 					}
-					CheckSums(e.t, "Linear", e.read(got, append(slices.Clone(xshape[:len(xshape)-1]), s.n)), want, bound, s.k+1)
+					CheckSumsWithin(e.t, "Linear", e.read(got, append(slices.Clone(xshape[:len(xshape)-1]), s.n)), want, bound, s.k+1,
+						xRounding(e.t, dt, widen(x), s.m, s.k, wf, s.n))
 				}})
 			}
 		}

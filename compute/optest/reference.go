@@ -63,12 +63,23 @@ func transpose(a []float32, r, c int) []float32 {
 // absolute slack for zero bounds.
 func CheckSums(t testing.TB, what string, got []float32, want, bound []float64, k int) {
 	t.Helper()
+	CheckSumsWithin(t, what, got, want, bound, k, nil)
+}
+
+// CheckSumsWithin is CheckSums with allowance[i] (nil: none) added to
+// element i's tolerance: the rounding of x that compute.Linear allows for
+// quantized weights (see xRounding).
+func CheckSumsWithin(t testing.TB, what string, got []float32, want, bound []float64, k int, allowance []float64) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
 	}
 	u := math.Ldexp(1, -24)
 	for i := range got {
 		tol := 2*float64(k+2)*u*bound[i] + 1e-30
+		if allowance != nil {
+			tol += allowance[i]
+		}
 		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol) {
 			t.Fatalf("%s: element %d = %v, want %v (error %.3g > tolerance %.3g)", what, i, got[i], want[i], d, tol)
 		}

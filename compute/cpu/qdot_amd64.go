@@ -1,0 +1,63 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"glimpse/compute"
+
+	"golang.org/x/sys/cpu"
+)
+
+// hasVNNI reports whether this processor runs qdot_amd64.s: AVX-512 F and
+// BW, VL (for its 256-bit tails) and VNNI (VPDPBUSD).
+var hasVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+// The assembly takes pointers and block counts; the wrappers below check
+// them against the slices first, so that a short slice panics in Go.
+
+//go:noescape
+func dotQ8VNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int) float32
+
+//go:noescape
+func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
+
+//go:noescape
+func dotQ4KVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int) float32
+
+// checkQRow checks that x holds nb blocks and returns them.
+func checkQRow(x qrow, nb int) qrow {
+	return qrow{q: x.q[:nb*compute.BlockSize], d: x.d[:nb], sum: x.sum[:nb], isum: x.isum[:nb]}
+}
+
+// dotQ8VNNI is dotQ8i in AVX-512 VNNI assembly.
+func dotQ8VNNI(x qrow, w []uint32, scales []float32) float32 {
+	nb := len(scales)
+	if nb == 0 {
+		return 0
+	}
+	x = checkQRow(x, nb)
+	w = w[:nb*compute.BlockSize/4]
+	return dotQ8VNNIAsm(&x.q[0], &x.d[0], &x.isum[0], &w[0], &scales[0], nb)
+}
+
+// dotQ4VNNI is dotQ4i in AVX-512 VNNI assembly.
+func dotQ4VNNI(x qrow, w []uint32, scales []float32) float32 {
+	nb := len(scales)
+	if nb == 0 {
+		return 0
+	}
+	x = checkQRow(x, nb)
+	w = w[:nb*compute.BlockSize/8]
+	return dotQ4VNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb)
+}
+
+// dotQ4KVNNI is dotQ4Ki in AVX-512 VNNI assembly.
+func dotQ4KVNNI(x qrow, w []uint32) float32 {
+	nsb := len(w) / compute.Q4KWords
+	if nsb == 0 {
+		return 0
+	}
+	x = checkQRow(x, nsb*compute.SuperBlockSize/compute.BlockSize)
+	w = w[:nsb*compute.Q4KWords]
+	return dotQ4KVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], nsb)
+}

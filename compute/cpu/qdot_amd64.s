@@ -1,0 +1,339 @@
+//go:build amd64 && !purego
+
+// The integer matrix–vector kernels (qdot.go) for AVX-512 with VNNI
+// (Ice Lake, Sapphire Rapids, Zen 4 and later): VPDPBUSD multiplies 64
+// unsigned bytes by 64 signed bytes and adds each four products into one of
+// sixteen int32 lanes, so two blocks of 32 weights take one instruction.
+// Each block's int32 lanes are converted to floats and scaled by the
+// weight's and x's block scales at once: the sums stay exact integers up to
+// that point, and only the combination of blocks is float32.
+//
+// VPDPBUSD's first factor is unsigned. Q4 and Q4K nibbles are (0..15); Q8
+// weights are signed, so they go in as w+128 (the sign bit flipped) and
+// 128·Σq per block, which quantizeRows computed, is taken off at the end.
+//
+// Common registers:
+//   SI  x's bytes (q);  R8  x's block scales (d);  R9  x's block sums
+//   DI  the weights;  DX  the weights' block scales;  CX  blocks left
+//   Z0, Z1  running sums (alternate blocks or chunks);  X3  the correction
+//   Z20–Z23 lane-to-block indexes (qidx);  Z29 0x0F bytes;  Z31 0x80 bytes
+
+#include "textflag.h"
+
+// qidx<>+64c holds sixteen lane indexes: eight of 2c, then eight of 2c+1,
+// which VPERMPS turns into a vector of block 2c's scale in lanes 0–7 and
+// block 2c+1's in lanes 8–15, the layout VPDPBUSD leaves two blocks' sums in.
+DATA qidx<>+0(SB)/4, $0
+DATA qidx<>+4(SB)/4, $0
+DATA qidx<>+8(SB)/4, $0
+DATA qidx<>+12(SB)/4, $0
+DATA qidx<>+16(SB)/4, $0
+DATA qidx<>+20(SB)/4, $0
+DATA qidx<>+24(SB)/4, $0
+DATA qidx<>+28(SB)/4, $0
+DATA qidx<>+32(SB)/4, $1
+DATA qidx<>+36(SB)/4, $1
+DATA qidx<>+40(SB)/4, $1
+DATA qidx<>+44(SB)/4, $1
+DATA qidx<>+48(SB)/4, $1
+DATA qidx<>+52(SB)/4, $1
+DATA qidx<>+56(SB)/4, $1
+DATA qidx<>+60(SB)/4, $1
+DATA qidx<>+64(SB)/4, $2
+DATA qidx<>+68(SB)/4, $2
+DATA qidx<>+72(SB)/4, $2
+DATA qidx<>+76(SB)/4, $2
+DATA qidx<>+80(SB)/4, $2
+DATA qidx<>+84(SB)/4, $2
+DATA qidx<>+88(SB)/4, $2
+DATA qidx<>+92(SB)/4, $2
+DATA qidx<>+96(SB)/4, $3
+DATA qidx<>+100(SB)/4, $3
+DATA qidx<>+104(SB)/4, $3
+DATA qidx<>+108(SB)/4, $3
+DATA qidx<>+112(SB)/4, $3
+DATA qidx<>+116(SB)/4, $3
+DATA qidx<>+120(SB)/4, $3
+DATA qidx<>+124(SB)/4, $3
+DATA qidx<>+128(SB)/4, $4
+DATA qidx<>+132(SB)/4, $4
+DATA qidx<>+136(SB)/4, $4
+DATA qidx<>+140(SB)/4, $4
+DATA qidx<>+144(SB)/4, $4
+DATA qidx<>+148(SB)/4, $4
+DATA qidx<>+152(SB)/4, $4
+DATA qidx<>+156(SB)/4, $4
+DATA qidx<>+160(SB)/4, $5
+DATA qidx<>+164(SB)/4, $5
+DATA qidx<>+168(SB)/4, $5
+DATA qidx<>+172(SB)/4, $5
+DATA qidx<>+176(SB)/4, $5
+DATA qidx<>+180(SB)/4, $5
+DATA qidx<>+184(SB)/4, $5
+DATA qidx<>+188(SB)/4, $5
+DATA qidx<>+192(SB)/4, $6
+DATA qidx<>+196(SB)/4, $6
+DATA qidx<>+200(SB)/4, $6
+DATA qidx<>+204(SB)/4, $6
+DATA qidx<>+208(SB)/4, $6
+DATA qidx<>+212(SB)/4, $6
+DATA qidx<>+216(SB)/4, $6
+DATA qidx<>+220(SB)/4, $6
+DATA qidx<>+224(SB)/4, $7
+DATA qidx<>+228(SB)/4, $7
+DATA qidx<>+232(SB)/4, $7
+DATA qidx<>+236(SB)/4, $7
+DATA qidx<>+240(SB)/4, $7
+DATA qidx<>+244(SB)/4, $7
+DATA qidx<>+248(SB)/4, $7
+DATA qidx<>+252(SB)/4, $7
+GLOBL qidx<>(SB), RODATA|NOPTR, $256
+
+// QREDUCE leaves the sum of Z0 and Z1's sixteen lanes in X0.
+#define QREDUCE \
+	VADDPS        Z1, Z0, Z0 \
+	VEXTRACTF64X4 $1, Z0, Y1 \
+	VADDPS        Y1, Y0, Y0 \
+	VEXTRACTF128  $1, Y0, X1 \
+	VADDPS        X1, X0, X0 \
+	VPERMILPS     $0x4e, X0, X1 \
+	VADDPS        X1, X0, X0 \
+	VPERMILPS     $0xb1, X0, X1 \
+	VADDPS        X1, X0, X0
+
+// HSUM4 sums the four lanes of xr into its lane 0 (tmp is clobbered).
+#define HSUM4(xr, tmp) \
+	VPERMILPS $0x4e, xr, tmp \
+	VADDPS    tmp, xr, xr \
+	VPERMILPS $0xb1, xr, tmp \
+	VADDPS    tmp, xr, xr
+
+// func dotQ8VNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int) float32
+// nb > 0 blocks.
+TEXT ·dotQ8VNNIAsm(SB), NOSPLIT, $0-52
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ isum+16(FP), R9
+	MOVQ w+24(FP), DI
+	MOVQ scales+32(FP), DX
+	MOVQ nb+40(FP), CX
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS X3, X3, X3
+
+q8vloop2:
+	CMPQ CX, $2
+	JLT  q8vtail
+	VMOVDQU64   (DI), Z4
+	VPXORD      Z31, Z4, Z4            // w + 128, as unsigned bytes
+	VPXORD      Z5, Z5, Z5
+	VPDPBUSD    (SI), Z4, Z5           // lanes 0–7: block b, 8–15: block b+1
+	VCVTDQ2PS   Z5, Z5
+	VMOVQ       (DX), X6
+	VMOVQ       (R8), X7
+	VMULPS      X7, X6, X6             // scale·d of the two blocks
+	VPERMPS     Z6, Z20, Z7
+	VFMADD231PS Z7, Z5, Z0
+	VMOVQ       (R9), X8
+	VCVTDQ2PS   X8, X8
+	VFMADD231PS X8, X6, X3             // Σ scale·d·Σq, for the correction
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  q8vloop2
+
+q8vtail:
+	CMPQ CX, $1
+	JLT  q8vdone
+	VMOVDQU      (DI), Y4
+	VPXORD       Y31, Y4, Y4
+	VPXORD       Y5, Y5, Y5
+	VPDPBUSD     (SI), Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMOVSS       (DX), X6
+	VMULSS       (R8), X6, X6
+	VBROADCASTSS X6, Y7
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Z5, Z1, Z1            // Y5's upper lanes are zero
+	VMOVSS       (R9), X8
+	VCVTDQ2PS    X8, X8
+	VFMADD231PS  X8, X6, X3
+
+q8vdone:
+	QREDUCE
+	HSUM4(X3, X4)
+	MOVL  $0x43000000, AX              // 128.0
+	VMOVD AX, X5
+	VFNMADD231SS X5, X3, X0            // Σ − 128·correction
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
+// nb > 0 blocks. A block's 16 bytes hold elements 2i (low nibble) and
+// 2i+1 (high nibble) in byte i: widened to words and or-ed with themselves
+// shifted by 4, each word's two bytes are elements 2i and 2i+1, in order.
+TEXT ·dotQ4VNNIAsm(SB), NOSPLIT, $0-52
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ sum+16(FP), R9
+	MOVQ w+24(FP), DI
+	MOVQ scales+32(FP), DX
+	MOVQ nb+40(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS X3, X3, X3
+
+q4vloop2:
+	CMPQ CX, $2
+	JLT  q4vtail
+	VPMOVZXBW   (DI), Z4               // 32 bytes → 32 words
+	VPSLLW      $4, Z4, Z5
+	VPTERNLOGD  $0xa8, Z29, Z5, Z4     // (Z4 | Z5) & 0x0f0f: the 64 nibbles as bytes, in order
+	VPXORD      Z5, Z5, Z5
+	VPDPBUSD    (SI), Z4, Z5
+	VCVTDQ2PS   Z5, Z5
+	VMOVQ       (DX), X6
+	VMOVQ       (R8), X7
+	VMULPS      X6, X7, X7             // scale·d of the two blocks
+	VPERMPS     Z7, Z20, Z7
+	VFMADD231PS Z7, Z5, Z0
+	VMOVQ       (R9), X8
+	VFMADD231PS X8, X6, X3             // Σ scale·Σx, for the offset
+	ADDQ $64, SI
+	ADDQ $32, DI
+	ADDQ $8, DX
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  q4vloop2
+
+q4vtail:
+	CMPQ CX, $1
+	JLT  q4vdone
+	VPMOVZXBW    (DI), Y4
+	VPSLLW       $4, Y4, Y5
+	VPTERNLOGD   $0xa8, Y29, Y5, Y4
+	VPXORD       Y5, Y5, Y5
+	VPDPBUSD     (SI), Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMOVSS       (DX), X6
+	VMULSS       (R8), X6, X7
+	VBROADCASTSS X7, Y7
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Z5, Z1, Z1
+	VMOVSS       (R9), X8
+	VFMADD231SS  X8, X6, X3
+
+q4vdone:
+	QREDUCE
+	HSUM4(X3, X4)
+	MOVL  $0x41000000, AX              // 8.0
+	VMOVD AX, X5
+	VFNMADD231SS X5, X3, X0            // Σ − 8·Σ scale·Σx
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// Q4KCHUNK multiplies chunk c of a super-block (32 bytes at 16+32c(DI):
+// sub-block 2c in the low nibbles, 2c+1 in the high ones) by x's 64 bytes
+// at 64c(SI) (wo = 16+32c, xo = 64c) and adds them, scaled by Y9's lanes
+// 2c and 2c+1 (idx: qidx's table c), to acc.
+#define Q4KCHUNK(wo, xo, idx, acc) \
+	VMOVDQU      wo(DI), Y4 \
+	VPSRLW       $4, Y4, Y5 \
+	VINSERTI64X4 $1, Y5, Z4, Z4 \
+	VPANDD       Z29, Z4, Z4 \
+	VPXORD       Z5, Z5, Z5 \
+	VPDPBUSD     xo(SI), Z4, Z5 \
+	VCVTDQ2PS    Z5, Z5 \
+	VPERMPS      Z9, idx, Z6 \
+	VFMADD231PS  Z6, Z5, acc
+
+// func dotQ4KVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int) float32
+// nsb > 0 super-blocks of 36 words: d and dmin (halves), 12 bytes of 6-bit
+// scales and mins, 128 bytes of nibbles. The scales and mins are decoded
+// as llama.cpp's AVX2 kernel does: four 32-bit masks and shifts turn the 12
+// bytes into eight scale bytes and eight min bytes, which are widened and
+// multiplied by d and dmin (each product rounded once, as q4kScalesMins).
+TEXT ·dotQ4KVNNIAsm(SB), NOSPLIT, $0-44
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ sum+16(FP), R9
+	MOVQ w+24(FP), DI
+	MOVQ nsb+32(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VMOVDQU32 qidx<>+64(SB), Z21
+	VMOVDQU32 qidx<>+128(SB), Z22
+	VMOVDQU32 qidx<>+192(SB), Z23
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Y3, Y3, Y3
+
+q4kvloop:
+	MOVL 4(DI), AX                     // scale bytes 0–3
+	MOVL 8(DI), BX                     // 4–7
+	MOVL 12(DI), R10                   // 8–11
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11              // scales 0–3
+	MOVL R10, R12
+	ANDL $0x0f0f0f0f, R12
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL  AX, R12                       // scales 4–7
+	MOVL BX, R13
+	ANDL $0x3f3f3f3f, R13              // mins 0–3
+	SHRL $4, R10
+	ANDL $0x0f0f0f0f, R10
+	SHRL $6, BX
+	ANDL $0x03030303, BX
+	SHLL $4, BX
+	ORL  BX, R10                       // mins 4–7
+	VMOVD        R11, X9
+	VPINSRD      $1, R12, X9, X9
+	VPMOVZXBD    X9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMOVD        R13, X10
+	VPINSRD      $1, R10, X10, X10
+	VPMOVZXBD    X10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMOVD        (DI), X11
+	VCVTPH2PS    X11, X11              // d, dmin
+	VBROADCASTSS X11, Y12
+	VMOVSHDUP    X11, X13
+	VBROADCASTSS X13, Y13
+	VMULPS       Y12, Y9, Y9           // scale_j
+	VMULPS       Y13, Y10, Y10         // min_j
+	VFMADD231PS  (R9), Y10, Y3         // Σ min_j·Σx_j
+	VMULPS       (R8), Y9, Y9          // scale_j·d_j
+	Q4KCHUNK(16, 0, Z20, Z0)
+	Q4KCHUNK(48, 64, Z21, Z1)
+	Q4KCHUNK(80, 128, Z22, Z0)
+	Q4KCHUNK(112, 192, Z23, Z1)
+	ADDQ $144, DI
+	ADDQ $256, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  q4kvloop
+
+	QREDUCE
+	VEXTRACTF128 $1, Y3, X4
+	VADDPS       X4, X3, X3
+	HSUM4(X3, X4)
+	VSUBSS       X3, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET

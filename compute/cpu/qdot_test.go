@@ -1,0 +1,248 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"glimpse/compute"
+	"glimpse/compute/optest"
+)
+
+// TestQuantizeBlock8 checks the rounding of x to bytes against its
+// definition, computed here in float64: d = max|x| / 127, |x − q·d| ≤ d/2
+// (q the nearest integer to x/d), Σx in float32 order, Σq.
+func TestQuantizeBlock8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	tiny := make([]float32, 32)
+	tiny[3] = 1e-38 // 127 / 1e-38 overflows float32
+	mixed := optest.RandFloats(rng, 32, 1)
+	mixed[7] = 0
+	cases := []struct {
+		name string
+		x    []float32
+	}{
+		{"random", optest.RandFloats(rng, 32, 1)},
+		{"large", optest.RandFloats(rng, 32, 3e4)},
+		{"small", optest.RandFloats(rng, 32, 1e-20)},
+		{"one value", append([]float32{-2.5}, make([]float32, 31)...)},
+		{"ties", func() []float32 {
+			// max 127 makes d = 1: x/d = k + 0.5 rounds away from zero.
+			x := make([]float32, 32)
+			x[0] = 127
+			for i := 1; i < 32; i++ {
+				x[i] = float32(i) - 16.5
+			}
+			return x
+		}()},
+		{"with a zero", mixed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := make([]int8, 32)
+			d, sum, isum := quantizeBlock8(c.x, q)
+			var amax float64
+			var wantSum float32
+			for _, v := range c.x {
+				amax = math.Max(amax, math.Abs(float64(v)))
+				wantSum += v
+			}
+			if want := float32(amax / 127); math.Abs(float64(d)-float64(want)) > float64(want)*1e-7 {
+				t.Fatalf("d = %v, want max|x|/127 = %v", d, want)
+			}
+			if sum != wantSum {
+				t.Fatalf("Σx = %v, want %v", sum, wantSum)
+			}
+			var wantISum int32
+			for i, v := range c.x {
+				exact := float64(v) / float64(d)
+				if e := math.Abs(exact - float64(q[i])); e > 0.5+1e-6 {
+					t.Fatalf("x[%d] = %v rounds to %d·%v: %.3g steps away", i, v, q[i], d, e)
+				}
+				if frac := math.Abs(exact) - math.Floor(math.Abs(exact)); c.name == "ties" && frac == 0.5 &&
+					math.Abs(float64(q[i])) != math.Ceil(math.Abs(exact)) {
+					t.Fatalf("tie x[%d] = %v rounds to %d, want away from zero", i, v, q[i])
+				}
+				wantISum += int32(q[i])
+			}
+			if isum != wantISum {
+				t.Fatalf("Σq = %d, want %d", isum, wantISum)
+			}
+		})
+	}
+
+	t.Run("zeros and tiny", func(t *testing.T) {
+		for _, x := range [][]float32{make([]float32, 32), tiny} {
+			q := make([]int8, 32)
+			for i := range q {
+				q[i] = 9
+			}
+			d, _, isum := quantizeBlock8(x, q)
+			if d != 0 || isum != 0 || q != nil && q[0] != 0 {
+				t.Fatalf("block %v: d = %v, Σq = %d, q[0] = %d; want zeros", x[:4], d, isum, q[0])
+			}
+		}
+	})
+	t.Run("not finite", func(t *testing.T) {
+		for _, bad := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
+			x := optest.RandFloats(rng, 32, 1)
+			x[5] = bad
+			d, _, _ := quantizeBlock8(x, make([]int8, 32))
+			if !math.IsNaN(float64(d)) {
+				t.Fatalf("block with %v: d = %v, want NaN so that products are NaN", bad, d)
+			}
+		}
+	})
+}
+
+// intCase is one integer-path dot product: x rounded to bytes, a packed
+// weight row, and the product's value and Σ|terms| in float64, computed
+// from the format definitions (compute.Q4KSubBlocks for Q4K).
+type intCase struct {
+	x           qrow
+	w           []uint32
+	scales      []float32
+	want, bound float64
+	terms       int
+}
+
+// newIntCase builds a random row of nb blocks of 32, starting off elements
+// into its slices.
+func newIntCase(rng *rand.Rand, dt compute.DType, nb, off int) *intCase {
+	const bs = compute.BlockSize
+	xs := optest.RandFloats(rng, nb*bs, 1)
+	xq := quantizeRows(xs, 1, nb*bs)
+	r := xq.row(0)
+	c := &intCase{x: qrow{
+		q:    append(make([]int8, off), r.q...)[off:],
+		d:    append(make([]float32, off), r.d...)[off:],
+		sum:  append(make([]float32, off), r.sum...)[off:],
+		isum: append(make([]int32, off), r.isum...)[off:],
+	}}
+	qrowsPool.Put(xq)
+	words := map[compute.DType]int{compute.Q8: nb * bs / 4, compute.Q4: nb * bs / 8, compute.Q4K: nb / 8 * compute.Q4KWords}[dt]
+	c.w = make([]uint32, words+off)[off:]
+	for i := range c.w {
+		c.w[i] = rng.Uint32()
+	}
+	if dt != compute.Q4K {
+		c.scales = make([]float32, nb+off)[off:]
+		for i := range c.scales {
+			c.scales[i] = float32(rng.Float64() * 0.02)
+		}
+	}
+	for b := range nb {
+		// Each block: Σ_i w_i·q_i·d exactly (integers times d), plus any
+		// term of Σx.
+		var iacc int64
+		var scale, offset float64 // value = scale·n·q·d − offset·Σx
+		switch dt {
+		case compute.Q8:
+			for i := range bs {
+				e := b*bs + i
+				iacc += int64(int8(c.w[e/4]>>(8*uint(e%4)))) * int64(c.x.q[e])
+			}
+			scale = float64(c.scales[b])
+		case compute.Q4:
+			for i := range bs {
+				e := b*bs + i
+				iacc += int64(c.w[e/8]>>(4*uint(e%8))&15) * int64(c.x.q[e])
+			}
+			scale, offset = float64(c.scales[b]), 8*float64(c.scales[b])
+		case compute.Q4K:
+			s, j := b/8, b%8
+			blk := c.w[s*compute.Q4KWords : (s+1)*compute.Q4KWords]
+			if j == 0 {
+				// Finite halves for d and dmin, as TestVecKernels does.
+				blk[0] = blk[0]&0x03ff03ff | 0x1c001c00
+			}
+			sc, mins := compute.Q4KSubBlocks(blk)
+			for i := range bs {
+				// Element i of sub-block j: chunk j/2's byte i, low or
+				// high nibble.
+				byteAt := blk[4+8*(j/2)+i/4] >> (8 * uint(i%4))
+				iacc += int64(byteAt>>(4*uint(j%2))&15) * int64(c.x.q[b*bs+i])
+			}
+			scale, offset = float64(sc[j]), float64(mins[j])
+		}
+		d := float64(c.x.d[b])
+		c.want += scale*d*float64(iacc) - offset*float64(c.x.sum[b])
+		// Σ|terms|: the block's integer sum taken as one product, its
+		// scale and offset products, rounded once each.
+		c.bound += math.Abs(scale*d*float64(iacc)) + math.Abs(offset*float64(c.x.sum[b]))
+	}
+	c.terms = nb + 4
+	return c
+}
+
+// TestIntKernels checks the reference integer kernels and every SIMD set's
+// against float64 values of the formats' definitions, at lengths around
+// the kernels' strides and off alignment.
+func TestIntKernels(t *testing.T) {
+	sets := []vecKernels{{name: "reference", q8i: dotQ8i, q4i: dotQ4i, q4ki: dotQ4Ki}}
+	for _, k := range archKernels() {
+		if k.q8i != nil || k.q4i != nil || k.q4ki != nil {
+			sets = append(sets, k)
+		}
+	}
+	t.Logf("integer kernel sets: %d (the reference and this processor's)", len(sets))
+	rng := rand.New(rand.NewPCG(21, 34))
+	runs := 0
+	for _, dt := range []compute.DType{compute.Q8, compute.Q4, compute.Q4K} {
+		blocks := []int{0, 1, 2, 3, 5, 128, 129, 344}
+		if dt == compute.Q4K {
+			blocks = []int{0, 8, 16, 24, 128, 344}
+		}
+		for _, nb := range blocks {
+			for _, off := range []int{0, 1, 3} {
+				c := newIntCase(rng, dt, nb, off)
+				for _, k := range sets {
+					var got float32
+					switch {
+					case dt == compute.Q8 && k.q8i != nil:
+						got = k.q8i(c.x, c.w, c.scales)
+					case dt == compute.Q4 && k.q4i != nil:
+						got = k.q4i(c.x, c.w, c.scales)
+					case dt == compute.Q4K && k.q4ki != nil:
+						got = k.q4ki(c.x, c.w)
+					default:
+						continue
+					}
+					runs++
+					t.Run(fmt.Sprintf("%s/%v/%d/off%d", k.name, dt, nb, off), func(t *testing.T) {
+						optest.CheckSums(t, "integer dot", []float32{got}, []float64{c.want}, []float64{c.bound}, c.terms)
+					})
+				}
+			}
+		}
+	}
+	if runs == 0 {
+		t.Fatal("no integer kernel ran")
+	}
+}
+
+// TestIntKernelsShortSlices checks that the wrappers refuse x rows shorter
+// than the weights instead of reading past them.
+func TestIntKernelsShortSlices(t *testing.T) {
+	for _, k := range archKernels() {
+		if k.q8i == nil {
+			continue
+		}
+		short := qrow{q: make([]int8, 31), d: make([]float32, 1), sum: make([]float32, 1), isum: make([]int32, 1)}
+		for name, f := range map[string]func(){
+			"q8":  func() { k.q8i(short, make([]uint32, 8), make([]float32, 1)) },
+			"q4":  func() { k.q4i(short, make([]uint32, 4), make([]float32, 1)) },
+			"q4k": func() { k.q4ki(short, make([]uint32, compute.Q4KWords)) },
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s %s: no panic with a short x", k.name, name)
+					}
+				}()
+				f()
+			}()
+		}
+	}
+}
