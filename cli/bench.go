@@ -7,6 +7,7 @@ import (
 	"image"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"glimpse/app"
 	"glimpse/compute"
 	"glimpse/generate"
+	"glimpse/internal/outfile"
 )
 
 var benchCmd = &Command{
@@ -86,6 +88,7 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 	runs := fs.Int("runs", 3, "runs of each measurement; the best is reported")
 	ef := addEngineFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the measurements (not of loading) to this file, for go tool pprof")
 	if code, ok := parse(fs, args, required("model"), noArgs, atLeast("tokens", 1), atLeast("runs", 1), atLeast("beams", 0)); !ok {
 		return code
 	}
@@ -109,6 +112,23 @@ func runBench(env *Env, fs *flag.FlagSet, args []string) int {
 	d := p.Describe()
 	r := benchResult{Model: d.Name, Backend: d.Backend, Device: d.Device, Precision: d.Precision,
 		LoadMS: ms(time.Since(start)), Tokens: *tokens, Beams: *beams}
+
+	if *cpuProfile != "" {
+		f, err := outfile.Create(*cpuProfile)
+		if err != nil {
+			return failErr(stderr, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Abort()
+			return fail(stderr, "cannot profile: %v", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Commit(); err != nil {
+				fmt.Fprintf(stderr, "glimpse: %v\n", err)
+			}
+		}()
+	}
 
 	// measure runs cfg `runs` times and keeps the fastest run.
 	measure := func(cfg generate.Config) (*app.Result, error) {
