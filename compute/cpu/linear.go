@@ -400,7 +400,7 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 		return
 	}
 	if fused {
-		if ik := w.intKernel(); ik != nil {
+		if ik, ok := w.intKernels(); ok {
 			gemvInt(ik, x, M, K, N, bias, out, ldo)
 			return
 		}
@@ -473,10 +473,10 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 	})
 }
 
-// gemvInt is gemmNT's fused path for an integer kernel ik (qdot.go): the
-// M x rows are rounded to 8 bits once, then every weight row meets all of
-// them while it is in cache.
-func gemvInt(ik func(x qrow, n int) float32, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
+// gemvInt is gemmNT's fused path for integer kernels (qdot.go): the M x
+// rows are rounded to 8 bits once, then every weight row meets all of them
+// while it is in cache, four at a time where ik has a kernel for four.
+func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
 	xq := quantizeRows(x, M, K)
 	defer qrowsPool.Put(xq)
 	var rows [simdFusedRows]qrow
@@ -484,13 +484,23 @@ func gemvInt(ik func(x qrow, n int) float32, x []float32, M, K, N int, bias []fl
 		rows[m] = xq.row(m)
 	}
 	parallel.For(N, parallel.Grain(N, linearRowBlock), func(n0, n1 int) {
+		var o4 [4]float32
 		for n := n0; n < n1; n++ {
 			var b float32
 			if bias != nil {
 				b = bias[n]
 			}
-			for m, r := range rows[:M] {
-				out[m*ldo+n] = ik(r, n) + b
+			m := 0
+			if ik.four != nil {
+				for ; m+4 <= M; m += 4 {
+					ik.four(xq, m, n, &o4)
+					for r, v := range o4 {
+						out[(m+r)*ldo+n] = v + b
+					}
+				}
+			}
+			for ; m < M; m++ {
+				out[m*ldo+n] = ik.one(rows[m], n) + b
 			}
 		}
 	})

@@ -164,28 +164,39 @@ func dotQ4Ki(x qrow, w []uint32) float32 {
 	return total
 }
 
-// intKernel returns this processor's integer kernel for w's dtype in the
-// form one weight row takes, or nil where there is none (then Linear keeps
-// x in float32).
-func (w *weightRows) intKernel() func(x qrow, n int) float32 {
+// intKernel is one weight's integer kernels in the form Linear calls them:
+// one (rounded) x row against weight row n, and, where this processor has
+// one, rows m..m+3 of x against it.
+type intKernel struct {
+	one  func(x qrow, n int) float32
+	four func(x *qrows, m, n int, out *[4]float32)
+}
+
+// intKernels returns this processor's integer kernels for w's dtype, or
+// ok false where there are none (then Linear keeps x in float32).
+func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 	k := w.k
 	if k%compute.BlockSize != 0 {
-		return nil
+		return ik, false
 	}
 	switch {
 	case w.dt == compute.Q8 && vec.q8i != nil:
-		return func(x qrow, n int) float32 {
+		ik.one = func(x qrow, n int) float32 {
 			return vec.q8i(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 		}
 	case w.dt == compute.Q4 && vec.q4i != nil:
-		return func(x qrow, n int) float32 {
+		ik.one = func(x qrow, n int) float32 {
 			return vec.q4i(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 		}
 	case w.dt == compute.Q4K && vec.q4ki != nil:
 		const sw = compute.Q4KWords
-		return func(x qrow, n int) float32 {
-			return vec.q4ki(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
+		row := func(n int) []uint32 { return w.words[n*k/compute.SuperBlockSize*sw : (n+1)*k/compute.SuperBlockSize*sw] }
+		ik.one = func(x qrow, n int) float32 { return vec.q4ki(x, row(n)) }
+		if vec.q4kix4 != nil {
+			ik.four = func(x *qrows, m, n int, out *[4]float32) { vec.q4kix4(x, m, row(n), out) }
 		}
+	default:
+		return ik, false
 	}
-	return nil
+	return ik, true
 }

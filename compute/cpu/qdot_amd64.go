@@ -61,3 +61,24 @@ func dotQ4KVNNI(x qrow, w []uint32) float32 {
 	w = w[:nsb*compute.Q4KWords]
 	return dotQ4KVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], nsb)
 }
+
+//go:noescape
+func dotQ4Kx4VNNIAsm(q *int8, k int, d *float32, sum *float32, w *uint32, nsb int, out *[4]float32)
+
+// dotQ4Kx4VNNI writes dotQ4Ki of rows m..m+3 of x with w to out.
+func dotQ4Kx4VNNI(x *qrows, m int, w []uint32, out *[4]float32) {
+	k, nb := x.k, x.k/compute.BlockSize
+	nsb := len(w) / compute.Q4KWords
+	if nsb*compute.SuperBlockSize != k {
+		panic("cpu: Q4K x4 kernel with a weight row of another length than x's")
+	}
+	*out = [4]float32{}
+	if nsb == 0 {
+		return
+	}
+	// The last row's ends bound every row's.
+	_ = x.q[(m+4)*k-1]
+	_ = x.d[(m+4)*nb-1]
+	_ = x.sum[(m+4)*nb-1]
+	dotQ4Kx4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &x.sum[m*nb], &w[0], nsb, out)
+}

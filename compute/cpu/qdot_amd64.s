@@ -20,6 +20,8 @@
 
 #include "textflag.h"
 
+#define QPFD 4096
+
 // qidx<>+64c holds sixteen lane indexes: eight of 2c, then eight of 2c+1,
 // which VPERMPS turns into a vector of block 2c's scale in lanes 0–7 and
 // block 2c+1's in lanes 8–15, the layout VPDPBUSD leaves two blocks' sums in.
@@ -127,6 +129,7 @@ TEXT ·dotQ8VNNIAsm(SB), NOSPLIT, $0-52
 q8vloop2:
 	CMPQ CX, $2
 	JLT  q8vtail
+	PREFETCHT0  QPFD(DI)
 	VMOVDQU64   (DI), Z4
 	VPXORD      Z31, Z4, Z4            // w + 128, as unsigned bytes
 	VPXORD      Z5, Z5, Z5
@@ -196,6 +199,7 @@ TEXT ·dotQ4VNNIAsm(SB), NOSPLIT, $0-52
 q4vloop2:
 	CMPQ CX, $2
 	JLT  q4vtail
+	PREFETCHT0  QPFD(DI)
 	VPMOVZXBW   (DI), Z4               // 32 bytes → 32 words
 	VPSLLW      $4, Z4, Z5
 	VPTERNLOGD  $0xa8, Z29, Z5, Z4     // (Z4 | Z5) & 0x0f0f: the 64 nibbles as bytes, in order
@@ -282,6 +286,9 @@ TEXT ·dotQ4KVNNIAsm(SB), NOSPLIT, $0-44
 	VXORPS Y3, Y3, Y3
 
 q4kvloop:
+	PREFETCHT0 QPFD(DI)
+	PREFETCHT0 (QPFD+64)(DI)
+	PREFETCHT0 (QPFD+128)(DI)
 	MOVL 4(DI), AX                     // scale bytes 0–3
 	MOVL 8(DI), BX                     // 4–7
 	MOVL 12(DI), R10                   // 8–11
@@ -336,4 +343,144 @@ q4kvloop:
 	VSUBSS       X3, X0, X0
 	VZEROUPPER
 	MOVSS X0, ret+40(FP)
+	RET
+
+// The x4 kernel takes one Q4K weight row against four rounded x rows (four
+// beams, or four rows of a short prompt): the scales are decoded and the
+// nibbles unpacked once for all four. Registers:
+//   SI  row 0's bytes, R8 = k, R9 = 3k (rows r at SI + r·k)
+//   DX  row 0's block scales, R12 its block sums, BX = k/8 bytes between
+//       rows of those, R11 = 3·BX
+//   DI  the weights;  CX  super-blocks left;  AX, R10, R13  scale decoding
+//   Z0–Z3  the rows' running sums;  Y24–Y27  their Σ min·Σx
+//   Z12–Z15  the rows' scale_j·d_j;  Z4  a chunk's nibbles as bytes
+
+// ROWDOT adds row r's chunk product (x bytes at mem), scaled by p's lanes
+// through idx, to acc; t and s are that row's temporaries.
+#define ROWDOT(mem, idx, p, acc, t, s) \
+	VPXORD      t, t, t \
+	VPDPBUSD    mem, Z4, t \
+	VCVTDQ2PS   t, t \
+	VPERMPS     p, idx, s \
+	VFMADD231PS s, t, acc
+
+#define Q4KCHUNK4(wo, xo, idx) \
+	VMOVDQU      wo(DI), Y4 \
+	VPSRLW       $4, Y4, Y5 \
+	VINSERTI64X4 $1, Y5, Z4, Z4 \
+	VPANDD       Z29, Z4, Z4 \
+	ROWDOT(xo(SI), idx, Z12, Z0, Z5, Z16) \
+	ROWDOT(xo(SI)(R8*1), idx, Z13, Z1, Z6, Z17) \
+	ROWDOT(xo(SI)(R8*2), idx, Z14, Z2, Z7, Z18) \
+	ROWDOT(xo(SI)(R9*1), idx, Z15, Z3, Z8, Z19)
+
+// ROWSUM leaves row r's result, Σ of acc's lanes less Σ of min's, in x.
+#define ROWSUM(acc, y, x, min) \
+	VEXTRACTF64X4 $1, acc, Y5 \
+	VADDPS        Y5, y, y \
+	VSUBPS        min, y, y \
+	VEXTRACTF128  $1, y, X5 \
+	VADDPS        X5, x, x \
+	HSUM4(x, X5)
+
+// func dotQ4Kx4VNNIAsm(q *int8, k int, d *float32, sum *float32, w *uint32, nsb int, out *[4]float32)
+// nsb > 0 super-blocks; x row r at q + r·k, its scales and sums at
+// d + r·k/32 and sum + r·k/32.
+TEXT ·dotQ4Kx4VNNIAsm(SB), NOSPLIT, $0-56
+	MOVQ q+0(FP), SI
+	MOVQ k+8(FP), R8
+	MOVQ d+16(FP), DX
+	MOVQ sum+24(FP), R12
+	MOVQ w+32(FP), DI
+	MOVQ nsb+40(FP), CX
+	LEAQ (R8)(R8*2), R9
+	MOVQ R8, BX
+	SHRQ $3, BX
+	LEAQ (BX)(BX*2), R11
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VMOVDQU32 qidx<>+64(SB), Z21
+	VMOVDQU32 qidx<>+128(SB), Z22
+	VMOVDQU32 qidx<>+192(SB), Z23
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+
+q4kx4vloop:
+	PREFETCHT0 QPFD(DI)
+	PREFETCHT0 (QPFD+64)(DI)
+	PREFETCHT0 (QPFD+128)(DI)
+	MOVL 4(DI), AX                     // scale bytes 0–3
+	MOVL AX, R10
+	ANDL $0x3f3f3f3f, R10              // scales 0–3
+	VMOVD R10, X9
+	MOVL 12(DI), R10                   // scale bytes 8–11
+	MOVL R10, R13
+	ANDL $0x0f0f0f0f, R13
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL  AX, R13                       // scales 4–7
+	VPINSRD $1, R13, X9, X9
+	MOVL 8(DI), AX                     // scale bytes 4–7
+	MOVL AX, R13
+	ANDL $0x3f3f3f3f, R13              // mins 0–3
+	VMOVD R13, X10
+	SHRL $4, R10
+	ANDL $0x0f0f0f0f, R10
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL  AX, R10                       // mins 4–7
+	VPINSRD $1, R10, X10, X10
+	VPMOVZXBD    X9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VPMOVZXBD    X10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMOVD        (DI), X11
+	VCVTPH2PS    X11, X11              // d, dmin
+	VBROADCASTSS X11, Y5
+	VMOVSHDUP    X11, X6
+	VBROADCASTSS X6, Y6
+	VMULPS       Y5, Y9, Y9            // scale_j
+	VMULPS       Y6, Y10, Y10          // min_j
+	VFMADD231PS  (R12), Y10, Y24
+	VFMADD231PS  (R12)(BX*1), Y10, Y25
+	VFMADD231PS  (R12)(BX*2), Y10, Y26
+	VFMADD231PS  (R12)(R11*1), Y10, Y27
+	VMULPS       (DX), Y9, Y12
+	VMULPS       (DX)(BX*1), Y9, Y13
+	VMULPS       (DX)(BX*2), Y9, Y14
+	VMULPS       (DX)(R11*1), Y9, Y15
+	Q4KCHUNK4(16, 0, Z20)
+	Q4KCHUNK4(48, 64, Z21)
+	Q4KCHUNK4(80, 128, Z22)
+	Q4KCHUNK4(112, 192, Z23)
+	ADDQ $144, DI
+	ADDQ $256, SI
+	ADDQ $32, DX
+	ADDQ $32, R12
+	DECQ CX
+	JNZ  q4kx4vloop
+
+	VMOVAPS Y24, Y8
+	VMOVAPS Y25, Y9
+	VMOVAPS Y26, Y10
+	VMOVAPS Y27, Y11
+	ROWSUM(Z0, Y0, X0, Y8)
+	ROWSUM(Z1, Y1, X1, Y9)
+	ROWSUM(Z2, Y2, X2, Y10)
+	ROWSUM(Z3, Y3, X3, Y11)
+	MOVQ out+48(FP), BX
+	VZEROUPPER
+	MOVSS X0, 0(BX)
+	MOVSS X1, 4(BX)
+	MOVSS X2, 8(BX)
+	MOVSS X3, 12(BX)
 	RET

@@ -107,12 +107,74 @@ type intCase struct {
 	terms       int
 }
 
+// newIntWeights makes a random weight row of nb blocks of 32 in dt,
+// starting off words (and scales) into its slices; Q4K super-blocks get
+// finite halves for d and dmin, as TestVecKernels's do.
+func newIntWeights(rng *rand.Rand, dt compute.DType, nb, off int) (w []uint32, scales []float32) {
+	const bs = compute.BlockSize
+	words := map[compute.DType]int{compute.Q8: nb * bs / 4, compute.Q4: nb * bs / 8, compute.Q4K: nb / 8 * compute.Q4KWords}[dt]
+	w = make([]uint32, words+off)[off:]
+	for i := range w {
+		w[i] = rng.Uint32()
+	}
+	if dt == compute.Q4K {
+		for s := 0; s < len(w)/compute.Q4KWords; s++ {
+			w[s*compute.Q4KWords] = w[s*compute.Q4KWords]&0x03ff03ff | 0x1c001c00
+		}
+		return w, nil
+	}
+	scales = make([]float32, nb+off)[off:]
+	for i := range scales {
+		scales[i] = float32(rng.Float64() * 0.02)
+	}
+	return w, scales
+}
+
+// intWant returns x·w in float64 from the definitions of dt and of the
+// rounded x, and Σ|terms|: each block's integer sum times its scales
+// counts as one term, its Σx term as another.
+func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, bound float64) {
+	const bs = compute.BlockSize
+	for b := range len(x.d) {
+		var iacc int64
+		var scale, offset float64 // value = scale·d·Σ n·q − offset·Σx
+		switch dt {
+		case compute.Q8:
+			for i := range bs {
+				e := b*bs + i
+				iacc += int64(int8(w[e/4]>>(8*uint(e%4)))) * int64(x.q[e])
+			}
+			scale = float64(scales[b])
+		case compute.Q4:
+			for i := range bs {
+				e := b*bs + i
+				iacc += int64(w[e/8]>>(4*uint(e%8))&15) * int64(x.q[e])
+			}
+			scale, offset = float64(scales[b]), 8*float64(scales[b])
+		case compute.Q4K:
+			s, j := b/8, b%8
+			blk := w[s*compute.Q4KWords : (s+1)*compute.Q4KWords]
+			sc, mins := compute.Q4KSubBlocks(blk)
+			for i := range bs {
+				// Element i of sub-block j: chunk j/2's byte i, low or
+				// high nibble.
+				byteAt := blk[4+8*(j/2)+i/4] >> (8 * uint(i%4))
+				iacc += int64(byteAt>>(4*uint(j%2))&15) * int64(x.q[b*bs+i])
+			}
+			scale, offset = float64(sc[j]), float64(mins[j])
+		}
+		d := float64(x.d[b])
+		want += scale*d*float64(iacc) - offset*float64(x.sum[b])
+		bound += math.Abs(scale*d*float64(iacc)) + math.Abs(offset*float64(x.sum[b]))
+	}
+	return want, bound
+}
+
 // newIntCase builds a random row of nb blocks of 32, starting off elements
 // into its slices.
 func newIntCase(rng *rand.Rand, dt compute.DType, nb, off int) *intCase {
 	const bs = compute.BlockSize
-	xs := optest.RandFloats(rng, nb*bs, 1)
-	xq := quantizeRows(xs, 1, nb*bs)
+	xq := quantizeRows(optest.RandFloats(rng, nb*bs, 1), 1, nb*bs)
 	r := xq.row(0)
 	c := &intCase{x: qrow{
 		q:    append(make([]int8, off), r.q...)[off:],
@@ -121,57 +183,8 @@ func newIntCase(rng *rand.Rand, dt compute.DType, nb, off int) *intCase {
 		isum: append(make([]int32, off), r.isum...)[off:],
 	}}
 	qrowsPool.Put(xq)
-	words := map[compute.DType]int{compute.Q8: nb * bs / 4, compute.Q4: nb * bs / 8, compute.Q4K: nb / 8 * compute.Q4KWords}[dt]
-	c.w = make([]uint32, words+off)[off:]
-	for i := range c.w {
-		c.w[i] = rng.Uint32()
-	}
-	if dt != compute.Q4K {
-		c.scales = make([]float32, nb+off)[off:]
-		for i := range c.scales {
-			c.scales[i] = float32(rng.Float64() * 0.02)
-		}
-	}
-	for b := range nb {
-		// Each block: Σ_i w_i·q_i·d exactly (integers times d), plus any
-		// term of Σx.
-		var iacc int64
-		var scale, offset float64 // value = scale·n·q·d − offset·Σx
-		switch dt {
-		case compute.Q8:
-			for i := range bs {
-				e := b*bs + i
-				iacc += int64(int8(c.w[e/4]>>(8*uint(e%4)))) * int64(c.x.q[e])
-			}
-			scale = float64(c.scales[b])
-		case compute.Q4:
-			for i := range bs {
-				e := b*bs + i
-				iacc += int64(c.w[e/8]>>(4*uint(e%8))&15) * int64(c.x.q[e])
-			}
-			scale, offset = float64(c.scales[b]), 8*float64(c.scales[b])
-		case compute.Q4K:
-			s, j := b/8, b%8
-			blk := c.w[s*compute.Q4KWords : (s+1)*compute.Q4KWords]
-			if j == 0 {
-				// Finite halves for d and dmin, as TestVecKernels does.
-				blk[0] = blk[0]&0x03ff03ff | 0x1c001c00
-			}
-			sc, mins := compute.Q4KSubBlocks(blk)
-			for i := range bs {
-				// Element i of sub-block j: chunk j/2's byte i, low or
-				// high nibble.
-				byteAt := blk[4+8*(j/2)+i/4] >> (8 * uint(i%4))
-				iacc += int64(byteAt>>(4*uint(j%2))&15) * int64(c.x.q[b*bs+i])
-			}
-			scale, offset = float64(sc[j]), float64(mins[j])
-		}
-		d := float64(c.x.d[b])
-		c.want += scale*d*float64(iacc) - offset*float64(c.x.sum[b])
-		// Σ|terms|: the block's integer sum taken as one product, its
-		// scale and offset products, rounded once each.
-		c.bound += math.Abs(scale*d*float64(iacc)) + math.Abs(offset*float64(c.x.sum[b]))
-	}
+	c.w, c.scales = newIntWeights(rng, dt, nb, off)
+	c.want, c.bound = intWant(dt, c.x, c.w, c.scales)
 	c.terms = nb + 4
 	return c
 }
@@ -220,6 +233,43 @@ func TestIntKernels(t *testing.T) {
 	if runs == 0 {
 		t.Fatal("no integer kernel ran")
 	}
+}
+
+// TestIntKernelsx4 checks the four-row integer kernels against the
+// definitions, on rows m..m+3 of six rounded rows.
+func TestIntKernelsx4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 55))
+	runs := 0
+	for _, k := range archKernels() {
+		if k.q4kix4 == nil {
+			continue
+		}
+		for _, nb := range []int{8, 16, 128, 344} {
+			const rows = 6
+			kk := nb * compute.BlockSize
+			xq := quantizeRows(optest.RandFloats(rng, rows*kk, 1), rows, kk)
+			w, _ := newIntWeights(rng, compute.Q4K, nb, 1)
+			for m := 0; m+4 <= rows; m++ {
+				var got [4]float32
+				k.q4kix4(xq, m, w, &got)
+				runs++
+				for r := range 4 {
+					want, bound := intWant(compute.Q4K, xq.row(m+r), w, nil)
+					optest.CheckSums(t, fmt.Sprintf("%s q4k x4 %d blocks, row %d of %d", k.name, nb, r, m), got[r:r+1], []float64{want}, []float64{bound}, nb+4)
+				}
+			}
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: q4k x4 with rows past x's end did not panic", k.name)
+					}
+				}()
+				var out [4]float32
+				k.q4kix4(xq, rows-3, w, &out)
+			}()
+		}
+	}
+	t.Logf("%d x4 runs", runs)
 }
 
 // TestIntKernelsShortSlices checks that the wrappers refuse x rows shorter

@@ -60,6 +60,7 @@ TEXT ·dotQ8AVX512Asm(SB), NOSPLIT, $0-36
 q8zloop2:
 	CMPQ CX, $2
 	JLT  q8zloop1
+	PREFETCHT0 8192(DI)
 	Q8Z(0, 0, 0, Z0)
 	Q8Z(128, 32, 4, Z1)
 	ADDQ $256, SI
