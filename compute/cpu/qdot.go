@@ -190,7 +190,9 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 		}
 	case w.dt == compute.Q4K && vec.q4ki != nil:
 		const sw = compute.Q4KWords
-		row := func(n int) []uint32 { return w.words[n*k/compute.SuperBlockSize*sw : (n+1)*k/compute.SuperBlockSize*sw] }
+		row := func(n int) []uint32 {
+			return w.words[n*k/compute.SuperBlockSize*sw : (n+1)*k/compute.SuperBlockSize*sw]
+		}
 		ik.one = func(x qrow, n int) float32 { return vec.q4ki(x, row(n)) }
 		if vec.q4kix4 != nil {
 			ik.four = func(x *qrows, m, n int, out *[4]float32) { vec.q4kix4(x, m, row(n), out) }
