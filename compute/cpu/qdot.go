@@ -181,8 +181,18 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 	}
 	switch {
 	case w.dt == compute.Q8 && vec.q8i != nil:
+		row := func(n int) ([]uint32, []float32) {
+			return w.words[n*k/4 : (n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize]
+		}
 		ik.one = func(x qrow, n int) float32 {
-			return vec.q8i(x, w.words[n*k/4:(n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
+			ws, sc := row(n)
+			return vec.q8i(x, ws, sc)
+		}
+		if vec.q8ix4 != nil {
+			ik.four = func(x *qrows, m, n int, out *[4]float32) {
+				ws, sc := row(n)
+				vec.q8ix4(x, m, ws, sc, out)
+			}
 		}
 	case w.dt == compute.Q4 && vec.q4i != nil:
 		ik.one = func(x qrow, n int) float32 {

@@ -82,3 +82,24 @@ func dotQ4Kx4VNNI(x *qrows, m int, w []uint32, out *[4]float32) {
 	_ = x.sum[(m+4)*nb-1]
 	dotQ4Kx4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &x.sum[m*nb], &w[0], nsb, out)
 }
+
+//go:noescape
+func dotQ8x4VNNIAsm(q *int8, k int, d *float32, isum *int32, w *uint32, scales *float32, nb int, out *[4]float32)
+
+// dotQ8x4VNNI writes dotQ8i of rows m..m+3 of x with w to out.
+func dotQ8x4VNNI(x *qrows, m int, w []uint32, scales []float32, out *[4]float32) {
+	k, nb := x.k, x.k/compute.BlockSize
+	if len(scales) != nb {
+		panic("cpu: Q8 x4 kernel with a weight row of another length than x's")
+	}
+	*out = [4]float32{}
+	if nb == 0 {
+		return
+	}
+	w = w[:nb*compute.BlockSize/4]
+	// The last row's ends bound every row's.
+	_ = x.q[(m+4)*k-1]
+	_ = x.d[(m+4)*nb-1]
+	_ = x.isum[(m+4)*nb-1]
+	dotQ8x4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &x.isum[m*nb], &w[0], &scales[0], nb, out)
+}

@@ -484,3 +484,120 @@ q4kx4vloop:
 	MOVSS X2, 8(BX)
 	MOVSS X3, 12(BX)
 	RET
+
+// The Q8 x4 kernel: one Q8 weight row against four rounded x rows, the
+// weights loaded and offset once for the four. Registers as the Q4K x4
+// kernel's, with R12 the rows' Σq (isum), R13 the weights' block scales,
+// X24–X27 the rows' corrections (Σ scale·d·Σq) and X21 two blocks' weight
+// scales.
+
+// ROWQ8 adds row r's two-block product (x bytes at qmem, scales at dmem,
+// Σq at imem) to acc and its correction to corr; t, s, p (X and Z names of
+// one register) and c are that row's temporaries.
+#define ROWQ8(qmem, dmem, imem, acc, corr, t, s, px, pz, c) \
+	VPXORD      t, t, t \
+	VPDPBUSD    qmem, Z4, t \
+	VCVTDQ2PS   t, t \
+	VMOVQ       dmem, px \
+	VMULPS      X21, px, px \
+	VPERMPS     pz, Z20, s \
+	VFMADD231PS s, t, acc \
+	VMOVQ       imem, c \
+	VCVTDQ2PS   c, c \
+	VFMADD231PS c, px, corr
+
+// ROWQ8TAIL is ROWQ8 for a last single block (256-bit vectors).
+#define ROWQ8TAIL(qmem, dmem, imem, accz, corr, ty, tz, px, c) \
+	VPXORD       ty, ty, ty \
+	VPDPBUSD     qmem, Y4, ty \
+	VCVTDQ2PS    ty, ty \
+	VMULSS       dmem, X21, px \
+	VBROADCASTSS px, Y15 \
+	VMULPS       Y15, ty, ty \
+	VADDPS       tz, accz, accz \
+	VMOVSS       imem, c \
+	VCVTDQ2PS    c, c \
+	VFMADD231SS  c, px, corr
+
+// ROWSUMQ8 leaves Σ acc − 128·Σ corr in x (tmp: X5, X15; X14 = 128).
+#define ROWSUMQ8(acc, y, x, corr) \
+	VEXTRACTF64X4 $1, acc, Y5 \
+	VADDPS        Y5, y, y \
+	VEXTRACTF128  $1, y, X5 \
+	VADDPS        X5, x, x \
+	HSUM4(x, X5) \
+	VMOVAPS       corr, X15 \
+	HSUM4(X15, X5) \
+	VFNMADD231SS  X14, X15, x
+
+// func dotQ8x4VNNIAsm(q *int8, k int, d *float32, isum *int32, w *uint32, scales *float32, nb int, out *[4]float32)
+// nb > 0 blocks; x row r at q + r·k, its scales and Σq at d + r·k/32 and
+// isum + r·k/32.
+TEXT ·dotQ8x4VNNIAsm(SB), NOSPLIT, $0-64
+	MOVQ q+0(FP), SI
+	MOVQ k+8(FP), R8
+	MOVQ d+16(FP), DX
+	MOVQ isum+24(FP), R12
+	MOVQ w+32(FP), DI
+	MOVQ scales+40(FP), R13
+	MOVQ nb+48(FP), CX
+	LEAQ (R8)(R8*2), R9
+	MOVQ R8, BX
+	SHRQ $3, BX
+	LEAQ (BX)(BX*2), R11
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS X24, X24, X24
+	VXORPS X25, X25, X25
+	VXORPS X26, X26, X26
+	VXORPS X27, X27, X27
+
+q8x4vloop2:
+	CMPQ CX, $2
+	JLT  q8x4vtail
+	PREFETCHT0 QPFD(DI)
+	VMOVDQU64  (DI), Z4
+	VPXORD     Z31, Z4, Z4             // w + 128, as unsigned bytes
+	VMOVQ      (R13), X21
+	ROWQ8(0(SI), (DX), (R12), Z0, X24, Z5, Z16, X9, Z9, X13)
+	ROWQ8(0(SI)(R8*1), (DX)(BX*1), (R12)(BX*1), Z1, X25, Z6, Z17, X10, Z10, X14)
+	ROWQ8(0(SI)(R8*2), (DX)(BX*2), (R12)(BX*2), Z2, X26, Z7, Z18, X11, Z11, X13)
+	ROWQ8(0(SI)(R9*1), (DX)(R11*1), (R12)(R11*1), Z3, X27, Z8, Z19, X12, Z12, X14)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	ADDQ $8, R12
+	ADDQ $8, R13
+	SUBQ $2, CX
+	JMP  q8x4vloop2
+
+q8x4vtail:
+	CMPQ CX, $1
+	JLT  q8x4vdone
+	VMOVDQU (DI), Y4
+	VPXORD  Y31, Y4, Y4
+	VMOVSS  (R13), X21
+	ROWQ8TAIL(0(SI), (DX), (R12), Z0, X24, Y5, Z5, X9, X13)
+	ROWQ8TAIL(0(SI)(R8*1), (DX)(BX*1), (R12)(BX*1), Z1, X25, Y6, Z6, X10, X14)
+	ROWQ8TAIL(0(SI)(R8*2), (DX)(BX*2), (R12)(BX*2), Z2, X26, Y7, Z7, X11, X13)
+	ROWQ8TAIL(0(SI)(R9*1), (DX)(R11*1), (R12)(R11*1), Z3, X27, Y8, Z8, X12, X14)
+
+q8x4vdone:
+	MOVL  $0x43000000, AX              // 128.0
+	VMOVD AX, X14
+	ROWSUMQ8(Z0, Y0, X0, X24)
+	ROWSUMQ8(Z1, Y1, X1, X25)
+	ROWSUMQ8(Z2, Y2, X2, X26)
+	ROWSUMQ8(Z3, Y3, X3, X27)
+	MOVQ out+56(FP), BX
+	VZEROUPPER
+	MOVSS X0, 0(BX)
+	MOVSS X1, 4(BX)
+	MOVSS X2, 8(BX)
+	MOVSS X3, 12(BX)
+	RET

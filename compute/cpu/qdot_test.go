@@ -241,32 +241,42 @@ func TestIntKernelsx4(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 55))
 	runs := 0
 	for _, k := range archKernels() {
-		if k.q4kix4 == nil {
-			continue
+		kernels := map[compute.DType]func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32){}
+		if k.q4kix4 != nil {
+			kernels[compute.Q4K] = func(x *qrows, m int, w []uint32, _ []float32, out *[4]float32) { k.q4kix4(x, m, w, out) }
 		}
-		for _, nb := range []int{8, 16, 128, 344} {
-			const rows = 6
-			kk := nb * compute.BlockSize
-			xq := quantizeRows(optest.RandFloats(rng, rows*kk, 1), rows, kk)
-			w, _ := newIntWeights(rng, compute.Q4K, nb, 1)
-			for m := 0; m+4 <= rows; m++ {
-				var got [4]float32
-				k.q4kix4(xq, m, w, &got)
-				runs++
-				for r := range 4 {
-					want, bound := intWant(compute.Q4K, xq.row(m+r), w, nil)
-					optest.CheckSums(t, fmt.Sprintf("%s q4k x4 %d blocks, row %d of %d", k.name, nb, r, m), got[r:r+1], []float64{want}, []float64{bound}, nb+4)
-				}
+		if k.q8ix4 != nil {
+			kernels[compute.Q8] = k.q8ix4
+		}
+		for dt, run := range kernels {
+			blocks := []int{1, 2, 3, 129, 344}
+			if dt == compute.Q4K {
+				blocks = []int{8, 16, 128, 344}
 			}
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s: q4k x4 with rows past x's end did not panic", k.name)
+			for _, nb := range blocks {
+				const rows = 6
+				kk := nb * compute.BlockSize
+				xq := quantizeRows(optest.RandFloats(rng, rows*kk, 1), rows, kk)
+				w, scales := newIntWeights(rng, dt, nb, 1)
+				for m := 0; m+4 <= rows; m++ {
+					var got [4]float32
+					run(xq, m, w, scales, &got)
+					runs++
+					for r := range 4 {
+						want, bound := intWant(dt, xq.row(m+r), w, scales)
+						optest.CheckSums(t, fmt.Sprintf("%s %v x4 %d blocks, row %d of %d", k.name, dt, nb, r, m), got[r:r+1], []float64{want}, []float64{bound}, nb+4)
 					}
+				}
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("%s: %v x4 with rows past x's end did not panic", k.name, dt)
+						}
+					}()
+					var out [4]float32
+					run(xq, rows-3, w, scales, &out)
 				}()
-				var out [4]float32
-				k.q4kix4(xq, rows-3, w, &out)
-			}()
+			}
 		}
 	}
 	t.Logf("%d x4 runs", runs)

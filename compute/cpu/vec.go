@@ -43,6 +43,8 @@ type vecKernels struct {
 	// q4kix4 writes q4ki of rows m..m+3 of x with w to out, decoding
 	// and unpacking each weight once for the four; nil: row by row.
 	q4kix4 func(x *qrows, m int, w []uint32, out *[4]float32)
+	// q8ix4 is q4kix4 for Q8 weights.
+	q8ix4 func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
 
 	// gemm is the micro-kernel of the packed matrix product (gemm.go)
 	// that Linear and MatMul run for more x rows than fusedRows; nil
