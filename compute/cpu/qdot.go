@@ -182,7 +182,7 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 	switch {
 	case w.dt == compute.Q8 && vec.q8i != nil:
 		row := func(n int) ([]uint32, []float32) {
-			return w.words[n*k/4 : (n+1)*k/4], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize]
+			return w.words[n*k/4 : (n+1)*k/4], w.scales[n*k/compute.BlockSize : (n+1)*k/compute.BlockSize]
 		}
 		ik.one = func(x qrow, n int) float32 {
 			ws, sc := row(n)
