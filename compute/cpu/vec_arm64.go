@@ -7,13 +7,24 @@ import (
 )
 
 // archKernels lists the arm64 kernel sets, best first. Advanced SIMD
-// (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the set
-// needs no feature test.
+// (NEON), with FCVTL for halves, is part of every ARMv8-A core, so the
+// "neon" set needs no feature test. Cores with the dot product extension
+// (hasSDOT: Apple M1, Graviton 2, Cortex-A76 and later) get the same set
+// with the integer kernels of qdot_arm64.s added first, as "neon-dotprod":
+// with them Linear rounds x to bytes for Q8, Q4 and Q4K weights and
+// multiplies bytes by bytes, instead of widening every weight to float32.
 func archKernels() []vecKernels {
-	return []vecKernels{{name: "neon", f32: dotF32NEON, f16: dotF16NEON, bf16: dotBF16, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
+	neon := vecKernels{name: "neon", f32: dotF32NEON, f16: dotF16NEON, bf16: dotBF16, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
 		f32x4: dotF32x4NEON, f16x4: dotF16x4NEON, q8x4: dotQ8x4NEON, q4x4: dotQ4x4NEON,
 		gemm:      &gemmKernel{mr: 6, nr: 16, fn: gemm6x16NEON},
-		fusedRows: simdFusedRows}}
+		fusedRows: simdFusedRows}
+	if !hasSDOT {
+		return []vecKernels{neon}
+	}
+	dp := neon
+	dp.name = "neon-dotprod"
+	dp.q8i, dp.q4i, dp.q4ki, dp.q4kix4 = dotQ8iSDOT, dotQ4iSDOT, dotQ4KiSDOT, dotQ4Kx4iSDOT
+	return []vecKernels{dp, neon}
 }
 
 // gemm6x16NEON is the matrix product's micro-kernel (gemm_arm64.s), with
