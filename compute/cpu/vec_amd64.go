@@ -20,6 +20,9 @@ func archKernels() []vecKernels {
 		f32x4: dotF32x4AVX2, f16x4: dotF16x4AVX2, bf16x4: dotBF16x4AVX2, q8x4: dotQ8x4AVX2, q4x4: dotQ4x4AVX2, q4kx4: dotQ4Kx4AVX2,
 		gemm: &gemmKernel{mr: 6, nr: 16, fn: gemm6x16AVX2,
 			t8f32: packT8F32, t8f16: packT8F16, t8bf16: packT8BF16, t8q8: packT8Q8, t8q4: packT8Q4, t8q4k: packT8Q4K},
+		// Quantized weights meet x rounded to bytes (qdot.go) with
+		// VPMADDUBSW (qdot_avx2_amd64.s), as ggml's AVX2 kernels do.
+		q8i: dotQ8iAVX2, q4i: dotQ4iAVX2, q4ki: dotQ4KiAVX2, q4kix4: dotQ4Kx4iAVX2,
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
