@@ -132,7 +132,9 @@ func newIntWeights(rng *rand.Rand, dt compute.DType, nb, off int) (w []uint32, s
 
 // intWant returns x·w in float64 from the definitions of dt and of the
 // rounded x, and Σ|terms|: each block's integer sum times its scales
-// counts as one term, its Σx term as another.
+// counts as one term, its Σx term as another. For Q8, kernels may offset
+// the weights by 128 (VPDPBUSD multiplies unsigned bytes) and take
+// 128·scale·d·Σq back, so those two terms count too.
 func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, bound float64) {
 	const bs = compute.BlockSize
 	for b := range len(x.d) {
@@ -166,6 +168,10 @@ func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, boun
 		d := float64(x.d[b])
 		want += scale*d*float64(iacc) - offset*float64(x.sum[b])
 		bound += math.Abs(scale*d*float64(iacc)) + math.Abs(offset*float64(x.sum[b]))
+		if dt == compute.Q8 {
+			shift := 128 * math.Abs(scale*d*float64(x.isum[b]))
+			bound += 2 * shift
+		}
 	}
 	return want, bound
 }
@@ -241,14 +247,19 @@ func TestIntKernelsx4(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 55))
 	runs := 0
 	for _, k := range archKernels() {
-		kernels := map[compute.DType]func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32){}
+		type x4 struct {
+			dt  compute.DType
+			run func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
+		}
+		var kernels []x4
 		if k.q4kix4 != nil {
-			kernels[compute.Q4K] = func(x *qrows, m int, w []uint32, _ []float32, out *[4]float32) { k.q4kix4(x, m, w, out) }
+			kernels = append(kernels, x4{compute.Q4K, func(x *qrows, m int, w []uint32, _ []float32, out *[4]float32) { k.q4kix4(x, m, w, out) }})
 		}
 		if k.q8ix4 != nil {
-			kernels[compute.Q8] = k.q8ix4
+			kernels = append(kernels, x4{compute.Q8, k.q8ix4})
 		}
-		for dt, run := range kernels {
+		for _, kr := range kernels {
+			dt, run := kr.dt, kr.run
 			blocks := []int{1, 2, 3, 129, 344}
 			if dt == compute.Q4K {
 				blocks = []int{8, 16, 128, 344}
