@@ -131,26 +131,29 @@ func newIntWeights(rng *rand.Rand, dt compute.DType, nb, off int) (w []uint32, s
 }
 
 // intWant returns x·w in float64 from the definitions of dt and of the
-// rounded x, and Σ|terms|: each block's integer sum times its scales
-// counts as one term, its Σx term as another. For Q8, kernels may offset
+// rounded x, and Σ|terms|: each block's Σ|n·q| times its scales (kernels
+// scale partial sums of a block, lane by lane), and its Σx term. For Q8, kernels may offset
 // the weights by 128 (VPDPBUSD multiplies unsigned bytes) and take
-// 128·scale·d·Σq back, so those two terms count too.
+// 128·scale·d·Σq back, so those terms count too: 128·|q| for every
+// element, twice.
 func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, bound float64) {
 	const bs = compute.BlockSize
 	for b := range len(x.d) {
-		var iacc int64
+		var iacc, iabs int64 // Σ n·q and Σ|n·q|
 		var scale, offset float64 // value = scale·d·Σ n·q − offset·Σx
 		switch dt {
 		case compute.Q8:
 			for i := range bs {
 				e := b*bs + i
-				iacc += int64(int8(w[e/4]>>(8*uint(e%4)))) * int64(x.q[e])
+				p := int64(int8(w[e/4]>>(8*uint(e%4)))) * int64(x.q[e])
+				iacc, iabs = iacc+p, iabs+max(p, -p)
 			}
 			scale = float64(scales[b])
 		case compute.Q4:
 			for i := range bs {
 				e := b*bs + i
-				iacc += int64(w[e/8]>>(4*uint(e%8))&15) * int64(x.q[e])
+				p := int64(w[e/8]>>(4*uint(e%8))&15) * int64(x.q[e])
+				iacc, iabs = iacc+p, iabs+max(p, -p)
 			}
 			scale, offset = float64(scales[b]), 8*float64(scales[b])
 		case compute.Q4K:
@@ -161,16 +164,23 @@ func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, boun
 				// Element i of sub-block j: chunk j/2's byte i, low or
 				// high nibble.
 				byteAt := blk[4+8*(j/2)+i/4] >> (8 * uint(i%4))
-				iacc += int64(byteAt>>(4*uint(j%2))&15) * int64(x.q[b*bs+i])
+				p := int64(byteAt>>(4*uint(j%2))&15) * int64(x.q[b*bs+i])
+				iacc, iabs = iacc+p, iabs+max(p, -p)
 			}
 			scale, offset = float64(sc[j]), float64(mins[j])
 		}
 		d := float64(x.d[b])
 		want += scale*d*float64(iacc) - offset*float64(x.sum[b])
-		bound += math.Abs(scale*d*float64(iacc)) + math.Abs(offset*float64(x.sum[b]))
+		// Kernels round partial sums of the block (their lanes), each
+		// within scale·d·Σ|n·q| of its part.
+		bound += math.Abs(scale*d)*float64(iabs) + math.Abs(offset*float64(x.sum[b]))
 		if dt == compute.Q8 {
-			shift := 128 * math.Abs(scale*d*float64(x.isum[b]))
-			bound += 2 * shift
+			// The lanes' partial sums hold 128·q each, whatever Σq.
+			var qabs float64
+			for _, v := range x.q[b*bs : (b+1)*bs] {
+				qabs += math.Abs(float64(v))
+			}
+			bound += 2 * 128 * math.Abs(scale*d) * qabs
 		}
 	}
 	return want, bound
