@@ -139,7 +139,7 @@ func newIntWeights(rng *rand.Rand, dt compute.DType, nb, off int) (w []uint32, s
 func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, bound float64) {
 	const bs = compute.BlockSize
 	for b := range len(x.d) {
-		var iacc, iabs int64 // Σ n·q and Σ|n·q|
+		var iacc, iabs int64      // Σ n·q and Σ|n·q|
 		var scale, offset float64 // value = scale·d·Σ n·q − offset·Σx
 		switch dt {
 		case compute.Q8:
