@@ -13,7 +13,9 @@
 # ggml's perf mode has fixed shapes (4096 x 14336), so Glimpse's shapes go in
 # through --test-file as plain MUL_MAT ops: w [m, k] (ggml's src0, type_a)
 # times x [n, k] (src1, f32), n = 1 (decoding), 5 (five beams) and 257 (the
-# ViT-g MLP). ggml runs on as many threads as the machine has cores, as does
+# ViT-g MLP), and n = 1 over 0.5-0.6 GB of weights, past the last-level
+# cache, where memory bandwidth bounds both as it bounds decoding a
+# full-size model. ggml runs on as many threads as the machine has cores, as does
 # Glimpse (GOMAXPROCS).
 #
 # Environment: BENCHTIME (go test -benchtime, default 10x); GGML_COMMIT, a
@@ -50,6 +52,11 @@ mulmat() { # name type m n k
 	for t in f32:0 f16:1; do
 		mulmat "mat_${t%%:*}" "${t#*:}" 6144 257 1408
 	done
+	# Matrix-vector over weights larger than the last-level cache (0.5-0.6
+	# GB), as a full-size model's are: memory bandwidth bounds these.
+	mulmat dram_f16 1 32768 1 8192
+	mulmat dram_q8 8 65536 1 8192
+	mulmat dram_q4k 12 131072 1 8192
 } >"$tmp/shapes.txt"
 
 echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
@@ -68,7 +75,7 @@ if [ ! -s "$tmp/ggml.us" ]; then
 	exit 1
 fi
 
-bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul)$'
+bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM)$'
 echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-10x} ./compute/cpu/"
 go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
 	cat "$tmp/go.txt" >&2
@@ -77,7 +84,7 @@ go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ 
 }
 # name ns-per-op, named as the ggml lines are
 sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
-	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
+	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
 sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
 	awk '{print $1, $2/1000}' >>"$tmp/go.us"
 
@@ -94,6 +101,10 @@ awk -v gg="$tmp/ggml.us" '
 			if (p[1] == "vec") {
 				w = 11008 * 4096
 				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
+			} else if (p[1] == "dram") {
+				n = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : 131072
+				w = 8192 * n
+				printf "| matrix-vector 8192->%d, past the cache (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", n, p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
 			} else {
 				if (p[1] == "beams") { f = 2*5*4096*11008; what = "5 beams 4096->11008 (GFLOP/s)" }
 				else { f = 2*257*1408*6144; what = (p[1] == "mat") ? "Linear 257x1408->6144 (GFLOP/s)" : "MatMul 257x1408x6144, ggml f32 Linear (GFLOP/s)" }

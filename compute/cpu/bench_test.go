@@ -124,3 +124,56 @@ func BenchmarkCPULinearPrefill(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCPULinearVecDRAM is BenchmarkCPULinearVec over weights larger
+// than any last-level cache (about 0.5–0.6 GB: this machine's L3 is
+// 480 MiB), so that memory bandwidth bounds it as it bounds decoding a
+// full-size model, whose 4–16 GB of weights are read once per token. The
+// shapes are those scripts/bench-ggml.sh gives ggml. The words are random
+// (valid halves for F16 and Q4K's d and dmin): speed does not depend on
+// the values, and quantizing 1 G weights would take minutes.
+func BenchmarkCPULinearVecDRAM(b *testing.B) {
+	for _, c := range []struct {
+		dt   compute.DType
+		n, k int
+	}{{compute.F16, 32768, 8192}, {compute.Q8, 65536, 8192}, {compute.Q4K, 131072, 8192}} {
+		b.Run(fmt.Sprintf("%dx%d/%v", c.k, c.n, c.dt), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(9, 9))
+			var words []uint32
+			var scales []float32
+			switch c.dt {
+			case compute.F16:
+				words = make([]uint32, c.n*c.k/2)
+				for i := range words {
+					words[i] = rng.Uint32()&0x03ff03ff | 0x38003800
+				}
+			case compute.Q8:
+				words, scales = make([]uint32, c.n*c.k/4), make([]float32, c.n*c.k/compute.BlockSize)
+				for i := range words {
+					words[i] = rng.Uint32()
+				}
+				for i := range scales {
+					scales[i] = 0.01
+				}
+			case compute.Q4K:
+				words = make([]uint32, c.n*c.k/compute.SuperBlockSize*compute.Q4KWords)
+				for i := range words {
+					words[i] = rng.Uint32()
+					if i%compute.Q4KWords == 0 {
+						words[i] = words[i]&0x03ff03ff | 0x1c001c00
+					}
+				}
+			}
+			be := New()
+			defer be.Close()
+			w, err := be.UploadPacked(c.dt, []int{c.n, c.k}, words, scales)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := be.NewContext()
+			defer ctx.Close()
+			xt := ctx.FromFloats([]int{1, c.k}, optest.RandFloats(rng, c.k, 1))
+			optest.BenchRate(b, optest.WeightBytes(c.dt, c.n, c.k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
+		})
+	}
+}
