@@ -192,6 +192,48 @@ func (w *weightRows) dot4(x []float32, ldx, n int, out *[4]float32) bool {
 	return true
 }
 
+// rows4 returns this processor's four-weight-row kernels where they take
+// w (F32, F16 or BF16 with K a multiple of their step), else nil.
+func (w *weightRows) rows4() *floatRows {
+	fr := vec.rows4
+	if fr == nil || w.k%fr.step != 0 || w.k == 0 {
+		return nil
+	}
+	switch w.dt {
+	case compute.F32, compute.F16, compute.BF16:
+		return fr
+	}
+	return nil
+}
+
+// dotRows4 writes x·(row n+j of w) to out[j] for j < 4 with fr (w.rows4).
+func (w *weightRows) dotRows4(fr *floatRows, x []float32, n int, out *[4]float32) {
+	k := w.k
+	x = x[:k]
+	switch w.dt {
+	case compute.F32:
+		fr.f32(x, w.f[n*k:(n+4)*k], k, out)
+	case compute.F16:
+		fr.f16(x, w.words[n*k/2:(n+4)*k/2], k/2, out)
+	case compute.BF16:
+		fr.bf16(x, w.words[n*k/2:(n+4)*k/2], k/2, out)
+	}
+}
+
+// dot4Rows4 writes (x row r)·(row n+j of w) to out[4r+j] for r, j < 4,
+// the x rows ldx apart, with fr (w.rows4).
+func (w *weightRows) dot4Rows4(fr *floatRows, x []float32, ldx, n int, out *[16]float32) {
+	k := w.k
+	switch w.dt {
+	case compute.F32:
+		fr.f32x4(x, ldx, k, w.f[n*k:(n+4)*k], k, out)
+	case compute.F16:
+		fr.f16x4(x, ldx, k, w.words[n*k/2:(n+4)*k/2], k/2, out)
+	case compute.BF16:
+		fr.bf16x4(x, ldx, k, w.words[n*k/2:(n+4)*k/2], k/2, out)
+	}
+}
+
 // int8Value maps a stored Q8 byte to its signed value: a table load is
 // cheaper than sign extension and an integer-to-float conversion.
 var int8Value = func() (t [256]float32) {
@@ -408,7 +450,34 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 	// Chunks are whole blocks of four w rows.
 	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
 		if fused {
-			for n := n0; n < n1; n++ {
+			n := n0
+			if fr := w.rows4(); fr != nil {
+				// Four weight rows at a time, every x row against them.
+				var o4 [4]float32
+				var o16 [16]float32
+				for ; n+4 <= n1; n += 4 {
+					var b [4]float32
+					if bias != nil {
+						copy(b[:], bias[n:n+4])
+					}
+					m := 0
+					for ; m+4 <= M; m += 4 {
+						w.dot4Rows4(fr, x[m*K:], K, n, &o16)
+						for r := range 4 {
+							for j := range 4 {
+								out[(m+r)*ldo+n+j] = o16[4*r+j] + b[j]
+							}
+						}
+					}
+					for ; m < M; m++ {
+						w.dotRows4(fr, x[m*K:(m+1)*K], n, &o4)
+						for j := range 4 {
+							out[m*ldo+n+j] = o4[j] + b[j]
+						}
+					}
+				}
+			}
+			for ; n < n1; n++ {
 				var b float32
 				if bias != nil {
 					b = bias[n]

@@ -46,6 +46,10 @@ type vecKernels struct {
 	// q8ix4 is q4kix4 for Q8 weights.
 	q8ix4 func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
 
+	// rows4 holds kernels that take four weight rows at once (nil:
+	// none), which the fused path prefers for F32, F16 and BF16.
+	rows4 *floatRows
+
 	// gemm is the micro-kernel of the packed matrix product (gemm.go)
 	// that Linear and MatMul run for more x rows than fusedRows; nil
 	// where there is none, and they widen blocks of weight rows instead.
@@ -55,6 +59,18 @@ type vecKernels struct {
 	// row by row (the weight row stays in cache between them) rather than
 	// widening blocks of weight rows into float32 first.
 	fusedRows int
+}
+
+// floatRows is a set of multi-row float kernels: four weight rows,
+// ldw elements (F32) or words (F16, BF16) apart, against one x row (len
+// k) into out[j], or against four x rows (ldx apart) into out[4r+j]. k
+// must be a multiple of step; every weight row must start on a word.
+type floatRows struct {
+	step          int
+	f32           func(x []float32, w []float32, ldw int, out *[4]float32)
+	f16, bf16     func(x []float32, w []uint32, ldw int, out *[4]float32)
+	f32x4         func(x []float32, ldx, k int, w []float32, ldw int, out *[16]float32)
+	f16x4, bf16x4 func(x []float32, ldx, k int, w []uint32, ldw int, out *[16]float32)
 }
 
 // pureGoKernels is the reference set, which runs everywhere.

@@ -27,11 +27,15 @@ func archKernels() []vecKernels {
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
 	}
-	// AVX-512 pays for the widening of Q8 only (see vec_avx512_amd64.s);
-	// the rest of the set is AVX2's.
+	// AVX-512 pays for the widening of Q8, and for the float kernels,
+	// whose instruction counts it halves (see vec_avx512_amd64.s); the
+	// rest of the set is AVX2's.
 	avx512 := avx2
 	avx512.name = "avx512"
 	avx512.q8 = dotQ8AVX512
+	avx512.f32, avx512.f16, avx512.bf16 = dotF32AVX512, dotF16AVX512, dotBF16AVX512
+	avx512.f32x4, avx512.f16x4, avx512.bf16x4 = dotF32x4AVX512, dotF16x4AVX512, dotBF16x4AVX512
+	avx512.rows4 = floatRowsAVX512
 	// The matrix product's tile doubles in width with 512-bit vectors:
 	// twice the FMAs for the same loads and broadcasts.
 	gemm512 := *avx2.gemm
