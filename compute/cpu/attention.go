@@ -63,7 +63,7 @@ func (device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p comput
 				if f16 {
 					s[j] = p.Scale * vec.f16(qv, kh[at/2:(at+d)/2])
 				} else {
-					s[j] = p.Scale * dotF32(qv, kd[at:at+d])
+					s[j] = p.Scale * vec.f32(qv, kd[at:at+d])
 				}
 			}
 			if md != nil {
@@ -90,17 +90,9 @@ func (device) Attention(out, q, k, v, mask, bias, rows compute.Operand, p comput
 			for j, pj := range s {
 				at := (seq(b, j)*p.Keys+j)*kvRow + kvh*d
 				if f16 {
-					vw := vh[at/2 : (at+d)/2]
-					for e, w := range vw {
-						dst[2*e] += pj * halfTable[uint16(w)]
-						dst[2*e+1] += pj * halfTable[w>>16]
-					}
-					continue
-				}
-				vv := vd[at : at+d]
-				vv = vv[:len(dst)]
-				for e := range dst {
-					dst[e] += pj * vv[e]
+					vec.axpyF16(dst, pj, vh[at/2:(at+d)/2])
+				} else {
+					vec.axpy(dst, pj, vd[at:at+d])
 				}
 			}
 		}

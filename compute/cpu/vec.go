@@ -46,6 +46,11 @@ type vecKernels struct {
 	// q8ix4 is q4kix4 for Q8 weights.
 	q8ix4 func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
 
+	// axpy and axpyF16 add a·v to dst (len(dst) values; F16: two
+	// halves per word of v), attention's accumulation of values.
+	axpy    func(dst []float32, a float32, v []float32)
+	axpyF16 func(dst []float32, a float32, v []uint32)
+
 	// rows4 holds kernels that take four weight rows at once (nil:
 	// none), which the fused path prefers for F32, F16 and BF16.
 	rows4 *floatRows
@@ -74,7 +79,25 @@ type floatRows struct {
 }
 
 // pureGoKernels is the reference set, which runs everywhere.
-var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, bf16: dotBF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K, fusedRows: smallM - 1}
+var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, bf16: dotBF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K,
+	axpy: axpyF32, axpyF16: axpyF16, fusedRows: smallM - 1}
+
+// axpyF32 adds a·v to dst (len(v) >= len(dst)).
+func axpyF32(dst []float32, a float32, v []float32) {
+	v = v[:len(dst)]
+	for i := range dst {
+		dst[i] += a * v[i]
+	}
+}
+
+// axpyF16 adds a·v to dst for F16 v, two halves per word.
+func axpyF16(dst []float32, a float32, v []uint32) {
+	dst = dst[:2*len(v)]
+	for e, w := range v {
+		dst[2*e] += a * halfTable[uint16(w)]
+		dst[2*e+1] += a * halfTable[w>>16]
+	}
+}
 
 // simdFusedRows is fusedRows for the SIMD sets: five beams (and up to
 // eight rows) go through the fused kernels, whose per-row cost is far below

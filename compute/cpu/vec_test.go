@@ -387,3 +387,39 @@ func TestFloatRows(t *testing.T) {
 	}
 	t.Logf("%d multi-row runs", runs)
 }
+
+// TestAxpy checks attention's accumulation kernels (dst += a·v, F32 and
+// F16 v) of every set against float64, at lengths around their strides.
+func TestAxpy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 40))
+	u := math.Ldexp(1, -24)
+	for _, ks := range append([]vecKernels{pureGoKernels}, archKernels()...) {
+		for _, n := range []int{0, 2, 8, 30, 64, 88, 128, 130} {
+			for _, f16 := range []bool{false, true} {
+				dst := optest.RandFloats(rng, n, 1)
+				v := optest.RandFloats(rng, n, 1)
+				words, _, err := compute.Pack(compute.F16, []int{n}, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f16 {
+					v = compute.Unpack(compute.F16, []int{n}, words, nil)
+				}
+				a := float32(rng.Float64()*2 - 1)
+				got := append([]float32(nil), dst...)
+				if f16 {
+					ks.axpyF16(got, a, words)
+				} else {
+					ks.axpy(got, a, v)
+				}
+				for i := range got {
+					want := float64(dst[i]) + float64(a)*float64(v[i])
+					tol := 2*u*(math.Abs(float64(dst[i]))+math.Abs(float64(a)*float64(v[i]))) + 1e-30
+					if d := math.Abs(float64(got[i]) - want); !(d <= tol) {
+						t.Fatalf("%s axpy (f16 %v) n=%d: element %d = %v, want %v", ks.name, f16, n, i, got[i], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,98 @@
+//go:build amd64 && !purego
+
+// dst += a·v, the accumulation of attention's weighted values (each query
+// adds every key's value row, scaled by its probability): with F32 values
+// for the encoders, F16 for a decoder's cache. n is a multiple of 8.
+// Register plan: DI dst, SI v, CX elements left, Y15 a broadcast.
+
+#include "textflag.h"
+
+// func axpyF32AVX2Asm(dst *float32, a float32, v *float32, n int)
+TEXT ·axpyF32AVX2Asm(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS a+8(FP), Y15
+	MOVQ         v+16(FP), SI
+	MOVQ         n+24(FP), CX
+
+axf32loop32:
+	CMPQ        CX, $32
+	JLT         axf32loop8
+	VMOVUPS     0(DI), Y0
+	VMOVUPS     32(DI), Y1
+	VMOVUPS     64(DI), Y2
+	VMOVUPS     96(DI), Y3
+	VFMADD231PS 0(SI), Y15, Y0
+	VFMADD231PS 32(SI), Y15, Y1
+	VFMADD231PS 64(SI), Y15, Y2
+	VFMADD231PS 96(SI), Y15, Y3
+	VMOVUPS     Y0, 0(DI)
+	VMOVUPS     Y1, 32(DI)
+	VMOVUPS     Y2, 64(DI)
+	VMOVUPS     Y3, 96(DI)
+	ADDQ        $128, DI
+	ADDQ        $128, SI
+	SUBQ        $32, CX
+	JMP         axf32loop32
+
+axf32loop8:
+	CMPQ        CX, $8
+	JLT         axf32done
+	VMOVUPS     0(DI), Y0
+	VFMADD231PS 0(SI), Y15, Y0
+	VMOVUPS     Y0, 0(DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JMP         axf32loop8
+
+axf32done:
+	VZEROUPPER
+	RET
+
+// func axpyF16AVX2Asm(dst *float32, a float32, v *uint32, n int)
+// v holds n halves.
+TEXT ·axpyF16AVX2Asm(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS a+8(FP), Y15
+	MOVQ         v+16(FP), SI
+	MOVQ         n+24(FP), CX
+
+axf16loop32:
+	CMPQ        CX, $32
+	JLT         axf16loop8
+	VCVTPH2PS   0(SI), Y4
+	VCVTPH2PS   16(SI), Y5
+	VCVTPH2PS   32(SI), Y6
+	VCVTPH2PS   48(SI), Y7
+	VMOVUPS     0(DI), Y0
+	VMOVUPS     32(DI), Y1
+	VMOVUPS     64(DI), Y2
+	VMOVUPS     96(DI), Y3
+	VFMADD231PS Y4, Y15, Y0
+	VFMADD231PS Y5, Y15, Y1
+	VFMADD231PS Y6, Y15, Y2
+	VFMADD231PS Y7, Y15, Y3
+	VMOVUPS     Y0, 0(DI)
+	VMOVUPS     Y1, 32(DI)
+	VMOVUPS     Y2, 64(DI)
+	VMOVUPS     Y3, 96(DI)
+	ADDQ        $128, DI
+	ADDQ        $64, SI
+	SUBQ        $32, CX
+	JMP         axf16loop32
+
+axf16loop8:
+	CMPQ        CX, $8
+	JLT         axf16done
+	VCVTPH2PS   0(SI), Y4
+	VMOVUPS     0(DI), Y0
+	VFMADD231PS Y4, Y15, Y0
+	VMOVUPS     Y0, 0(DI)
+	ADDQ        $32, DI
+	ADDQ        $16, SI
+	SUBQ        $8, CX
+	JMP         axf16loop8
+
+axf16done:
+	VZEROUPPER
+	RET
