@@ -569,6 +569,16 @@ func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float
 		rows[m] = xq.row(m)
 	}
 	parallel.For(N, parallel.Grain(N, linearRowBlock), func(n0, n1 int) {
+		if M == 1 && ik.rows != nil {
+			// Decoding: the task's rows in one call, then the bias.
+			ik.rows(rows[0], n0, out[n0:n1])
+			if bias != nil {
+				for n := n0; n < n1; n++ {
+					out[n] += bias[n]
+				}
+			}
+			return
+		}
 		var o4 [4]float32
 		for n := n0; n < n1; n++ {
 			var b float32

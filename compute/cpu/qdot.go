@@ -170,6 +170,9 @@ func dotQ4Ki(x qrow, w []uint32) float32 {
 type intKernel struct {
 	one  func(x qrow, n int) float32
 	four func(x *qrows, m, n int, out *[4]float32)
+	// rows writes one x row against weight rows [n0, n0+len(out)) to out
+	// in one call; nil where there is no such kernel.
+	rows func(x qrow, n0 int, out []float32)
 }
 
 // intKernels returns this processor's integer kernels for w's dtype, or
@@ -194,6 +197,12 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 				vec.q8ix4(x, m, ws, sc, out)
 			}
 		}
+		if vec.q8irows != nil {
+			ik.rows = func(x qrow, n0 int, out []float32) {
+				n1 := n0 + len(out)
+				vec.q8irows(x, w.words[n0*k/4:n1*k/4], w.scales[n0*k/compute.BlockSize:n1*k/compute.BlockSize], out)
+			}
+		}
 	case w.dt == compute.Q4 && vec.q4i != nil:
 		ik.one = func(x qrow, n int) float32 {
 			return vec.q4i(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
@@ -206,6 +215,11 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 		ik.one = func(x qrow, n int) float32 { return vec.q4ki(x, row(n)) }
 		if vec.q4kix4 != nil {
 			ik.four = func(x *qrows, m, n int, out *[4]float32) { vec.q4kix4(x, m, row(n), out) }
+		}
+		if vec.q4kirows != nil {
+			ik.rows = func(x qrow, n0 int, out []float32) {
+				vec.q4kirows(x, w.words[n0*k/compute.SuperBlockSize*sw:(n0+len(out))*k/compute.SuperBlockSize*sw], out)
+			}
 		}
 	default:
 		return ik, false

@@ -103,3 +103,47 @@ func dotQ8x4VNNI(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
 	_ = x.isum[(m+4)*nb-1]
 	dotQ8x4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &x.isum[m*nb], &w[0], &scales[0], nb, out)
 }
+
+//go:noescape
+func dotQ8RowsVNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int, nrows int, out *float32)
+
+//go:noescape
+func dotQ4KRowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int, nrows int, out *float32)
+
+// dotQ8RowsVNNI writes dotQ8i of x with each of len(out) consecutive Q8
+// weight rows (w and scales hold them, one after another) to out.
+func dotQ8RowsVNNI(x qrow, w []uint32, scales []float32, out []float32) {
+	nrows := len(out)
+	if nrows == 0 {
+		return
+	}
+	nb := len(scales) / nrows
+	if nb*nrows != len(scales) || len(w) != nb*nrows*compute.BlockSize/4 {
+		panic("cpu: Q8 rows kernel with weights that are not whole rows")
+	}
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	x = checkQRow(x, nb)
+	dotQ8RowsVNNIAsm(&x.q[0], &x.d[0], &x.isum[0], &w[0], &scales[0], nb, nrows, &out[0])
+}
+
+// dotQ4KRowsVNNI writes dotQ4Ki of x with each of len(out) consecutive Q4K
+// weight rows (w holds them, one after another) to out.
+func dotQ4KRowsVNNI(x qrow, w []uint32, out []float32) {
+	nrows := len(out)
+	if nrows == 0 {
+		return
+	}
+	nsb := len(w) / compute.Q4KWords / nrows
+	if nsb*nrows*compute.Q4KWords != len(w) {
+		panic("cpu: Q4K rows kernel with weights that are not whole rows")
+	}
+	if nsb == 0 {
+		clear(out)
+		return
+	}
+	x = checkQRow(x, nsb*compute.SuperBlockSize/compute.BlockSize)
+	dotQ4KRowsVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], nsb, nrows, &out[0])
+}

@@ -263,6 +263,62 @@ q4vdone:
 	VPERMPS      Z9, idx, Z6 \
 	VFMADD231PS  Z6, Z5, acc
 
+// Q4KSB multiplies one super-block of the weights at DI by x (SI, R8, R9)
+// into Z0, Z1 (scaled sums) and Y3 (Σ min·Σx), and advances the pointers:
+// the body of the one-row Q4K kernels. Scale bytes 0–3 (AX), 4–7 (BX) and
+// 8–11 (R10) give scales 0–3 (R11: bytes 0–3 & 63), scales 4–7 (R12: bytes
+// 8–11 & 15, with the top two bits of bytes 0–3 above them), mins 0–3 (R13:
+// bytes 4–7 & 63) and mins 4–7 (R10: bytes 8–11 >> 4, with the top two bits
+// of bytes 4–7 above them), as llama.cpp's AVX2 kernel decodes them.
+#define Q4KSB \
+	PREFETCHT0 QPFD(DI) \
+	PREFETCHT0 (QPFD+64)(DI) \
+	PREFETCHT0 (QPFD+128)(DI) \
+	MOVL 4(DI), AX \
+	MOVL 8(DI), BX \
+	MOVL 12(DI), R10 \
+	MOVL AX, R11 \
+	ANDL $0x3f3f3f3f, R11 \
+	MOVL R10, R12 \
+	ANDL $0x0f0f0f0f, R12 \
+	SHRL $6, AX \
+	ANDL $0x03030303, AX \
+	SHLL $4, AX \
+	ORL  AX, R12 \
+	MOVL BX, R13 \
+	ANDL $0x3f3f3f3f, R13 \
+	SHRL $4, R10 \
+	ANDL $0x0f0f0f0f, R10 \
+	SHRL $6, BX \
+	ANDL $0x03030303, BX \
+	SHLL $4, BX \
+	ORL  BX, R10 \
+	VMOVD        R11, X9 \
+	VPINSRD      $1, R12, X9, X9 \
+	VPMOVZXBD    X9, Y9 \
+	VCVTDQ2PS    Y9, Y9 \
+	VMOVD        R13, X10 \
+	VPINSRD      $1, R10, X10, X10 \
+	VPMOVZXBD    X10, Y10 \
+	VCVTDQ2PS    Y10, Y10 \
+	VMOVD        (DI), X11 \
+	VCVTPH2PS    X11, X11 \
+	VBROADCASTSS X11, Y12 \
+	VMOVSHDUP    X11, X13 \
+	VBROADCASTSS X13, Y13 \
+	VMULPS       Y12, Y9, Y9 \
+	VMULPS       Y13, Y10, Y10 \
+	VFMADD231PS  (R9), Y10, Y3 \
+	VMULPS       (R8), Y9, Y9 \
+	Q4KCHUNK(16, 0, Z20, Z0) \
+	Q4KCHUNK(48, 64, Z21, Z1) \
+	Q4KCHUNK(80, 128, Z22, Z0) \
+	Q4KCHUNK(112, 192, Z23, Z1) \
+	ADDQ $144, DI \
+	ADDQ $256, SI \
+	ADDQ $32, R8 \
+	ADDQ $32, R9
+
 // func dotQ4KVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int) float32
 // nsb > 0 super-blocks of 36 words: d and dmin (halves), 12 bytes of 6-bit
 // scales and mins, 128 bytes of nibbles. The scales and mins are decoded
@@ -286,53 +342,7 @@ TEXT ·dotQ4KVNNIAsm(SB), NOSPLIT, $0-44
 	VXORPS Y3, Y3, Y3
 
 q4kvloop:
-	PREFETCHT0 QPFD(DI)
-	PREFETCHT0 (QPFD+64)(DI)
-	PREFETCHT0 (QPFD+128)(DI)
-	MOVL 4(DI), AX                     // scale bytes 0–3
-	MOVL 8(DI), BX                     // 4–7
-	MOVL 12(DI), R10                   // 8–11
-	MOVL AX, R11
-	ANDL $0x3f3f3f3f, R11              // scales 0–3
-	MOVL R10, R12
-	ANDL $0x0f0f0f0f, R12
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R12                       // scales 4–7
-	MOVL BX, R13
-	ANDL $0x3f3f3f3f, R13              // mins 0–3
-	SHRL $4, R10
-	ANDL $0x0f0f0f0f, R10
-	SHRL $6, BX
-	ANDL $0x03030303, BX
-	SHLL $4, BX
-	ORL  BX, R10                       // mins 4–7
-	VMOVD        R11, X9
-	VPINSRD      $1, R12, X9, X9
-	VPMOVZXBD    X9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VMOVD        R13, X10
-	VPINSRD      $1, R10, X10, X10
-	VPMOVZXBD    X10, Y10
-	VCVTDQ2PS    Y10, Y10
-	VMOVD        (DI), X11
-	VCVTPH2PS    X11, X11              // d, dmin
-	VBROADCASTSS X11, Y12
-	VMOVSHDUP    X11, X13
-	VBROADCASTSS X13, Y13
-	VMULPS       Y12, Y9, Y9           // scale_j
-	VMULPS       Y13, Y10, Y10         // min_j
-	VFMADD231PS  (R9), Y10, Y3         // Σ min_j·Σx_j
-	VMULPS       (R8), Y9, Y9          // scale_j·d_j
-	Q4KCHUNK(16, 0, Z20, Z0)
-	Q4KCHUNK(48, 64, Z21, Z1)
-	Q4KCHUNK(80, 128, Z22, Z0)
-	Q4KCHUNK(112, 192, Z23, Z1)
-	ADDQ $144, DI
-	ADDQ $256, SI
-	ADDQ $32, R8
-	ADDQ $32, R9
+	Q4KSB
 	DECQ CX
 	JNZ  q4kvloop
 
@@ -343,6 +353,128 @@ q4kvloop:
 	VSUBSS       X3, X0, X0
 	VZEROUPPER
 	MOVSS X0, ret+40(FP)
+	RET
+
+// func dotQ8RowsVNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int, nrows int, out *float32)
+// dotQ8VNNIAsm over nrows consecutive weight rows of nb > 0 blocks each (and
+// their scales), out[r] for row r: one call per task of decoding instead of
+// one per row. DI and DX (weights, scales) run on from row to row; the row
+// count and out are kept in the argument frame, as the one-row kernel's
+// body uses every other register.
+TEXT ·dotQ8RowsVNNIAsm(SB), NOSPLIT, $0-64
+	MOVQ w+24(FP), DI
+	MOVQ scales+32(FP), DX
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32 qidx<>+0(SB), Z20
+
+q8rrow:
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ isum+16(FP), R9
+	MOVQ nb+40(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS X3, X3, X3
+
+q8rloop2:
+	CMPQ CX, $2
+	JLT  q8rtail
+	PREFETCHT0  QPFD(DI)
+	VMOVDQU64   (DI), Z4
+	VPXORD      Z31, Z4, Z4            // w + 128, as unsigned bytes
+	VPXORD      Z5, Z5, Z5
+	VPDPBUSD    (SI), Z4, Z5           // lanes 0–7: block b, 8–15: block b+1
+	VCVTDQ2PS   Z5, Z5
+	VMOVQ       (DX), X6
+	VMOVQ       (R8), X7
+	VMULPS      X7, X6, X6             // scale·d of the two blocks
+	VPERMPS     Z6, Z20, Z7
+	VFMADD231PS Z7, Z5, Z0
+	VMOVQ       (R9), X8
+	VCVTDQ2PS   X8, X8
+	VFMADD231PS X8, X6, X3             // Σ scale·d·Σq, for the correction
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  q8rloop2
+
+q8rtail:
+	CMPQ CX, $1
+	JLT  q8rdone
+	VMOVDQU      (DI), Y4
+	VPXORD       Y31, Y4, Y4
+	VPXORD       Y5, Y5, Y5
+	VPDPBUSD     (SI), Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMOVSS       (DX), X6
+	VMULSS       (R8), X6, X6
+	VBROADCASTSS X6, Y7
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Z5, Z1, Z1            // Y5's upper lanes are zero
+	VMOVSS       (R9), X8
+	VCVTDQ2PS    X8, X8
+	VFMADD231PS  X8, X6, X3
+	ADDQ         $32, DI               // on to the next row
+	ADDQ         $4, DX
+
+q8rdone:
+	QREDUCE
+	HSUM4(X3, X4)
+	MOVL  $0x43000000, AX              // 128.0
+	VMOVD AX, X5
+	VFNMADD231SS X5, X3, X0
+	MOVQ  out+56(FP), AX
+	MOVSS X0, (AX)
+	ADDQ  $4, AX
+	MOVQ  AX, out+56(FP)
+	DECQ  nrows+48(FP)
+	JNZ   q8rrow
+	VZEROUPPER
+	RET
+
+// func dotQ4KRowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int, nrows int, out *float32)
+// dotQ4KVNNIAsm over nrows consecutive weight rows of nsb > 0 super-blocks
+// each, out[r] for row r.
+TEXT ·dotQ4KRowsVNNIAsm(SB), NOSPLIT, $0-56
+	MOVQ w+24(FP), DI
+	MOVQ nrows+40(FP), DX
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	VMOVDQU32 qidx<>+0(SB), Z20
+	VMOVDQU32 qidx<>+64(SB), Z21
+	VMOVDQU32 qidx<>+128(SB), Z22
+	VMOVDQU32 qidx<>+192(SB), Z23
+
+q4krrow:
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ sum+16(FP), R9
+	MOVQ nsb+32(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Y3, Y3, Y3
+
+q4krloop:
+	Q4KSB
+	DECQ CX
+	JNZ  q4krloop
+
+	QREDUCE
+	VEXTRACTF128 $1, Y3, X4
+	VADDPS       X4, X3, X3
+	HSUM4(X3, X4)
+	VSUBSS       X3, X0, X0
+	MOVQ  out+48(FP), AX
+	MOVSS X0, (AX)
+	ADDQ  $4, AX
+	MOVQ  AX, out+48(FP)
+	DECQ  DX
+	JNZ   q4krrow
+	VZEROUPPER
 	RET
 
 // The x4 kernel takes one Q4K weight row against four rounded x rows (four

@@ -327,3 +327,64 @@ func TestIntKernelsShortSlices(t *testing.T) {
 		}
 	}
 }
+
+// TestIntKernelsRows checks the many-weight-row integer kernels (one x
+// row against consecutive weight rows) against the definitions, at block
+// counts that end the two-block loop on either parity.
+func TestIntKernelsRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 71))
+	runs := 0
+	for _, k := range archKernels() {
+		type rowsKernel struct {
+			dt  compute.DType
+			run func(x qrow, w []uint32, scales []float32, out []float32)
+		}
+		var kernels []rowsKernel
+		if k.q8irows != nil {
+			kernels = append(kernels, rowsKernel{compute.Q8, k.q8irows})
+		}
+		if k.q4kirows != nil {
+			kernels = append(kernels, rowsKernel{compute.Q4K, func(x qrow, w []uint32, _ []float32, out []float32) { k.q4kirows(x, w, out) }})
+		}
+		for _, kr := range kernels {
+			blocks := []int{1, 2, 3, 129}
+			if kr.dt == compute.Q4K {
+				blocks = []int{8, 16, 344}
+			}
+			for _, nb := range blocks {
+				for _, nrows := range []int{1, 3, 5} {
+					c := newIntCase(rng, kr.dt, nb, 1)
+					var w []uint32
+					var scales []float32
+					var rowsW [][]uint32
+					var rowsS [][]float32
+					for range nrows {
+						rw, rs := newIntWeights(rng, kr.dt, nb, 0)
+						rowsW, rowsS = append(rowsW, rw), append(rowsS, rs)
+						w, scales = append(w, rw...), append(scales, rs...)
+					}
+					out := make([]float32, nrows)
+					kr.run(c.x, w, scales, out)
+					runs++
+					for r := range nrows {
+						want, bound := intWant(kr.dt, c.x, rowsW[r], rowsS[r])
+						optest.CheckSums(t, fmt.Sprintf("%s %v rows: %d blocks, row %d of %d", k.name, kr.dt, nb, r, nrows),
+							out[r:r+1], []float64{want}, []float64{bound}, nb+4)
+					}
+					func() {
+						defer func() {
+							if recover() == nil {
+								t.Errorf("%s %v rows: weights of a row and a half did not panic", k.name, kr.dt)
+							}
+						}()
+						kr.run(c.x, w[:len(w)-1], scales, out)
+						if kr.dt == compute.Q8 {
+							kr.run(c.x, w, scales[:len(scales)-1], out)
+						}
+					}()
+				}
+			}
+		}
+	}
+	t.Logf("%d rows runs", runs)
+}
