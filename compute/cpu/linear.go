@@ -15,7 +15,10 @@ import (
 // blocks of w rows. With few x rows (decoding: fewer than four for the
 // pure-Go kernels, up to eight for the SIMD ones of vec.go) each w row is
 // widened and multiplied in one fused pass, reading every weight once, which
-// is what bounds matrix–vector speed. With more x rows, where this processor
+// is what bounds matrix–vector speed; F32, F16 and BF16 rows four at a time
+// where the processor has such kernels. Q8, Q4 and Q4K weights instead meet
+// x rounded to bytes (qdot.go, gemvInt), for decoding and for prompts of up
+// to intRows rows. With more x rows, where this processor
 // has a matrix-product micro-kernel in assembly (vec.gemm), the packed,
 // register- and cache-blocked product of gemm.go runs; elsewhere four w rows
 // at a time are widened into a float32 scratch block that stays in cache and
