@@ -16,50 +16,27 @@ var hasVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &
 // them against the slices first, so that a short slice panics in Go.
 
 //go:noescape
-func dotQ8VNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int) float32
-
-//go:noescape
 func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
 
-//go:noescape
-func dotQ4KVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int) float32
-
-// checkQRow checks that x holds nb blocks and returns them.
-func checkQRow(x qrow, nb int) qrow {
-	return qrow{q: x.q[:nb*compute.BlockSize], d: x.d[:nb], sum: x.sum[:nb], isum: x.isum[:nb]}
-}
-
-// dotQ8VNNI is dotQ8i in AVX-512 VNNI assembly.
+// dotQ8VNNI is dotQ8i in AVX-512 VNNI assembly: the rows kernel over one
+// row.
 func dotQ8VNNI(x qrow, w []uint32, scales []float32) float32 {
-	nb := len(scales)
-	if nb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nb)
-	w = w[:nb*compute.BlockSize/4]
-	return dotQ8VNNIAsm(&x.q[0], &x.d[0], &x.isum[0], &w[0], &scales[0], nb)
+	var out [1]float32
+	dotQ8RowsVNNI(x, w[:len(scales)*compute.BlockSize/4], scales, out[:])
+	return out[0]
 }
 
 // dotQ4VNNI is dotQ4i in AVX-512 VNNI assembly.
 func dotQ4VNNI(x qrow, w []uint32, scales []float32) float32 {
-	nb := len(scales)
-	if nb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nb)
-	w = w[:nb*compute.BlockSize/8]
-	return dotQ4VNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb)
+	return callQ4(dotQ4VNNIAsm, x, w, scales)
 }
 
-// dotQ4KVNNI is dotQ4Ki in AVX-512 VNNI assembly.
+// dotQ4KVNNI is dotQ4Ki in AVX-512 VNNI assembly: the rows kernel over one
+// row.
 func dotQ4KVNNI(x qrow, w []uint32) float32 {
-	nsb := len(w) / compute.Q4KWords
-	if nsb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nsb*compute.SuperBlockSize/compute.BlockSize)
-	w = w[:nsb*compute.Q4KWords]
-	return dotQ4KVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], nsb)
+	var out [1]float32
+	dotQ4KRowsVNNI(x, w[:len(w)/compute.Q4KWords*compute.Q4KWords], out[:])
+	return out[0]
 }
 
 //go:noescape
@@ -67,20 +44,7 @@ func dotQ4Kx4VNNIAsm(q *int8, k int, d *float32, sum *float32, w *uint32, nsb in
 
 // dotQ4Kx4VNNI writes dotQ4Ki of rows m..m+3 of x with w to out.
 func dotQ4Kx4VNNI(x *qrows, m int, w []uint32, out *[4]float32) {
-	k, nb := x.k, x.k/compute.BlockSize
-	nsb := len(w) / compute.Q4KWords
-	if nsb*compute.SuperBlockSize != k {
-		panic("cpu: Q4K x4 kernel with a weight row of another length than x's")
-	}
-	*out = [4]float32{}
-	if nsb == 0 {
-		return
-	}
-	// The last row's ends bound every row's.
-	_ = x.q[(m+4)*k-1]
-	_ = x.d[(m+4)*nb-1]
-	_ = x.sum[(m+4)*nb-1]
-	dotQ4Kx4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &x.sum[m*nb], &w[0], nsb, out)
+	callQ4Kx4(dotQ4Kx4VNNIAsm, x, m, w, out)
 }
 
 //go:noescape

@@ -19,6 +19,7 @@
 //   Z20–Z23 lane-to-block indexes (qidx);  Z29 0x0F bytes;  Z31 0x80 bytes
 
 #include "textflag.h"
+#include "q4k_amd64.h"
 
 #define QPFD 4096
 
@@ -110,74 +111,6 @@ GLOBL qidx<>(SB), RODATA|NOPTR, $256
 	VPERMILPS $0xb1, xr, tmp \
 	VADDPS    tmp, xr, xr
 
-// func dotQ8VNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int) float32
-// nb > 0 blocks.
-TEXT ·dotQ8VNNIAsm(SB), NOSPLIT, $0-52
-	MOVQ q+0(FP), SI
-	MOVQ d+8(FP), R8
-	MOVQ isum+16(FP), R9
-	MOVQ w+24(FP), DI
-	MOVQ scales+32(FP), DX
-	MOVQ nb+40(FP), CX
-	MOVL $0x80808080, AX
-	VPBROADCASTD AX, Z31
-	VMOVDQU32 qidx<>+0(SB), Z20
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS X3, X3, X3
-
-q8vloop2:
-	CMPQ CX, $2
-	JLT  q8vtail
-	PREFETCHT0  QPFD(DI)
-	VMOVDQU64   (DI), Z4
-	VPXORD      Z31, Z4, Z4            // w + 128, as unsigned bytes
-	VPXORD      Z5, Z5, Z5
-	VPDPBUSD    (SI), Z4, Z5           // lanes 0–7: block b, 8–15: block b+1
-	VCVTDQ2PS   Z5, Z5
-	VMOVQ       (DX), X6
-	VMOVQ       (R8), X7
-	VMULPS      X7, X6, X6             // scale·d of the two blocks
-	VPERMPS     Z6, Z20, Z7
-	VFMADD231PS Z7, Z5, Z0
-	VMOVQ       (R9), X8
-	VCVTDQ2PS   X8, X8
-	VFMADD231PS X8, X6, X3             // Σ scale·d·Σq, for the correction
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $8, DX
-	ADDQ $8, R8
-	ADDQ $8, R9
-	SUBQ $2, CX
-	JMP  q8vloop2
-
-q8vtail:
-	CMPQ CX, $1
-	JLT  q8vdone
-	VMOVDQU      (DI), Y4
-	VPXORD       Y31, Y4, Y4
-	VPXORD       Y5, Y5, Y5
-	VPDPBUSD     (SI), Y4, Y5
-	VCVTDQ2PS    Y5, Y5
-	VMOVSS       (DX), X6
-	VMULSS       (R8), X6, X6
-	VBROADCASTSS X6, Y7
-	VMULPS       Y7, Y5, Y5
-	VADDPS       Z5, Z1, Z1            // Y5's upper lanes are zero
-	VMOVSS       (R9), X8
-	VCVTDQ2PS    X8, X8
-	VFMADD231PS  X8, X6, X3
-
-q8vdone:
-	QREDUCE
-	HSUM4(X3, X4)
-	MOVL  $0x43000000, AX              // 128.0
-	VMOVD AX, X5
-	VFNMADD231SS X5, X3, X0            // Σ − 128·correction
-	VZEROUPPER
-	MOVSS X0, ret+48(FP)
-	RET
-
 // func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
 // nb > 0 blocks. A block's 16 bytes hold elements 2i (low nibble) and
 // 2i+1 (high nibble) in byte i: widened to words and or-ed with themselves
@@ -265,49 +198,13 @@ q4vdone:
 
 // Q4KSB multiplies one super-block of the weights at DI by x (SI, R8, R9)
 // into Z0, Z1 (scaled sums) and Y3 (Σ min·Σx), and advances the pointers:
-// the body of the one-row Q4K kernels. Scale bytes 0–3 (AX), 4–7 (BX) and
-// 8–11 (R10) give scales 0–3 (R11: bytes 0–3 & 63), scales 4–7 (R12: bytes
-// 8–11 & 15, with the top two bits of bytes 0–3 above them), mins 0–3 (R13:
-// bytes 4–7 & 63) and mins 4–7 (R10: bytes 8–11 >> 4, with the top two bits
-// of bytes 4–7 above them), as llama.cpp's AVX2 kernel decodes them.
+// the body of the one-row Q4K kernel. The scales are decoded by Q4KSCALES
+// (q4k_amd64.h).
 #define Q4KSB \
 	PREFETCHT0 QPFD(DI) \
 	PREFETCHT0 (QPFD+64)(DI) \
 	PREFETCHT0 (QPFD+128)(DI) \
-	MOVL 4(DI), AX \
-	MOVL 8(DI), BX \
-	MOVL 12(DI), R10 \
-	MOVL AX, R11 \
-	ANDL $0x3f3f3f3f, R11 \
-	MOVL R10, R12 \
-	ANDL $0x0f0f0f0f, R12 \
-	SHRL $6, AX \
-	ANDL $0x03030303, AX \
-	SHLL $4, AX \
-	ORL  AX, R12 \
-	MOVL BX, R13 \
-	ANDL $0x3f3f3f3f, R13 \
-	SHRL $4, R10 \
-	ANDL $0x0f0f0f0f, R10 \
-	SHRL $6, BX \
-	ANDL $0x03030303, BX \
-	SHLL $4, BX \
-	ORL  BX, R10 \
-	VMOVD        R11, X9 \
-	VPINSRD      $1, R12, X9, X9 \
-	VPMOVZXBD    X9, Y9 \
-	VCVTDQ2PS    Y9, Y9 \
-	VMOVD        R13, X10 \
-	VPINSRD      $1, R10, X10, X10 \
-	VPMOVZXBD    X10, Y10 \
-	VCVTDQ2PS    Y10, Y10 \
-	VMOVD        (DI), X11 \
-	VCVTPH2PS    X11, X11 \
-	VBROADCASTSS X11, Y12 \
-	VMOVSHDUP    X11, X13 \
-	VBROADCASTSS X13, Y13 \
-	VMULPS       Y12, Y9, Y9 \
-	VMULPS       Y13, Y10, Y10 \
+	Q4KSCALES \
 	VFMADD231PS  (R9), Y10, Y3 \
 	VMULPS       (R8), Y9, Y9 \
 	Q4KCHUNK(16, 0, Z20, Z0) \
@@ -318,42 +215,6 @@ q4vdone:
 	ADDQ $256, SI \
 	ADDQ $32, R8 \
 	ADDQ $32, R9
-
-// func dotQ4KVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int) float32
-// nsb > 0 super-blocks of 36 words: d and dmin (halves), 12 bytes of 6-bit
-// scales and mins, 128 bytes of nibbles. The scales and mins are decoded
-// as llama.cpp's AVX2 kernel does: four 32-bit masks and shifts turn the 12
-// bytes into eight scale bytes and eight min bytes, which are widened and
-// multiplied by d and dmin (each product rounded once, as q4kScalesMins).
-TEXT ·dotQ4KVNNIAsm(SB), NOSPLIT, $0-44
-	MOVQ q+0(FP), SI
-	MOVQ d+8(FP), R8
-	MOVQ sum+16(FP), R9
-	MOVQ w+24(FP), DI
-	MOVQ nsb+32(FP), CX
-	MOVL $0x0f0f0f0f, AX
-	VPBROADCASTD AX, Z29
-	VMOVDQU32 qidx<>+0(SB), Z20
-	VMOVDQU32 qidx<>+64(SB), Z21
-	VMOVDQU32 qidx<>+128(SB), Z22
-	VMOVDQU32 qidx<>+192(SB), Z23
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Y3, Y3, Y3
-
-q4kvloop:
-	Q4KSB
-	DECQ CX
-	JNZ  q4kvloop
-
-	QREDUCE
-	VEXTRACTF128 $1, Y3, X4
-	VADDPS       X4, X3, X3
-	HSUM4(X3, X4)
-	VSUBSS       X3, X0, X0
-	VZEROUPPER
-	MOVSS X0, ret+40(FP)
-	RET
 
 // func dotQ8RowsVNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int, nrows int, out *float32)
 // dotQ8VNNIAsm over nrows consecutive weight rows of nb > 0 blocks each (and
@@ -548,40 +409,7 @@ q4kx4vloop:
 	PREFETCHT0 QPFD(DI)
 	PREFETCHT0 (QPFD+64)(DI)
 	PREFETCHT0 (QPFD+128)(DI)
-	MOVL 4(DI), AX                     // scale bytes 0–3
-	MOVL AX, R10
-	ANDL $0x3f3f3f3f, R10              // scales 0–3
-	VMOVD R10, X9
-	MOVL 12(DI), R10                   // scale bytes 8–11
-	MOVL R10, R13
-	ANDL $0x0f0f0f0f, R13
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R13                       // scales 4–7
-	VPINSRD $1, R13, X9, X9
-	MOVL 8(DI), AX                     // scale bytes 4–7
-	MOVL AX, R13
-	ANDL $0x3f3f3f3f, R13              // mins 0–3
-	VMOVD R13, X10
-	SHRL $4, R10
-	ANDL $0x0f0f0f0f, R10
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R10                       // mins 4–7
-	VPINSRD $1, R10, X10, X10
-	VPMOVZXBD    X9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPMOVZXBD    X10, Y10
-	VCVTDQ2PS    Y10, Y10
-	VMOVD        (DI), X11
-	VCVTPH2PS    X11, X11              // d, dmin
-	VBROADCASTSS X11, Y5
-	VMOVSHDUP    X11, X6
-	VBROADCASTSS X6, Y6
-	VMULPS       Y5, Y9, Y9            // scale_j
-	VMULPS       Y6, Y10, Y10          // min_j
+	Q4KSCALES
 	VFMADD231PS  (R12), Y10, Y24
 	VFMADD231PS  (R12)(BX*1), Y10, Y25
 	VFMADD231PS  (R12)(BX*2), Y10, Y26

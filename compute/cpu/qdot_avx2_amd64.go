@@ -2,8 +2,6 @@
 
 package cpu
 
-import "glimpse/compute"
-
 // The integer kernels of qdot.go in AVX2 + FMA + F16C assembly
 // (qdot_avx2_amd64.s), for processors without AVX-512 VNNI: most desktops
 // (Zen 2 and 3, Intel's 12th to 14th generations) would otherwise widen
@@ -12,8 +10,9 @@ import "glimpse/compute"
 // replaces them with qdot_amd64.s's.
 //
 // As there, the assembly takes pointers and block counts, and the wrappers
-// below check them against the slices first (checkQRow), so that a short
-// slice panics in Go instead of being read past its end.
+// below hand them to qdot_asm.go's, which check them against the slices
+// first, so that a short slice panics in Go instead of being read past its
+// end.
 
 //go:noescape
 func dotQ8iAVX2Asm(q *int8, d *float32, w *uint32, scales *float32, nb int) float32
@@ -31,54 +30,23 @@ func dotQ4Kx4iAVX2Asm(q *int8, k int, d *float32, sum *float32, w *uint32, nsb i
 // moves the weights' signs onto x, where the VNNI kernel corrects for
 // offset weights.
 func dotQ8iAVX2(x qrow, w []uint32, scales []float32) float32 {
-	nb := len(scales)
-	if nb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nb)
-	w = w[:nb*compute.BlockSize/4]
-	return dotQ8iAVX2Asm(&x.q[0], &x.d[0], &w[0], &scales[0], nb)
+	return callQ8(dotQ8iAVX2Asm, x, w, scales)
 }
 
 // dotQ4iAVX2 is dotQ4i in AVX2 assembly.
 func dotQ4iAVX2(x qrow, w []uint32, scales []float32) float32 {
-	nb := len(scales)
-	if nb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nb)
-	w = w[:nb*compute.BlockSize/8]
-	return dotQ4iAVX2Asm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb)
+	return callQ4(dotQ4iAVX2Asm, x, w, scales)
 }
 
 // dotQ4KiAVX2 is dotQ4Ki in AVX2 assembly, the scales and mins decoded in
 // registers (no q4kScalesMins pass in Go, unlike the float dotQ4KAVX2).
 func dotQ4KiAVX2(x qrow, w []uint32) float32 {
-	nsb := len(w) / compute.Q4KWords
-	if nsb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nsb*compute.SuperBlockSize/compute.BlockSize)
-	w = w[:nsb*compute.Q4KWords]
-	return dotQ4KiAVX2Asm(&x.q[0], &x.d[0], &x.sum[0], &w[0], nsb)
+	return callQ4K(dotQ4KiAVX2Asm, x, w)
 }
 
 // dotQ4Kx4iAVX2 writes dotQ4Ki of rows m..m+3 of x with w to out (the
 // q4kix4 contract): one decoding and unpacking of each weight chunk serves
 // four beams, so the matrix is read once for them.
 func dotQ4Kx4iAVX2(x *qrows, m int, w []uint32, out *[4]float32) {
-	k, nb := x.k, x.k/compute.BlockSize
-	nsb := len(w) / compute.Q4KWords
-	if nsb*compute.SuperBlockSize != k {
-		panic("cpu: Q4K x4 kernel with a weight row of another length than x's")
-	}
-	*out = [4]float32{}
-	if nsb == 0 {
-		return
-	}
-	// The last row's ends bound every row's.
-	_ = x.q[(m+4)*k-1]
-	_ = x.d[(m+4)*nb-1]
-	_ = x.sum[(m+4)*nb-1]
-	dotQ4Kx4iAVX2Asm(&x.q[m*k], k, &x.d[m*nb], &x.sum[m*nb], &w[0], nsb, out)
+	callQ4Kx4(dotQ4Kx4iAVX2Asm, x, m, w, out)
 }
