@@ -805,6 +805,12 @@ func attentionCases() []Case {
 		{name: "t5 bias batched, causal", b: 2, tq: 3, tk: 11, h: 2, d: 8, scale: 1, bias: 4, causal: true},
 		{name: "t5 bias batched, causal, mask", b: 2, tq: 7, tk: 7, h: 3, d: 4, scale: 1, bias: 4, causal: true, mask: true},
 		{name: "bias of KeyLen", b: 1, tq: 3, tk: 12, h: 2, d: 4, scale: 1, bias: 3, keyLen: 5, biasLen: 5, causal: true},
+		// Sixteen queries and more: the CPU multiplies whole heads.
+		{name: "many queries: causal, gqa, mask", b: 2, tq: 20, tk: 20, h: 4, kvh: 2, d: 16, scale: s(16), causal: true, mask: true},
+		{name: "many queries: t5 bias batched, causal, mask", b: 2, tq: 18, tk: 18, h: 2, d: 8, scale: 1, bias: 4, causal: true, mask: true},
+		{name: "many queries: key length, causal offset, bias of KeyLen", b: 1, tq: 16, tk: 40, h: 2, d: 8, scale: 0.5, causal: true, keyLen: 30, bias: 3, biasLen: 30},
+		{name: "many queries: mask of KeyLen", b: 2, tq: 17, tk: 32, h: 2, d: 8, scale: 0.5, keyLen: 21, mask: true, maskLen: 21},
+		{name: "many queries: more than keys, causal: the first see none", b: 1, tq: 20, tk: 20, h: 1, d: 8, scale: 1, causal: true, keyLen: 12},
 	}
 	var cs []Case
 	for _, c := range cases {
