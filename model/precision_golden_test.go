@@ -54,7 +54,7 @@ var precisionBounds = []precisionBound{
 	{"cpu", Q8, "tiny-instructblip-vicuna", 0.47, 0.029, 0.036, 0.29, 0.37, 13},
 	// Measured: 1.14, 0.0707, 0.0619, 0.279, 0.678.
 	{"gl", Q4, "tiny-instructblip-vicuna", 1.4, 0.09, 0.078, 0.35, 0.85, 6},
-	// Measured: 1.17, 0.0726, 0.0668, 0.412, 0.755 (prompts of Q4K rows
+	// Measured: 1.12, 0.0696, 0.0668, 0.412, 0.755 (prompts of Q4K rows
 	// round x too; see compute/cpu intRows). Bounds 25% over those leave
 	// four greedy tokens before near-ties, where GL's leave six.
 	{"cpu", Q4, "tiny-instructblip-vicuna", 1.5, 0.094, 0.084, 0.52, 0.95, 4},
