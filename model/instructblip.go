@@ -40,8 +40,8 @@ type Model struct {
 
 	backend compute.Backend
 	weights *weights
-	// converted is the store file the weights were read from: a CPU
-	// backend reads their words in place, so it is closed after them.
+	// converted is the store file the weights were read from, closed with
+	// the model (every backend now holds its own copy of the words).
 	converted *store.Reader
 	// source is where the weights came from, and warning why the converted
 	// copy was rebuilt or not written ("" when neither).

@@ -273,9 +273,12 @@ func loadWeights(ctx context.Context, be compute.Backend, set *safetensors.Set, 
 			if s.field.Type() == floatsType {
 				s.field.Set(reflect.ValueOf(compute.Unpack(st.DType, st.Shape, st.Words, st.Scales)))
 			} else {
-				t, err := cv.upload(be, key, st)
+				t, host, err := cv.upload(be, key, st)
 				if err != nil {
 					return nil, fmt.Errorf("uploading %s: %w", src.name, err)
+				}
+				if host != nil {
+					w.host = append(w.host, host)
 				}
 				place(t)
 			}

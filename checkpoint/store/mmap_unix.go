@@ -10,8 +10,8 @@ import (
 )
 
 // mapFile maps the whole file read-only and shared, so that its pages are
-// the page cache's: a CPU backend that keeps the words reads them in place,
-// and the system can drop and re-read them under memory pressure.
+// the page cache's: a reader may read tensors in place, and the system can
+// drop and re-read them under memory pressure.
 func mapFile(fh *os.File, size int64) ([]byte, func() error, error) {
 	b, err := unix.Mmap(int(fh.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {

@@ -419,7 +419,7 @@ func (r *Reader) Tensor(name string) (Tensor, error) {
 }
 
 // Evict lets the named tensor's pages leave the process's memory: once a
-// GPU holds its copy they are not needed, and a CPU backend that reads them
+// backend holds its copy they are not needed, and a reader that reads them
 // in place faults them back in from the page cache. Nothing changes but
 // memory use.
 func (r *Reader) Evict(name string) {
