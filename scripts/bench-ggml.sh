@@ -15,7 +15,9 @@
 # times x [n, k] (src1, f32), n = 1 (decoding), 5 (five beams) and 257 (the
 # ViT-g MLP), and n = 1 over 0.5-0.6 GB of weights, past the last-level
 # cache, where memory bandwidth bounds both as it bounds decoding a
-# full-size model. ggml runs on as many threads as the machine has cores, as does
+# full-size model; those run twice on Glimpse's side, with the weights in
+# the Go heap's 4 KiB pages (as ggml's buffers are) and in transparent huge
+# pages (as the model loader maps them: model/hostmem_unix.go). ggml runs on as many threads as the machine has cores, as does
 # Glimpse (GOMAXPROCS).
 #
 # Environment: BENCHTIME (go test -benchtime, default 10x); GGML_COMMIT, a
@@ -75,7 +77,7 @@ if [ ! -s "$tmp/ggml.us" ]; then
 	exit 1
 fi
 
-bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM)$'
+bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM|LinearVecDRAMHuge)$'
 echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-10x} ./compute/cpu/"
 go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
 	cat "$tmp/go.txt" >&2
@@ -84,7 +86,7 @@ go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ 
 }
 # name ns-per-op, named as the ggml lines are
 sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
-	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
+	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":$1=="CPULinearVecDRAMHuge"?"dramhuge":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
 sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
 	awk '{print $1, $2/1000}' >>"$tmp/go.us"
 
@@ -96,15 +98,16 @@ awk -v gg="$tmp/ggml.us" '
 	END {
 		printf "| kernel | weights | ggml | Glimpse | Glimpse/ggml |\n|---|---|---|---|---|\n"
 		for (i = 1; i <= n; i++) {
-			k = order[i]; split(k, p, "_"); g = (p[1] == "matmul") ? "mat_f32" : k
+			k = order[i]; split(k, p, "_"); g = (p[1] == "matmul") ? "mat_f32" : (p[1] == "dramhuge") ? "dram_" p[2] : k
 			if (!(g in ggml)) continue
 			if (p[1] == "vec") {
 				w = 11008 * 4096
 				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
-			} else if (p[1] == "dram") {
+			} else if (p[1] == "dram" || p[1] == "dramhuge") {
 				n = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : 131072
 				w = 8192 * n
-				printf "| matrix-vector 8192->%d, past the cache (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", n, p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
+				what = (p[1] == "dram") ? "past the cache" : "past the cache, Glimpse in huge pages as loaded"
+				printf "| matrix-vector 8192->%d, %s (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", n, what, p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
 			} else {
 				if (p[1] == "beams") { f = 2*5*4096*11008; what = "5 beams 4096->11008 (GFLOP/s)" }
 				else { f = 2*257*1408*6144; what = (p[1] == "mat") ? "Linear 257x1408->6144 (GFLOP/s)" : "MatMul 257x1408x6144, ggml f32 Linear (GFLOP/s)" }

@@ -133,6 +133,12 @@ func BenchmarkCPULinearPrefill(b *testing.B) {
 // (valid halves for F16 and Q4K's d and dmin): speed does not depend on
 // the values, and quantizing 1 G weights would take minutes.
 func BenchmarkCPULinearVecDRAM(b *testing.B) {
+	benchLinearVecDRAM(b, func(words []uint32) []uint32 { return words })
+}
+
+// benchLinearVecDRAM runs BenchmarkCPULinearVecDRAM's products with the
+// packed words where place puts them.
+func benchLinearVecDRAM(b *testing.B, place func([]uint32) []uint32) {
 	for _, c := range []struct {
 		dt   compute.DType
 		n, k int
@@ -166,7 +172,7 @@ func BenchmarkCPULinearVecDRAM(b *testing.B) {
 			}
 			be := New()
 			defer be.Close()
-			w, err := be.UploadPacked(c.dt, []int{c.n, c.k}, words, scales)
+			w, err := be.UploadPacked(c.dt, []int{c.n, c.k}, place(words), scales)
 			if err != nil {
 				b.Fatal(err)
 			}
