@@ -17,8 +17,8 @@
 # cache, where memory bandwidth bounds both as it bounds decoding a
 # full-size model; those run twice on Glimpse's side, with the weights in
 # the Go heap's 4 KiB pages (as ggml's buffers are) and in transparent huge
-# pages (as the model loader maps them: model/hostmem_unix.go). ggml runs on as many threads as the machine has cores, as does
-# Glimpse (GOMAXPROCS).
+# pages (as the model loader maps them: model/hostmem_unix.go). ggml runs
+# on as many threads as the machine has cores, as does Glimpse (GOMAXPROCS).
 #
 # Environment: BENCHTIME (go test -benchtime, default 10x); GGML_COMMIT, a
 # label printed with the table (the commit the binary was built from).
