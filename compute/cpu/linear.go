@@ -29,8 +29,16 @@ import (
 // c[i,:] += a[i,k]·b[k,:] over column blocks of b, which reads b
 // contiguously.
 
-// linearRowBlock is how many w rows one parallel task takes.
+// linearRowBlock is how many w rows one parallel task takes at least.
 const linearRowBlock = 16
+
+// vecRowBlock is how many weight rows one task of a matrix–vector product
+// takes (a multiple of four, for the four-row kernels). Chunks this small
+// (64 to 500 per product) keep the cores finishing together whatever
+// their speed, which memory traffic makes uneven; ggml hands out 16-row
+// chunks for the same reason. With a quarter of a product per core and
+// task, one slow core held up every step.
+const vecRowBlock = 64
 
 // smallM is the number of x rows below which Linear uses the fused
 // matrix–vector kernels when they are the pure-Go ones (vec.go's fusedRows:
@@ -451,7 +459,11 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 		return
 	}
 	// Chunks are whole blocks of four w rows.
-	parallel.For(N, (parallel.Grain(N, linearRowBlock)+3)&^3, func(n0, n1 int) {
+	grain := (parallel.Grain(N, linearRowBlock) + 3) &^ 3
+	if fused {
+		grain = vecRowBlock
+	}
+	parallel.For(N, grain, func(n0, n1 int) {
 		if fused {
 			n := n0
 			if fr := w.rows4(); fr != nil {
@@ -571,7 +583,7 @@ func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float
 	for m := range M {
 		rows[m] = xq.row(m)
 	}
-	parallel.For(N, parallel.Grain(N, linearRowBlock), func(n0, n1 int) {
+	parallel.For(N, vecRowBlock, func(n0, n1 int) {
 		if M == 1 && ik.rows != nil {
 			// Decoding: the task's rows in one call, then the bias.
 			ik.rows(rows[0], n0, out[n0:n1])
