@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"glimpse/checkpoint/safetensors"
@@ -154,7 +156,7 @@ func (c *convertedCopy) upload(be compute.Backend, key string, t store.Tensor) (
 	if host, err = allocPacked(t.DType, compute.NumElements(t.Shape)); err != nil {
 		return nil, nil, err
 	}
-	copy(host.words, t.Words)
+	copyParallel(host.words, t.Words)
 	copy(host.scales, t.Scales)
 	if out, err = be.UploadPacked(t.DType, t.Shape, host.words, host.scales); err != nil {
 		host.free()
@@ -265,3 +267,29 @@ func (m *Model) WeightSource() WeightSource { return m.source }
 // WeightWarning is one line for the user when the converted copy of the
 // weights was rebuilt, or could not be written; else "".
 func (m *Model) WeightWarning() string { return m.warning }
+
+// copyParallel copies src to dst, split over the cores in whole 2 MiB
+// pages: filling huge pages is mostly the kernel's page faults (zeroing,
+// and compacting memory to find free 2 MiB blocks), which cores take in
+// parallel.
+func copyParallel(dst, src []uint32) {
+	const page = 1 << 19 // words in 2 MiB
+	n := len(src)
+	parts := runtime.GOMAXPROCS(0)
+	if n < 2*page || parts == 1 {
+		copy(dst, src)
+		return
+	}
+	dst = dst[:n]
+	step := ((n+parts-1)/parts + page - 1) &^ (page - 1)
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copy(dst[lo:hi], src[lo:hi])
+		}()
+	}
+	wg.Wait()
+}
