@@ -145,8 +145,10 @@ func (c *convertedCopy) stored(key string) (store.Tensor, bool, error) {
 // as the tensor's storage (the CPU engine) gets a copy in memory outside
 // the Go heap (hostmem.go: in huge pages, which the file's mapping cannot
 // have), returned as host, to free after the tensor is released; host is
-// nil otherwise. The copy costs a second or two of loading a 7B model and
-// gains a third of the speed of every decoding step (mapAnon).
+// nil otherwise. The copy makes loading slower (a full-size Vicuna-7B q4
+// from its copy: 15.6 s against 1.3–5.9 s read in place, mostly the
+// kernel's page faults) and every decoding step faster (mapAnon;
+// docs/PERFORMANCE.md).
 func (c *convertedCopy) upload(be compute.Backend, key string, t store.Tensor) (out compute.Tensor, host *hostPacked, err error) {
 	defer c.r.Evict(key)
 	if !keepsPacked(be, t.DType) {
