@@ -241,15 +241,6 @@ func (c *convertedCopy) finish(loadErr error) {
 	c.w = nil
 }
 
-// reader is the store file the tensors were read from, to close with the
-// model (Model.Close); nil when there is none.
-func (c *convertedCopy) reader() *store.Reader {
-	if c == nil {
-		return nil
-	}
-	return c.r
-}
-
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

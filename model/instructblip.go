@@ -40,9 +40,6 @@ type Model struct {
 
 	backend compute.Backend
 	weights *weights
-	// converted is the store file the weights were read from, closed with
-	// the model (every backend now holds its own copy of the words).
-	converted *store.Reader
 	// source is where the weights came from, and warning why the converted
 	// copy was rebuilt or not written ("" when neither).
 	source  WeightSource
@@ -89,7 +86,10 @@ func Load(ctx context.Context, be compute.Backend, dir string, opt LoadOptions) 
 		cv.close()
 		return nil, err
 	}
-	m.backend, m.weights, m.converted, m.source = be, w, cv.reader(), cv.source()
+	m.backend, m.weights, m.source = be, w, cv.source()
+	// Every backend holds its own copy of the words (the CPU engine's in
+	// huge pages: converted.go's upload), so the store file can go now.
+	cv.close()
 	// A float32 model keeps a float32 cache: it is the reference, held to
 	// transformers' float32 logits. Every reduced precision gets the F16
 	// cache, whose rounding is far below the weights'.
@@ -190,10 +190,6 @@ func (m *Model) Close() {
 	if m.weights != nil {
 		m.weights.release()
 		m.weights = nil
-	}
-	if m.converted != nil {
-		m.converted.Close()
-		m.converted = nil
 	}
 }
 
