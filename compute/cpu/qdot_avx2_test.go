@@ -10,12 +10,11 @@ import (
 
 	"glimpse/compute"
 	"glimpse/compute/optest"
-
-	"golang.org/x/sys/cpu"
 )
 
-// hasAVX2Int reports whether this processor runs qdot_avx2_amd64.s.
-var hasAVX2Int = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+// hasAVX2Int reports whether this processor runs qdot_avx2_amd64.s: every
+// amd64 kernel set archKernels returns has the AVX2 set's requirements.
+var hasAVX2Int = len(archKernels()) > 0
 
 // TestIntKernelsAVX2Extremes checks the AVX2 integer kernels where
 // VPMADDUBSW's int16 sums come closest to saturating: Q8 weights of −128
