@@ -69,14 +69,19 @@ func quantizeRows(x []float32, m, k int) *qrows {
 // the nearest integer to x/d (ties away from zero, as ggml's roundf), and
 // returns d, Σx and Σq. A block of zeros has d = 0 and q = 0.
 func quantizeBlock8(x []float32, q []int8) (d, sum float32, isum int32) {
-	var amax float32
+	// max|x| as bits: for floats of one sign the bit patterns order as
+	// the values do, and any NaN's pattern is above +Inf's. (One pass
+	// without math.Abs and max's NaN checks: decoding rounds every x
+	// row of every product on one core while the other waits.)
+	var abits uint32
 	for _, v := range x {
 		sum += v
-		amax = max(amax, float32(math.Abs(float64(v))))
+		abits = max(abits, math.Float32bits(v)&^(1<<31))
 	}
+	amax := math.Float32frombits(abits)
 	q = q[:len(x)]
 	inv := 127 / amax
-	if amax != amax || math.IsInf(float64(amax), 0) {
+	if abits >= 0x7f800000 {
 		// NaN or ±Inf in x: a NaN scale carries it into every product,
 		// where the float kernels give NaN or ±Inf.
 		clear(q)
@@ -91,7 +96,10 @@ func quantizeBlock8(x []float32, q []int8) (d, sum float32, isum int32) {
 	d = amax / 127
 	for i, v := range x {
 		// |v·inv| ≤ 127 up to one rounding, so the result fits int8.
-		r := int32(math.Round(float64(v * inv)))
+		// Adding ±0.5 in float64 is exact for such values, and the
+		// conversion truncates: the nearest integer, ties away from
+		// zero, as math.Round (and ggml's roundf) gives.
+		r := int32(float64(v*inv) + math.Copysign(0.5, float64(v)))
 		q[i] = int8(r)
 		isum += r
 	}
