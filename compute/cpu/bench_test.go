@@ -145,31 +145,7 @@ func benchLinearVecDRAM(b *testing.B, place func([]uint32) []uint32) {
 	}{{compute.F16, 32768, 8192}, {compute.Q8, 65536, 8192}, {compute.Q4K, 131072, 8192}} {
 		b.Run(fmt.Sprintf("%dx%d/%v", c.k, c.n, c.dt), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(9, 9))
-			var words []uint32
-			var scales []float32
-			switch c.dt {
-			case compute.F16:
-				words = make([]uint32, c.n*c.k/2)
-				for i := range words {
-					words[i] = rng.Uint32()&0x03ff03ff | 0x38003800
-				}
-			case compute.Q8:
-				words, scales = make([]uint32, c.n*c.k/4), make([]float32, c.n*c.k/compute.BlockSize)
-				for i := range words {
-					words[i] = rng.Uint32()
-				}
-				for i := range scales {
-					scales[i] = 0.01
-				}
-			case compute.Q4K:
-				words = make([]uint32, c.n*c.k/compute.SuperBlockSize*compute.Q4KWords)
-				for i := range words {
-					words[i] = rng.Uint32()
-					if i%compute.Q4KWords == 0 {
-						words[i] = words[i]&0x03ff03ff | 0x1c001c00
-					}
-				}
-			}
+			words, scales := randomPacked(rng, c.dt, c.n, c.k)
 			be := New()
 			defer be.Close()
 			w, err := be.UploadPacked(c.dt, []int{c.n, c.k}, place(words), scales)
@@ -182,4 +158,33 @@ func benchLinearVecDRAM(b *testing.B, place func([]uint32) []uint32) {
 			optest.BenchRate(b, optest.WeightBytes(c.dt, c.n, c.k), "GB/s", func() { ctx.Linear(xt, w, nil).Release() })
 		})
 	}
+}
+
+// randomPacked returns random packed weights of dtype dt (F16, Q8 or Q4K)
+// and shape [n, k], with small scales so that products stay finite.
+func randomPacked(rng *rand.Rand, dt compute.DType, n, k int) (words []uint32, scales []float32) {
+	switch dt {
+	case compute.F16:
+		words = make([]uint32, n*k/2)
+		for i := range words {
+			words[i] = rng.Uint32()&0x03ff03ff | 0x38003800
+		}
+	case compute.Q8:
+		words, scales = make([]uint32, n*k/4), make([]float32, n*k/compute.BlockSize)
+		for i := range words {
+			words[i] = rng.Uint32()
+		}
+		for i := range scales {
+			scales[i] = 0.01
+		}
+	case compute.Q4K:
+		words = make([]uint32, n*k/compute.SuperBlockSize*compute.Q4KWords)
+		for i := range words {
+			words[i] = rng.Uint32()
+			if i%compute.Q4KWords == 0 {
+				words[i] = words[i]&0x03ff03ff | 0x1c001c00
+			}
+		}
+	}
+	return words, scales
 }

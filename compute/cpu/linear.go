@@ -448,11 +448,9 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 		return
 	}
 	fused := M <= vec.fusedRows && w.aligned()
-	if M <= intRows(w.dt) {
-		if ik, ok := w.intKernels(); ok && (fused || ik.four != nil) {
-			gemvInt(ik, x, M, K, N, bias, out, ldo)
-			return
-		}
+	if ik, ok := w.intPath(M); ok {
+		gemvInt(ik, x, M, K, N, bias, out, ldo)
+		return
 	}
 	if !fused && vec.gemm != nil && K > 0 {
 		gemmPacked(vec.gemm, x, M, K, packRows(vec.gemm, w, K), N, bias, out, ldo)
@@ -573,47 +571,82 @@ func intRows(dt compute.DType) int {
 	return simdFusedRows
 }
 
-// gemvInt is gemmNT's path for integer kernels (qdot.go): the M x rows are
-// rounded to 8 bits once, then every weight row meets all of them while it
-// is in cache, four at a time where ik has a kernel for four.
-func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
-	xq := quantizeRows(x, M, K)
-	defer qrowsPool.Put(xq)
-	rows := make([]qrow, M)
-	for m := range M {
-		rows[m] = xq.row(m)
+// intPath returns w's integer kernels (qdot.go) where Linear takes them for
+// M x rows: up to intRows(w.dt) rows, and more than one only where there
+// is a four-row kernel or the fused kernels take M rows.
+func (w *weightRows) intPath(M int) (intKernel, bool) {
+	if M > intRows(w.dt) {
+		return intKernel{}, false
 	}
-	parallel.For(N, vecRowBlock, func(n0, n1 int) {
-		if M == 1 && ik.rows != nil {
-			// Decoding: the task's rows in one call, then the bias.
-			ik.rows(rows[0], n0, out[n0:n1])
-			if bias != nil {
-				for n := n0; n < n1; n++ {
-					out[n] += bias[n]
+	ik, ok := w.intKernels()
+	if !ok || !(M <= vec.fusedRows && w.aligned() || ik.four != nil) {
+		return intKernel{}, false
+	}
+	return ik, true
+}
+
+// intProduct is x rounded to 8 bits once (quantizeRows) for one or more
+// integer products: a decoding step's query, key and value weights, or
+// its gate and up weights, share one rounding and one parallel loop.
+type intProduct struct {
+	xq   *qrows
+	rows []qrow
+}
+
+// newIntProduct rounds the M rows of x (length K). Call release after use.
+func newIntProduct(x []float32, M, K int) intProduct {
+	p := intProduct{xq: quantizeRows(x, M, K), rows: make([]qrow, M)}
+	for m := range M {
+		p.rows[m] = p.xq.row(m)
+	}
+	return p
+}
+
+// release gives the rounded rows back to their pool.
+func (p intProduct) release() { qrowsPool.Put(p.xq) }
+
+// block writes x·wᵀ (+ bias) for weight rows [n0, n1) to out, x row m's at
+// out[m·ldo+n]; ik is w's kernels. Every weight row meets all of x while
+// it is in cache, four x rows at a time where ik has a kernel for four.
+func (p intProduct) block(ik intKernel, n0, n1 int, bias, out []float32, ldo int) {
+	M := len(p.rows)
+	if M == 1 && ik.rows != nil {
+		// Decoding: the task's rows in one call, then the bias.
+		ik.rows(p.rows[0], n0, out[n0:n1])
+		if bias != nil {
+			for n := n0; n < n1; n++ {
+				out[n] += bias[n]
+			}
+		}
+		return
+	}
+	var o4 [4]float32
+	for n := n0; n < n1; n++ {
+		var b float32
+		if bias != nil {
+			b = bias[n]
+		}
+		m := 0
+		if ik.four != nil {
+			for ; m+4 <= M; m += 4 {
+				ik.four(p.xq, m, n, &o4)
+				for r, v := range o4 {
+					out[(m+r)*ldo+n] = v + b
 				}
 			}
-			return
 		}
-		var o4 [4]float32
-		for n := n0; n < n1; n++ {
-			var b float32
-			if bias != nil {
-				b = bias[n]
-			}
-			m := 0
-			if ik.four != nil {
-				for ; m+4 <= M; m += 4 {
-					ik.four(xq, m, n, &o4)
-					for r, v := range o4 {
-						out[(m+r)*ldo+n] = v + b
-					}
-				}
-			}
-			for ; m < M; m++ {
-				out[m*ldo+n] = ik.one(rows[m], n) + b
-			}
+		for ; m < M; m++ {
+			out[m*ldo+n] = ik.one(p.rows[m], n) + b
 		}
-	})
+	}
+}
+
+// gemvInt is gemmNT's path for integer kernels: x rounded once, then
+// tasks of vecRowBlock weight rows.
+func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
+	p := newIntProduct(x, M, K)
+	defer p.release()
+	parallel.For(N, vecRowBlock, func(n0, n1 int) { p.block(ik, n0, n1, bias, out, ldo) })
 }
 
 // Linear multiplies the rows of x by the rows of w (any dtype).

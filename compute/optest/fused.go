@@ -77,35 +77,54 @@ func fusedCases() []Case {
 				if !fits(dt, s.k) {
 					continue
 				}
-				cs = append(cs, Case{"Linears", fmt.Sprintf("%v/m%d_k%d_n%v", dt, s.m, s.k, ns), func(e *env) {
-					x := e.rand(s.m*s.k, 1)
-					total := 0
-					for _, n := range ns {
-						total += n
-					}
-					var ws []compute.Tensor
-					want, bound, round := make([]float64, s.m*total), make([]float64, s.m*total), make([]float64, s.m*total)
-					col := 0
-					for _, n := range ns {
-						wf := e.rand(n*s.k, 0.5)
-						ws = append(ws, e.upload(dt, []int{n, s.k}, wf))
-						w, b, r := linearRef(e, dt, x, fusedShape{s.m, s.k, n}, wf, nil)
-						for m := 0; m < s.m; m++ {
-							copy(want[m*total+col:m*total+col+n], w[m*n:(m+1)*n])
-							copy(bound[m*total+col:m*total+col+n], b[m*n:(m+1)*n])
-							if r != nil {
-								copy(round[m*total+col:m*total+col+n], r[m*n:(m+1)*n])
-							}
-						}
-						col += n
-					}
-					got := e.ctx.Linears(e.floats([]int{s.m, 1, s.k}, x), ws...)
-					CheckSumsWithin(e.t, "Linears", e.read(got, []int{s.m, 1, total}), want, bound, s.k+2, round)
-				}})
+				dts := make([]compute.DType, len(ns))
+				for i := range dts {
+					dts[i] = dt
+				}
+				cs = append(cs, linearsCase(fmt.Sprintf("%v/m%d_k%d_n%v", dt, s.m, s.k, ns), dts, ns, s))
 			}
 		}
 	}
+	// Weights of several dtypes in one Linears, as a q4 model's layers mix
+	// Q4K and Q8 (and a backend may run them in one loop), each more
+	// than 64 rows (more than one CPU task).
+	for _, dts := range [][]compute.DType{{compute.Q4K, compute.Q8, compute.Q4K}, {compute.Q8, compute.F16, compute.Q4K}} {
+		ns := []int{70, 33, 130}
+		for _, s := range []fusedShape{{1, 512, 0}, {5, 256, 0}} {
+			cs = append(cs, linearsCase(fmt.Sprintf("%v/m%d_k%d_n%v", dts, s.m, s.k, ns), dts, ns, s))
+		}
+	}
 	return append(append(cs, normFusedCases()...), splitQKVCases()...)
+}
+
+// linearsCase is Linears of x [s.m, 1, s.k] by weights of ns[i] rows in
+// dtype dts[i].
+func linearsCase(name string, dts []compute.DType, ns []int, s fusedShape) Case {
+	return Case{"Linears", name, func(e *env) {
+		x := e.rand(s.m*s.k, 1)
+		total := 0
+		for _, n := range ns {
+			total += n
+		}
+		var ws []compute.Tensor
+		want, bound, round := make([]float64, s.m*total), make([]float64, s.m*total), make([]float64, s.m*total)
+		col := 0
+		for i, n := range ns {
+			wf := e.rand(n*s.k, 0.5)
+			ws = append(ws, e.upload(dts[i], []int{n, s.k}, wf))
+			w, b, r := linearRef(e, dts[i], x, fusedShape{s.m, s.k, n}, wf, nil)
+			for m := 0; m < s.m; m++ {
+				copy(want[m*total+col:m*total+col+n], w[m*n:(m+1)*n])
+				copy(bound[m*total+col:m*total+col+n], b[m*n:(m+1)*n])
+				if r != nil {
+					copy(round[m*total+col:m*total+col+n], r[m*n:(m+1)*n])
+				}
+			}
+			col += n
+		}
+		got := e.ctx.Linears(e.floats([]int{s.m, 1, s.k}, x), ws...)
+		CheckSumsWithin(e.t, "Linears", e.read(got, []int{s.m, 1, total}), want, bound, s.k+2, round)
+	}}
 }
 
 // normFusedCases are NormLinears and NormGatedLinear: the same products of
