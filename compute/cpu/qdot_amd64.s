@@ -21,7 +21,15 @@
 #include "textflag.h"
 #include "q4k_amd64.h"
 
-#define QPFD 4096
+// QPFD is how far ahead the kernels prefetch the weights (PREFETCHT0, once
+// per 64 bytes read). Not a multiple of 4 KiB: a prefetch into L1 exactly
+// pages ahead lands in the set of the line being read (L1's sets repeat
+// every 4 KiB) and evicts what the loop still needs. On the 2-core CI
+// machine, five alternating rounds of BenchmarkCPULinearVecDRAMHuge
+// (8192×131072 Q4K) and BenchmarkCPUDecodeLayersHuge (q4k): 4096 bytes
+// ahead 16.4–18.9 and 13.7–15.8 GB/s, 2560 bytes 19.2–22.1 and
+// 16.6–17.4 GB/s (2048: 19.0–21.7 and 16.2–17.4).
+#define QPFD 2560
 
 // qidx<>+64c holds sixteen lane indexes: eight of 2c, then eight of 2c+1,
 // which VPERMPS turns into a vector of block 2c's scale in lanes 0–7 and

@@ -34,7 +34,7 @@
 
 // QPFD is how far ahead the kernels prefetch the weights, once per 64
 // bytes read: the same distance as qdot_amd64.s's.
-#define QPFD 4096
+#define QPFD 2560
 
 // bidx<>+32i holds eight lane indexes i: VPERMPS with it broadcasts lane i
 // of Y9 (block i's scale·d) to a whole vector, one shuffle instead of two
