@@ -100,6 +100,20 @@ DATA qidx<>+248(SB)/4, $7
 DATA qidx<>+252(SB)/4, $7
 GLOBL qidx<>(SB), RODATA|NOPTR, $256
 
+// nibshift<> holds sixteen dword shift counts, eight of 0 and eight of 4:
+// with a super-block chunk's 32 bytes broadcast to both halves of a
+// register (a load, no shuffle), VPSRLVD by it and an AND with 0x0F leave
+// the low nibbles in the lower half and the high ones in the upper half.
+DATA nibshift<>+0(SB)/8, $0
+DATA nibshift<>+8(SB)/8, $0
+DATA nibshift<>+16(SB)/8, $0
+DATA nibshift<>+24(SB)/8, $0
+DATA nibshift<>+32(SB)/8, $0x0000000400000004
+DATA nibshift<>+40(SB)/8, $0x0000000400000004
+DATA nibshift<>+48(SB)/8, $0x0000000400000004
+DATA nibshift<>+56(SB)/8, $0x0000000400000004
+GLOBL nibshift<>(SB), RODATA|NOPTR, $64
+
 // QREDUCE leaves the sum of Z0 and Z1's sixteen lanes in X0.
 #define QREDUCE \
 	VADDPS        Z1, Z0, Z0 \
@@ -194,9 +208,8 @@ q4vdone:
 // at 64c(SI) (wo = 16+32c, xo = 64c) and adds them, scaled by Y9's lanes
 // 2c and 2c+1 (idx: qidx's table c), to acc.
 #define Q4KCHUNK(wo, xo, idx, acc) \
-	VMOVDQU      wo(DI), Y4 \
-	VPSRLW       $4, Y4, Y5 \
-	VINSERTI64X4 $1, Y5, Z4, Z4 \
+	VBROADCASTI64X4 wo(DI), Z4 \
+	VPSRLVD      Z28, Z4, Z4 \
 	VPANDD       Z29, Z4, Z4 \
 	VPXORD       Z5, Z5, Z5 \
 	VPDPBUSD     xo(SI), Z4, Z5 \
@@ -313,6 +326,7 @@ TEXT ·dotQ4KRowsVNNIAsm(SB), NOSPLIT, $0-56
 	MOVQ nrows+40(FP), DX
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z29
+	VMOVDQU32 nibshift<>(SB), Z28
 	VMOVDQU32 qidx<>+0(SB), Z20
 	VMOVDQU32 qidx<>+64(SB), Z21
 	VMOVDQU32 qidx<>+128(SB), Z22
@@ -366,9 +380,8 @@ q4krloop:
 	VFMADD231PS s, t, acc
 
 #define Q4KCHUNK4(wo, xo, idx) \
-	VMOVDQU      wo(DI), Y4 \
-	VPSRLW       $4, Y4, Y5 \
-	VINSERTI64X4 $1, Y5, Z4, Z4 \
+	VBROADCASTI64X4 wo(DI), Z4 \
+	VPSRLVD      Z28, Z4, Z4 \
 	VPANDD       Z29, Z4, Z4 \
 	ROWDOT(xo(SI), idx, Z12, Z0, Z5, Z16) \
 	ROWDOT(xo(SI)(R8*1), idx, Z13, Z1, Z6, Z17) \
@@ -400,6 +413,7 @@ TEXT ·dotQ4Kx4VNNIAsm(SB), NOSPLIT, $0-56
 	LEAQ (BX)(BX*2), R11
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z29
+	VMOVDQU32 nibshift<>(SB), Z28
 	VMOVDQU32 qidx<>+0(SB), Z20
 	VMOVDQU32 qidx<>+64(SB), Z21
 	VMOVDQU32 qidx<>+128(SB), Z22
