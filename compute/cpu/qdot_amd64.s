@@ -31,6 +31,12 @@
 // 16.6–17.4 GB/s (2048: 19.0–21.7 and 16.2–17.4).
 #define QPFD 2560
 
+// Q8PFD is the Q8 rows kernel's distance, into L2 (PREFETCHT1): its
+// weights stream at twice Q4K's bytes per instruction, and four rounds of
+// the same benchmarks (8192×65536 Q8; q8 layers) gave 24.2–25.6 and
+// 21.2–22.0 GB/s with QPFD into L1, 25.0–28.4 and 21.4–24.0 with this.
+#define Q8PFD 5120
+
 // qidx<>+64c holds sixteen lane indexes: eight of 2c, then eight of 2c+1,
 // which VPERMPS turns into a vector of block 2c's scale in lanes 0–7 and
 // block 2c+1's in lanes 8–15, the layout VPDPBUSD leaves two blocks' sums in.
@@ -262,7 +268,7 @@ q8rrow:
 q8rloop2:
 	CMPQ CX, $2
 	JLT  q8rtail
-	PREFETCHT0  QPFD(DI)
+	PREFETCHT1  Q8PFD(DI)
 	VMOVDQU64   (DI), Z4
 	VPXORD      Z31, Z4, Z4            // w + 128, as unsigned bytes
 	VPXORD      Z5, Z5, Z5
