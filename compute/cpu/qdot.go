@@ -215,6 +215,12 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 		ik.one = func(x qrow, n int) float32 {
 			return vec.q4i(x, w.words[n*k/8:(n+1)*k/8], w.scales[n*k/compute.BlockSize:(n+1)*k/compute.BlockSize])
 		}
+		if vec.q4irows != nil {
+			ik.rows = func(x qrow, n0 int, out []float32) {
+				n1 := n0 + len(out)
+				vec.q4irows(x, w.words[n0*k/8:n1*k/8], w.scales[n0*k/compute.BlockSize:n1*k/compute.BlockSize], out)
+			}
+		}
 	case w.dt == compute.Q4K && vec.q4ki != nil:
 		const sw = compute.Q4KWords
 		row := func(n int) []uint32 {

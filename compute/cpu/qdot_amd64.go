@@ -31,6 +31,28 @@ func dotQ4VNNI(x qrow, w []uint32, scales []float32) float32 {
 	return callQ4(dotQ4VNNIAsm, x, w, scales)
 }
 
+//go:noescape
+func dotQ4RowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int, nrows int, out *float32)
+
+// dotQ4RowsVNNI writes dotQ4i of x with each of len(out) consecutive Q4
+// weight rows (w and scales hold them, one after another) to out.
+func dotQ4RowsVNNI(x qrow, w []uint32, scales []float32, out []float32) {
+	nrows := len(out)
+	if nrows == 0 {
+		return
+	}
+	nb := len(scales) / nrows
+	if nb*nrows != len(scales) || len(w) != nb*nrows*compute.BlockSize/8 {
+		panic("cpu: Q4 rows kernel with weights that are not whole rows")
+	}
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	x = checkQRow(x, nb)
+	dotQ4RowsVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb, nrows, &out[0])
+}
+
 // dotQ4KVNNI is dotQ4Ki in AVX-512 VNNI assembly: the rows kernel over one
 // row.
 func dotQ4KVNNI(x qrow, w []uint32) float32 {

@@ -209,6 +209,85 @@ q4vdone:
 	MOVSS X0, ret+48(FP)
 	RET
 
+// func dotQ4RowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int, nrows int, out *float32)
+// dotQ4VNNIAsm over nrows consecutive weight rows of nb > 0 blocks each
+// (and their scales), out[r] for row r: one call per task of decoding, as
+// the Q8 and Q4K rows kernels. DI and DX run on from row to row.
+TEXT ·dotQ4RowsVNNIAsm(SB), NOSPLIT, $0-64
+	MOVQ w+24(FP), DI
+	MOVQ scales+32(FP), DX
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	VMOVDQU32 qidx<>+0(SB), Z20
+
+q4rrow:
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ sum+16(FP), R9
+	MOVQ nb+40(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS X3, X3, X3
+
+q4rloop2:
+	CMPQ CX, $2
+	JLT  q4rtail
+	PREFETCHT0  QPFD(DI)
+	VPMOVZXBW   (DI), Z4
+	VPSLLW      $4, Z4, Z5
+	VPTERNLOGD  $0xa8, Z29, Z5, Z4
+	VPXORD      Z5, Z5, Z5
+	VPDPBUSD    (SI), Z4, Z5
+	VCVTDQ2PS   Z5, Z5
+	VMOVQ       (DX), X6
+	VMOVQ       (R8), X7
+	VMULPS      X6, X7, X7
+	VPERMPS     Z7, Z20, Z7
+	VFMADD231PS Z7, Z5, Z0
+	VMOVQ       (R9), X8
+	VFMADD231PS X8, X6, X3
+	ADDQ $64, SI
+	ADDQ $32, DI
+	ADDQ $8, DX
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  q4rloop2
+
+q4rtail:
+	CMPQ CX, $1
+	JLT  q4rdone
+	VPMOVZXBW    (DI), Y4
+	VPSLLW       $4, Y4, Y5
+	VPTERNLOGD   $0xa8, Y29, Y5, Y4
+	VPXORD       Y5, Y5, Y5
+	VPDPBUSD     (SI), Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMOVSS       (DX), X6
+	VMULSS       (R8), X6, X7
+	VBROADCASTSS X7, Y7
+	VMULPS       Y7, Y5, Y5
+	VADDPS       Z5, Z1, Z1
+	VMOVSS       (R9), X8
+	VFMADD231SS  X8, X6, X3
+	ADDQ         $16, DI               // on to the next row
+	ADDQ         $4, DX
+
+q4rdone:
+	QREDUCE
+	HSUM4(X3, X4)
+	MOVL  $0x41000000, AX              // 8.0
+	VMOVD AX, X5
+	VFNMADD231SS X5, X3, X0            // Σ − 8·Σ scale·Σx
+	MOVQ  out+56(FP), AX
+	MOVSS X0, (AX)
+	ADDQ  $4, AX
+	MOVQ  AX, out+56(FP)
+	DECQ  nrows+48(FP)
+	JNZ   q4rrow
+	VZEROUPPER
+	RET
+
 // Q4KCHUNK multiplies chunk c of a super-block (32 bytes at 16+32c(DI):
 // sub-block 2c in the low nibbles, 2c+1 in the high ones) by x's 64 bytes
 // at 64c(SI) (wo = 16+32c, xo = 64c) and adds them, scaled by Y9's lanes

@@ -369,6 +369,9 @@ func TestIntKernelsRows(t *testing.T) {
 		if k.q8irows != nil {
 			kernels = append(kernels, rowsKernel{compute.Q8, k.q8irows})
 		}
+		if k.q4irows != nil {
+			kernels = append(kernels, rowsKernel{compute.Q4, k.q4irows})
+		}
 		if k.q4kirows != nil {
 			kernels = append(kernels, rowsKernel{compute.Q4K, func(x qrow, w []uint32, _ []float32, out []float32) { k.q4kirows(x, w, out) }})
 		}
@@ -404,7 +407,7 @@ func TestIntKernelsRows(t *testing.T) {
 							}
 						}()
 						kr.run(c.x, w[:len(w)-1], scales, out)
-						if kr.dt == compute.Q8 {
+						if kr.dt != compute.Q4K {
 							kr.run(c.x, w, scales[:len(scales)-1], out)
 						}
 					}()

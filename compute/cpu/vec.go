@@ -45,9 +45,11 @@ type vecKernels struct {
 	q4kix4 func(x *qrows, m int, w []uint32, out *[4]float32)
 	// q8ix4 is q4kix4 for Q8 weights.
 	q8ix4 func(x *qrows, m int, w []uint32, scales []float32, out *[4]float32)
-	// q8irows and q4kirows are q8i and q4ki over len(out) consecutive
-	// weight rows, one call for a decoding task's rows; nil: row by row.
+	// q8irows, q4irows and q4kirows are q8i, q4i and q4ki over
+	// len(out) consecutive weight rows, one call for a decoding task's
+	// rows; nil: row by row.
 	q8irows  func(x qrow, w []uint32, scales []float32, out []float32)
+	q4irows  func(x qrow, w []uint32, scales []float32, out []float32)
 	q4kirows func(x qrow, w []uint32, out []float32)
 
 	// axpy and axpyF16 add a·v to dst (len(dst) values; F16: two

@@ -49,7 +49,7 @@ func archKernels() []vecKernels {
 	vnni := avx512
 	vnni.name = "avx512-vnni"
 	vnni.q8i, vnni.q4i, vnni.q4ki, vnni.q4kix4, vnni.q8ix4 = dotQ8VNNI, dotQ4VNNI, dotQ4KVNNI, dotQ4Kx4VNNI, dotQ8x4VNNI
-	vnni.q8irows, vnni.q4kirows = dotQ8RowsVNNI, dotQ4KRowsVNNI
+	vnni.q8irows, vnni.q4irows, vnni.q4kirows = dotQ8RowsVNNI, dotQ4RowsVNNI, dotQ4KRowsVNNI
 	return []vecKernels{vnni, avx512, avx2}
 }
 
