@@ -595,11 +595,8 @@ type intProduct struct {
 
 // newIntProduct rounds the M rows of x (length K). Call release after use.
 func newIntProduct(x []float32, M, K int) intProduct {
-	p := intProduct{xq: quantizeRows(x, M, K), rows: make([]qrow, M)}
-	for m := range M {
-		p.rows[m] = p.xq.row(m)
-	}
-	return p
+	xq := quantizeRows(x, M, K)
+	return intProduct{xq: xq, rows: xq.all(M)}
 }
 
 // release gives the rounded rows back to their pool.

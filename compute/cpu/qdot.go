@@ -36,6 +36,17 @@ type qrows struct {
 	d    []float32
 	sum  []float32
 	isum []int32
+	rows []qrow // rows(), kept with the pooled storage
+}
+
+// all returns rows 0…m−1, in storage that is reused with x's (a decoding
+// step's products allocate nothing).
+func (x *qrows) all(m int) []qrow {
+	x.rows = x.rows[:0]
+	for r := range m {
+		x.rows = append(x.rows, x.row(r))
+	}
+	return x.rows
 }
 
 // row returns rounded row r.
