@@ -20,7 +20,9 @@
 # pages (as the model loader maps them: model/hostmem_unix.go). ggml runs
 # on as many threads as the machine has cores, as does Glimpse (GOMAXPROCS).
 #
-# Environment: BENCHTIME (go test -benchtime, default 10x); GGML_COMMIT, a
+# Environment: BENCHTIME (go test -benchtime, default 100x: ten runs of a
+# 2 ms product spread by ±30% from one invocation to the next on the 2-core
+# CI machine, a hundred by much less); GGML_COMMIT, a
 # label printed with the table (the commit the binary was built from).
 set -eu
 
@@ -78,8 +80,8 @@ if [ ! -s "$tmp/ggml.us" ]; then
 fi
 
 bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM|LinearVecDRAMHuge)$'
-echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-10x} ./compute/cpu/"
-go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-10x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
+echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-100x} ./compute/cpu/"
+go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-100x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
 	cat "$tmp/go.txt" >&2
 	echo "go test failed" >&2
 	exit 1
