@@ -21,8 +21,8 @@
 # on as many threads as the machine has cores, as does Glimpse (GOMAXPROCS).
 #
 # Environment: BENCHTIME (go test -benchtime, default 100x: ten runs of a
-# 2 ms product spread by ±30% from one invocation to the next on the 2-core
-# CI machine, a hundred by much less); GGML_COMMIT, a
+# 2 ms product gave 0.71× and 1.32× ggml for the same Q4 kernel in two
+# invocations minutes apart on the 2-core CI machine); GGML_COMMIT, a
 # label printed with the table (the commit the binary was built from).
 set -eu
 
