@@ -15,9 +15,6 @@ var hasVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &
 // The assembly takes pointers and block counts; the wrappers below check
 // them against the slices first, so that a short slice panics in Go.
 
-//go:noescape
-func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
-
 // dotQ8VNNI is dotQ8i in AVX-512 VNNI assembly: the rows kernel over one
 // row.
 func dotQ8VNNI(x qrow, w []uint32, scales []float32) float32 {
@@ -26,9 +23,12 @@ func dotQ8VNNI(x qrow, w []uint32, scales []float32) float32 {
 	return out[0]
 }
 
-// dotQ4VNNI is dotQ4i in AVX-512 VNNI assembly.
+// dotQ4VNNI is dotQ4i in AVX-512 VNNI assembly: the rows kernel over one
+// row.
 func dotQ4VNNI(x qrow, w []uint32, scales []float32) float32 {
-	return callQ4(dotQ4VNNIAsm, x, w, scales)
+	var out [1]float32
+	dotQ4RowsVNNI(x, w[:len(scales)*compute.BlockSize/8], scales, out[:])
+	return out[0]
 }
 
 //go:noescape
@@ -37,20 +37,9 @@ func dotQ4RowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *floa
 // dotQ4RowsVNNI writes dotQ4i of x with each of len(out) consecutive Q4
 // weight rows (w and scales hold them, one after another) to out.
 func dotQ4RowsVNNI(x qrow, w []uint32, scales []float32, out []float32) {
-	nrows := len(out)
-	if nrows == 0 {
-		return
+	if x, nb, ok := blockRows("Q4", x, w, scales, out, compute.BlockSize/8); ok {
+		dotQ4RowsVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb, len(out), &out[0])
 	}
-	nb := len(scales) / nrows
-	if nb*nrows != len(scales) || len(w) != nb*nrows*compute.BlockSize/8 {
-		panic("cpu: Q4 rows kernel with weights that are not whole rows")
-	}
-	if nb == 0 {
-		clear(out)
-		return
-	}
-	x = checkQRow(x, nb)
-	dotQ4RowsVNNIAsm(&x.q[0], &x.d[0], &x.sum[0], &w[0], &scales[0], nb, nrows, &out[0])
 }
 
 // dotQ4KVNNI is dotQ4Ki in AVX-512 VNNI assembly: the rows kernel over one
@@ -99,20 +88,30 @@ func dotQ4KRowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int, nr
 // dotQ8RowsVNNI writes dotQ8i of x with each of len(out) consecutive Q8
 // weight rows (w and scales hold them, one after another) to out.
 func dotQ8RowsVNNI(x qrow, w []uint32, scales []float32, out []float32) {
+	if x, nb, ok := blockRows("Q8", x, w, scales, out, compute.BlockSize/4); ok {
+		dotQ8RowsVNNIAsm(&x.q[0], &x.d[0], &x.isum[0], &w[0], &scales[0], nb, len(out), &out[0])
+	}
+}
+
+// blockRows checks the arguments of a rows kernel for a dtype of blocks
+// with one scale each (Q8, Q4: wpb words per block) and returns x checked
+// against the row length and the blocks per row; ok is false where there
+// is nothing for the assembly to do (no rows, or rows of no blocks, whose
+// products are zero).
+func blockRows(dt string, x qrow, w []uint32, scales []float32, out []float32, wpb int) (qrow, int, bool) {
 	nrows := len(out)
 	if nrows == 0 {
-		return
+		return x, 0, false
 	}
 	nb := len(scales) / nrows
-	if nb*nrows != len(scales) || len(w) != nb*nrows*compute.BlockSize/4 {
-		panic("cpu: Q8 rows kernel with weights that are not whole rows")
+	if nb*nrows != len(scales) || len(w) != nb*nrows*wpb {
+		panic("cpu: " + dt + " rows kernel with weights that are not whole rows")
 	}
 	if nb == 0 {
 		clear(out)
-		return
+		return x, 0, false
 	}
-	x = checkQRow(x, nb)
-	dotQ8RowsVNNIAsm(&x.q[0], &x.d[0], &x.isum[0], &w[0], &scales[0], nb, nrows, &out[0])
+	return checkQRow(x, nb), nb, true
 }
 
 // dotQ4KRowsVNNI writes dotQ4Ki of x with each of len(out) consecutive Q4K

@@ -139,80 +139,13 @@ GLOBL nibshift<>(SB), RODATA|NOPTR, $64
 	VPERMILPS $0xb1, xr, tmp \
 	VADDPS    tmp, xr, xr
 
-// func dotQ4VNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int) float32
-// nb > 0 blocks. A block's 16 bytes hold elements 2i (low nibble) and
-// 2i+1 (high nibble) in byte i: widened to words and or-ed with themselves
-// shifted by 4, each word's two bytes are elements 2i and 2i+1, in order.
-TEXT ·dotQ4VNNIAsm(SB), NOSPLIT, $0-52
-	MOVQ q+0(FP), SI
-	MOVQ d+8(FP), R8
-	MOVQ sum+16(FP), R9
-	MOVQ w+24(FP), DI
-	MOVQ scales+32(FP), DX
-	MOVQ nb+40(FP), CX
-	MOVL $0x0f0f0f0f, AX
-	VPBROADCASTD AX, Z29
-	VMOVDQU32 qidx<>+0(SB), Z20
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS X3, X3, X3
-
-q4vloop2:
-	CMPQ CX, $2
-	JLT  q4vtail
-	PREFETCHT0  QPFD(DI)
-	VPMOVZXBW   (DI), Z4               // 32 bytes → 32 words
-	VPSLLW      $4, Z4, Z5
-	VPTERNLOGD  $0xa8, Z29, Z5, Z4     // (Z4 | Z5) & 0x0f0f: the 64 nibbles as bytes, in order
-	VPXORD      Z5, Z5, Z5
-	VPDPBUSD    (SI), Z4, Z5
-	VCVTDQ2PS   Z5, Z5
-	VMOVQ       (DX), X6
-	VMOVQ       (R8), X7
-	VMULPS      X6, X7, X7             // scale·d of the two blocks
-	VPERMPS     Z7, Z20, Z7
-	VFMADD231PS Z7, Z5, Z0
-	VMOVQ       (R9), X8
-	VFMADD231PS X8, X6, X3             // Σ scale·Σx, for the offset
-	ADDQ $64, SI
-	ADDQ $32, DI
-	ADDQ $8, DX
-	ADDQ $8, R8
-	ADDQ $8, R9
-	SUBQ $2, CX
-	JMP  q4vloop2
-
-q4vtail:
-	CMPQ CX, $1
-	JLT  q4vdone
-	VPMOVZXBW    (DI), Y4
-	VPSLLW       $4, Y4, Y5
-	VPTERNLOGD   $0xa8, Y29, Y5, Y4
-	VPXORD       Y5, Y5, Y5
-	VPDPBUSD     (SI), Y4, Y5
-	VCVTDQ2PS    Y5, Y5
-	VMOVSS       (DX), X6
-	VMULSS       (R8), X6, X7
-	VBROADCASTSS X7, Y7
-	VMULPS       Y7, Y5, Y5
-	VADDPS       Z5, Z1, Z1
-	VMOVSS       (R9), X8
-	VFMADD231SS  X8, X6, X3
-
-q4vdone:
-	QREDUCE
-	HSUM4(X3, X4)
-	MOVL  $0x41000000, AX              // 8.0
-	VMOVD AX, X5
-	VFNMADD231SS X5, X3, X0            // Σ − 8·Σ scale·Σx
-	VZEROUPPER
-	MOVSS X0, ret+48(FP)
-	RET
-
 // func dotQ4RowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, scales *float32, nb int, nrows int, out *float32)
-// dotQ4VNNIAsm over nrows consecutive weight rows of nb > 0 blocks each
-// (and their scales), out[r] for row r: one call per task of decoding, as
-// the Q8 and Q4K rows kernels. DI and DX run on from row to row.
+// x against nrows consecutive Q4 weight rows of nb > 0 blocks each (and
+// their scales), out[r] for row r: one call per task of decoding. DI and DX
+// run on from row to row. A block's 16 bytes hold elements 2i (low nibble)
+// and 2i+1 (high nibble) in byte i: widened to words and or-ed with
+// themselves shifted by 4, each word's two bytes are elements 2i and 2i+1,
+// in order. The offset of 8 multiplies the exact Σx, taken off at the end.
 TEXT ·dotQ4RowsVNNIAsm(SB), NOSPLIT, $0-64
 	MOVQ w+24(FP), DI
 	MOVQ scales+32(FP), DX
