@@ -12,10 +12,11 @@ import (
 )
 
 // BenchmarkCPUDecodeLayersHuge streams the weights of eight Vicuna-7B
-// decoder layers (4096 wide, 11008 inner; Q4K, 0.9 GB: past the L3) through
-// the calls a decoding step makes per layer, with one token: the query, key
-// and value products on the normed x, the output product with its residual,
-// the gated pair, the down product with its residual. Attention is left out
+// decoder layers (4096 wide, 11008 inner; 0.9 GB in Q4K, 1.8 GB in Q8: past
+// the L3) through the calls a decoding step makes per layer, with one
+// token: the query, key and value products on the normed x, the output
+// product with its residual, the gated pair, the down product with its
+// residual. Attention is left out
 // (its cost is the cache's, not the weights'). The weights sit in huge
 // pages, as the model loader places them. GB/s is weight bytes per second:
 // beside BenchmarkCPULinearVecDRAMHuge's single large product it shows what
