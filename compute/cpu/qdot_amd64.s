@@ -126,6 +126,22 @@ DATA nibmask<>+48(SB)/8, $0xf0f0f0f0f0f0f0f0
 DATA nibmask<>+56(SB)/8, $0xf0f0f0f0f0f0f0f0
 GLOBL nibmask<>(SB), RODATA|NOPTR, $64
 
+// q4kshuf<> is three 16-byte tables for Q4KSCALESV, which decodes a
+// super-block's twelve bytes of 6-bit scales and mins (s0–s11, at 4(DI))
+// in vector registers: VPSHUFB by the first gathers
+// [s0–s3, s8–s11, s4–s7, s8–s11], the low bits of scales 0–7 then mins
+// 0–7 (mins 4–7 from the high nibbles of s8–s11); by the second
+// [–, s0–s3, –, s4–s7], whose top two bits are bits 4–5 of scales 4–7 and
+// mins 4–7; the third masks the low bits (63 for 6-bit values, 15 for
+// nibbles).
+DATA q4kshuf<>+0(SB)/8, $0x0b0a090803020100
+DATA q4kshuf<>+8(SB)/8, $0x0b0a090807060504
+DATA q4kshuf<>+16(SB)/8, $0x0302010080808080
+DATA q4kshuf<>+24(SB)/8, $0x0706050480808080
+DATA q4kshuf<>+32(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kshuf<>+40(SB)/8, $0x0f0f0f0f3f3f3f3f
+GLOBL q4kshuf<>(SB), RODATA|NOPTR, $48
+
 // hsixteenth<> is eight floats, 1 for the even blocks of a super-block
 // (low nibbles) and 1/16 for the odd ones (high nibbles, left in place by
 // nibmask<>).
@@ -250,6 +266,26 @@ q4rdone:
 	VPERMPS      Z9, idx, Z6 \
 	VFMADD231PS  Z6, Z5, acc
 
+// Q4KSCALESV is Q4KSCALES in vector registers, for the rows kernel: it
+// leaves scale_j·d in Z9's lanes 0–7 and min_j·dmin in lanes 8–15, the
+// same products, rounded once each. Takes X24–X26 (q4kshuf<>), X27 (0x30
+// bytes), K1 (bytes 12–15) and Z20 (qidx<>'s first table: eight 0s, eight
+// 1s); clobbers X11–X15.
+#define Q4KSCALESV \
+	VMOVDQU      4(DI), X11 \
+	VPSHUFB      X24, X11, X12 \
+	VPSRLW       $4, X12, X13 \
+	VMOVDQU8     X13, K1, X12 \
+	VPANDD       X26, X12, X12 \
+	VPSHUFB      X25, X11, X14 \
+	VPSRLW       $2, X14, X14 \
+	VPTERNLOGD   $0xf8, X27, X14, X12 \
+	VPMOVZXBD    X12, Z9 \
+	VCVTDQ2PS    Z9, Z9 \
+	VCVTPH2PS    (DI), X15 \
+	VPERMPS      Z15, Z20, Z15 \
+	VMULPS       Z15, Z9, Z9
+
 // Q4KSB multiplies one super-block of the weights at DI by x (SI, R8, R9)
 // into Z0, Z1 (scaled sums) and Y3 (Σ min·Σx), and advances the pointers:
 // the body of the one-row Q4K kernel. The scales are decoded by Q4KSCALES
@@ -258,10 +294,12 @@ q4rdone:
 	PREFETCHT0 QPFD(DI) \
 	PREFETCHT0 (QPFD+64)(DI) \
 	PREFETCHT0 (QPFD+128)(DI) \
-	Q4KSCALES \
-	VFMADD231PS  (R9), Y10, Y3 \
+	Q4KSCALESV \
+	VMOVUPS      (R8), Y16 \
+	VINSERTF64X4 $1, (R9), Z16, Z16 \
+	VFMADD231PS  Z16, Z9, K2, Z3 \
 	VMULPS       Y29, Y9, Y9 \
-	VMULPS       (R8), Y9, Y9 \
+	VMULPS       Y16, Y9, Y9 \
 	Q4KCHUNK(16, 0, Z20, Z0) \
 	Q4KCHUNK(48, 64, Z21, Z1) \
 	Q4KCHUNK(80, 128, Z22, Z0) \
@@ -364,6 +402,15 @@ TEXT ·dotQ4KRowsVNNIAsm(SB), NOSPLIT, $0-56
 	VMOVDQU32 qidx<>+64(SB), Z21
 	VMOVDQU32 qidx<>+128(SB), Z22
 	VMOVDQU32 qidx<>+192(SB), Z23
+	VMOVDQU32 q4kshuf<>+0(SB), X24
+	VMOVDQU32 q4kshuf<>+16(SB), X25
+	VMOVDQU32 q4kshuf<>+32(SB), X26
+	MOVL      $0x30303030, AX
+	VPBROADCASTD AX, X27
+	MOVW      $0xf000, AX
+	KMOVW     AX, K1
+	MOVW      $0xff00, AX
+	KMOVW     AX, K2
 
 q4krrow:
 	MOVQ q+0(FP), SI
@@ -380,6 +427,7 @@ q4krloop:
 	JNZ  q4krloop
 
 	QREDUCE
+	VEXTRACTF64X4 $1, Z3, Y3           // Σ min·Σx is in lanes 8–15
 	VEXTRACTF128 $1, Y3, X4
 	VADDPS       X4, X3, X3
 	HSUM4(X3, X4)
