@@ -50,7 +50,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 func BenchmarkCPULinearVecL2(b *testing.B) {
 	const k = 4096
 	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
-		n := vecRowBlock * max(1, (1<<20)/int(optest.WeightBytes(dt, vecRowBlock, k)))
+		n := 64 * max(1, (1<<20)/int(optest.WeightBytes(dt, 64, k)))
 		b.Run(fmt.Sprintf("%dx%d/%v", k, n, dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()

@@ -33,7 +33,7 @@ func (d device) LinearAdd(out, x, w, bias, res compute.Operand) {
 	o, r := floats(out), floats(res)
 	p := newIntProduct(floats(x), M, K)
 	defer p.release()
-	parallel.For(N, vecRowBlock, func(n0, n1 int) {
+	parallel.For(N, intRowBlock, func(n0, n1 int) {
 		p.block(ik, n0, n1, bd, o, N)
 		for m := range M {
 			or, rr := o[m*N+n0:m*N+n1], r[m*N+n0:m*N+n1]
@@ -69,7 +69,7 @@ func (d device) GatedLinear(act compute.Activation, out, x, norm compute.Operand
 			g, o := *sp, floats(out)
 			p := newIntProduct(floats(x), M, K)
 			defer p.release()
-			parallel.For(N, vecRowBlock, func(n0, n1 int) {
+			parallel.For(N, intRowBlock, func(n0, n1 int) {
 				p.block(gik, n0, n1, nil, g, N)
 				p.block(uik, n0, n1, nil, o, N)
 				for m := range M {
@@ -124,8 +124,8 @@ func linearsInt(x []float32, M, K int, ws []compute.Operand, o []float32, ldo in
 		}
 		iks[i], cols[i] = ik, col
 		N := w.Shape[0]
-		for n0 := 0; n0 < N; n0 += vecRowBlock {
-			tasks = append(tasks, task{i, n0, min(n0+vecRowBlock, N)})
+		for n0 := 0; n0 < N; n0 += intRowBlock {
+			tasks = append(tasks, task{i, n0, min(n0+intRowBlock, N)})
 		}
 		col += N
 	}

@@ -40,6 +40,18 @@ const linearRowBlock = 16
 // task, one slow core held up every step.
 const vecRowBlock = 64
 
+// intRowBlock is vecRowBlock for the integer kernels, whose tasks read
+// 0.6–1.2 MB of Q4K or Q8 weights at 256 rows of Vicuna-7B's widths. Eight
+// Q4K layers in sequence (BenchmarkCPUDecodeLayersHuge, four alternating
+// rounds on the 2-core CI machine) ran at 17.8–18.4 GB/s with 64-row tasks,
+// 17.9–18.9 with 128, 19.4–19.8 with 256 and 18.8–20.7 with 512 (Q8
+// layers 22.1–23.7, 22.2–23.5, 23.1–24.4, 23.5–24.8). What a task costs
+// beyond its bytes was not isolated: each core's next task starts a new
+// prefetch stream, yet handing each core a contiguous run of 64-row tasks
+// recovered only a third of the difference. Products of 4096 rows still
+// make 16 tasks.
+const intRowBlock = 256
+
 // smallM is the number of x rows below which Linear uses the fused
 // matrix–vector kernels when they are the pure-Go ones (vec.go's fusedRows:
 // the SIMD kernels take up to eight).
@@ -639,11 +651,11 @@ func (p intProduct) block(ik intKernel, n0, n1 int, bias, out []float32, ldo int
 }
 
 // gemvInt is gemmNT's path for integer kernels: x rounded once, then
-// tasks of vecRowBlock weight rows.
+// tasks of intRowBlock weight rows.
 func gemvInt(ik intKernel, x []float32, M, K, N int, bias []float32, out []float32, ldo int) {
 	p := newIntProduct(x, M, K)
 	defer p.release()
-	parallel.For(N, vecRowBlock, func(n0, n1 int) { p.block(ik, n0, n1, bias, out, ldo) })
+	parallel.For(N, intRowBlock, func(n0, n1 int) { p.block(ik, n0, n1, bias, out, ldo) })
 }
 
 // Linear multiplies the rows of x by the rows of w (any dtype).
