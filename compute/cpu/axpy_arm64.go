@@ -2,7 +2,8 @@
 
 package cpu
 
-// Attention's accumulation of values (axpy_arm64.s) for the "neon" set.
+// Attention's accumulation of values and SplitQKV's F16 stores
+// (axpy_arm64.s) for the "neon" set.
 
 //go:noescape
 func axpyF32NEONAsm(dst *float32, a float32, v *float32, n int)
@@ -32,4 +33,17 @@ func axpyF16NEON(dst []float32, a float32, v []uint32) {
 	for i := n; i < len(dst); i++ {
 		dst[i] += a * halfTable[uint16(v[i/2]>>(16*uint(i&1)))]
 	}
+}
+
+//go:noescape
+func halvesNEONAsm(dst *uint32, src *float32, n int)
+
+// halvesNEON is halves with the multiples of four values in assembly.
+func halvesNEON(dst []uint32, src []float32) {
+	src = src[:2*len(dst)]
+	n := len(src) &^ 3
+	if n > 0 {
+		halvesNEONAsm(&dst[0], &src[0], n)
+	}
+	halves(dst[n/2:], src[n:])
 }

@@ -94,3 +94,42 @@ axf16loop4:
 
 axf16done:
 	RET
+
+// FCVTN Vd.4H, Vn.4S (into the low four halves, the high ones cleared) and
+// FCVTN2 Vd.8H, Vn.4S (into the high four), rounding as FPCR says: to
+// nearest even, which Go leaves it at, with FZ clear, so subnormals
+// convert exactly and a NaN keeps its payload's top bits and gains the
+// quiet bit, as compute.Float32ToHalf does.
+#define FCVTN(n, d) WORD $(0x0E216800 | (n)<<5 | (d))
+#define FCVTN2(n, d) WORD $(0x4E216800 | (n)<<5 | (d))
+
+// func halvesNEONAsm(dst *uint32, src *float32, n int)
+// SplitQKV's stores into an F16 cache: n values (a multiple of 4) from src
+// to n halves at dst. R0 dst, R1 src, R2 values left.
+TEXT ·halvesNEONAsm(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+
+hvloop16:
+	CMP    $16, R2
+	BLT    hvloop4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	FCVTN(0, 4)
+	FCVTN2(1, 4)
+	FCVTN(2, 5)
+	FCVTN2(3, 5)
+	VST1.P [V4.H8, V5.H8], 32(R0)
+	SUB    $16, R2, R2
+	B      hvloop16
+
+hvloop4:
+	CBZ    R2, hvdone
+	VLD1.P 16(R1), [V0.S4]
+	FCVTN(0, 4)
+	VST1.P [V4.H4], 8(R0)
+	SUB    $4, R2, R2
+	B      hvloop4
+
+hvdone:
+	RET

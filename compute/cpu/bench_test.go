@@ -215,3 +215,72 @@ func randomPacked(rng *rand.Rand, dt compute.DType, n, k int) (words []uint32, s
 	}
 	return words, scales
 }
+
+// BenchmarkCPUDecodeAttention is the attention of one Vicuna-7B decoding
+// step, all 32 layers (32 heads of 128 each, one new token per sequence):
+// per layer SplitQKV rotates the token's q and k and stores k and v into
+// that layer's F16 cache, then Attention reads `used` cached positions of
+// each sequence. The 32 caches, as in the model, are far more than a
+// core's L2 holds. With five beams the sequences read their first half
+// through a rows index into sequence 0, as beam search leaves a shared
+// prompt. GB/s counts the cache bytes that attention reads (keys and
+// values of every used position of every sequence and layer), its memory
+// traffic, which grows with the answer while the weights' stays fixed.
+func BenchmarkCPUDecodeAttention(b *testing.B) {
+	const layers, heads, d, capacity = 32, 32, 128, 512
+	width := heads * d
+	for _, beams := range []int{1, 5} {
+		for _, used := range []int{64, 384} {
+			b.Run(fmt.Sprintf("Vicuna7B/beams%d/used%d", beams, used), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(6, 6))
+				be := New()
+				defer be.Close()
+				ctx := be.NewContext()
+				defer ctx.Close()
+				pos := make([]float32, beams*(used-1))
+				for i := range pos {
+					pos[i] = float32(i % (used - 1))
+				}
+				prompt := ctx.FromFloats([]int{beams * (used - 1)}, pos)
+				kc, vc := make([]compute.Tensor, layers), make([]compute.Tensor, layers)
+				for l := range layers {
+					kc[l] = ctx.ZerosOf(compute.F16, beams, capacity, width)
+					vc[l] = ctx.ZerosOf(compute.F16, beams, capacity, width)
+					// Random keys and values for the prompt.
+					fill := ctx.FromFloats([]int{beams, used - 1, 3 * width}, optest.RandFloats(rng, beams*(used-1)*3*width, 1))
+					ctx.SplitQKV(fill, compute.SplitQKVOptions{Heads: heads, Theta: 10000, Pos: prompt,
+						MaxPosition: capacity, K: kc[l], V: vc[l]}).Release()
+					fill.Release()
+				}
+				var rows compute.Tensor
+				if beams > 1 {
+					r := make([]float32, beams*capacity)
+					for s := range beams {
+						for j := range capacity {
+							if j >= used/2 {
+								r[s*capacity+j] = float32(s)
+							}
+						}
+					}
+					rows = ctx.FromFloats([]int{beams, capacity}, r)
+				}
+				qkv := ctx.FromFloats([]int{beams, 1, 3 * width}, optest.RandFloats(rng, beams*3*width, 1))
+				at := make([]float32, beams)
+				for i := range at {
+					at[i] = float32(used - 1)
+				}
+				p := ctx.FromFloats([]int{beams}, at)
+				bytes := float64(layers * 2 * beams * used * width * 2)
+				optest.BenchRate(b, bytes, "GB/s", func() {
+					for l := range layers {
+						q := ctx.SplitQKV(qkv, compute.SplitQKVOptions{Heads: heads, Theta: 10000, Pos: p, MaxPosition: capacity,
+							K: kc[l], V: vc[l], At: used - 1})
+						ctx.Attention(q, kc[l], vc[l], compute.AttentionOptions{Heads: heads, Scale: 0.088, Causal: true,
+							KeyLen: used, Rows: rows}).Release()
+						q.Release()
+					}
+				})
+			})
+		}
+	}
+}

@@ -188,20 +188,12 @@ func (device) SplitQKV(out, qkv, kc, vc, pos compute.Operand, p compute.SplitQKV
 			b, t := r/p.Tokens, r%p.Tokens
 			at := (b*p.Capacity + p.At + t) * kw
 			if f16 {
-				storeHalves(kb.words[at/2:(at+kw)/2], krow)
-				storeHalves(vb.words[at/2:(at+kw)/2], v)
+				vec.halves(kb.words[at/2:(at+kw)/2], krow)
+				vec.halves(vb.words[at/2:(at+kw)/2], v)
 			} else {
 				copy(kb.f[at:at+kw], krow)
 				copy(vb.f[at:at+kw], v)
 			}
 		}
 	})
-}
-
-// storeHalves packs src (an even number of values) into halves, two per
-// word, low half first, rounding to nearest even as compute.Pack does.
-func storeHalves(dst []uint32, src []float32) {
-	for i := range dst {
-		dst[i] = uint32(compute.Float32ToHalf(src[2*i])) | uint32(compute.Float32ToHalf(src[2*i+1]))<<16
-	}
 }

@@ -57,6 +57,15 @@ type vecKernels struct {
 	axpy    func(dst []float32, a float32, v []float32)
 	axpyF16 func(dst []float32, a float32, v []uint32)
 
+	// heads holds attention's kernels over a block of heads (nil: none);
+	// Attention then makes one call per cached position, not one per head.
+	heads *headKernels
+
+	// halves packs 2·len(dst) float32 values into F16, two per word, low
+	// half first, rounding as compute.Float32ToHalf does: SplitQKV's
+	// stores into an F16 cache.
+	halves func(dst []uint32, src []float32)
+
 	// rows4 holds kernels that take four weight rows at once (nil:
 	// none), which the fused path prefers for F32, F16 and BF16.
 	rows4 *floatRows
@@ -84,9 +93,20 @@ type floatRows struct {
 	f16x4, bf16x4 func(x []float32, ldx, k int, w []uint32, ldw int, out *[16]float32)
 }
 
+// headKernels are attention's kernels for an F16 cache over a block of
+// len(q)/d (or len(dst)/d) heads whose rows lie side by side, d values
+// apart; d must be a multiple of step. dotF16 sets out[h·stride] to
+// scale·(q_h·k_h) and axpyF16 adds p[h·stride]·v_h to dst_h, each head's
+// result bit for bit that of the set's f16 and axpyF16 kernels.
+type headKernels struct {
+	step    int
+	dotF16  func(q []float32, k []uint32, d int, scale float32, out []float32, stride int)
+	axpyF16 func(dst []float32, p []float32, stride int, v []uint32, d int)
+}
+
 // pureGoKernels is the reference set, which runs everywhere.
 var pureGoKernels = vecKernels{name: "pure-go", f32: dotF32, f16: dotF16, bf16: dotBF16, q8: dotQ8, q4: dotQ4, q4k: dotQ4K,
-	axpy: axpyF32, axpyF16: axpyF16, fusedRows: smallM - 1}
+	axpy: axpyF32, axpyF16: axpyF16, halves: halves, fusedRows: smallM - 1}
 
 // axpyF32 adds a·v to dst (len(v) >= len(dst)).
 func axpyF32(dst []float32, a float32, v []float32) {
@@ -102,6 +122,15 @@ func axpyF16(dst []float32, a float32, v []uint32) {
 	for e, w := range v {
 		dst[2*e] += a * halfTable[uint16(w)]
 		dst[2*e+1] += a * halfTable[w>>16]
+	}
+}
+
+// halves packs src (two values per word of dst) into halves, low half
+// first, with compute.Float32ToHalf.
+func halves(dst []uint32, src []float32) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = uint32(compute.Float32ToHalf(src[2*i])) | uint32(compute.Float32ToHalf(src[2*i+1]))<<16
 	}
 }
 

@@ -23,7 +23,7 @@ func archKernels() []vecKernels {
 		// Quantized weights meet x rounded to bytes (qdot.go) with
 		// VPMADDUBSW (qdot_avx2_amd64.s), as ggml's AVX2 kernels do.
 		q8i: dotQ8iAVX2, q4i: dotQ4iAVX2, q4ki: dotQ4KiAVX2, q4kix4: dotQ4Kx4iAVX2,
-		axpy: axpyF32AVX2, axpyF16: axpyF16AVX2,
+		axpy: axpyF32AVX2, axpyF16: axpyF16AVX2, halves: halvesAVX2,
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}
@@ -37,6 +37,7 @@ func archKernels() []vecKernels {
 	avx512.f32, avx512.f16, avx512.bf16 = dotF32AVX512, dotF16AVX512, dotBF16AVX512
 	avx512.f32x4, avx512.f16x4, avx512.bf16x4 = dotF32x4AVX512, dotF16x4AVX512, dotBF16x4AVX512
 	avx512.rows4 = floatRowsAVX512
+	avx512.heads = headsAVX512
 	// The matrix product's tile doubles in width with 512-bit vectors:
 	// twice the FMAs for the same loads and broadcasts.
 	gemm512 := *avx2.gemm

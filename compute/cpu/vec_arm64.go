@@ -16,7 +16,7 @@ import (
 func archKernels() []vecKernels {
 	neon := vecKernels{name: "neon", f32: dotF32NEON, f16: dotF16NEON, bf16: dotBF16NEON, q8: dotQ8NEON, q4: dotQ4NEON, q4k: dotQ4KNEON,
 		f32x4: dotF32x4NEON, f16x4: dotF16x4NEON, bf16x4: dotBF16x4NEON, q8x4: dotQ8x4NEON, q4x4: dotQ4x4NEON,
-		axpy: axpyF32NEON, axpyF16: axpyF16NEON,
+		axpy: axpyF32NEON, axpyF16: axpyF16NEON, halves: halvesNEON,
 		gemm:      &gemmKernel{mr: 6, nr: 16, fn: gemm6x16NEON},
 		fusedRows: simdFusedRows}
 	if !hasSDOT {

@@ -600,3 +600,93 @@ TEXT ·dotBF16x4r4AVX512Asm(SB), NOSPLIT, $0-48
 	MOVQ out+40(FP), BX
 	X4R4(WBF16_R, 32, zx4r4bf16l32, zx4r4bf16l16, zx4r4bf16done)
 	RET
+
+// Attention's kernels over a block of heads at one cached position: the
+// heads' queries (or output rows) and keys (or values) lie side by side,
+// d values apart, so one call covers the block where one call per head
+// spent more on the call than on its 128 values. Each head's sum is the
+// one-row kernel's, term for term: the same macro, or the same fused
+// multiply–add per element, so Attention's results do not depend on
+// which path ran.
+
+// func dotF16HeadsAVX512Asm(q *float32, k *uint32, d, heads int, scale float32, out *float32, stride int)
+// out[h·stride] = scale · (q_h · k_h) for h < heads (stride in bytes);
+// d (halves) is a multiple of 16.
+TEXT ·dotF16HeadsAVX512Asm(SB), NOSPLIT, $0-56
+	MOVQ  q+0(FP), SI
+	MOVQ  k+8(FP), DI
+	MOVQ  d+16(FP), R11
+	MOVQ  heads+24(FP), BX
+	VMOVSS scale+32(FP), X10
+	MOVQ  out+40(FP), R12
+	MOVQ  stride+48(FP), R13
+
+zhdloop:
+	MOVQ    R11, CX
+	ZHALVES(WF16, zhdl64, zhdl16, zhdsum)
+	VMULSS  X10, X0, X0
+	VMOVSS  X0, (R12)
+	ADDQ    R13, R12
+	DECQ    BX
+	JNZ     zhdloop
+	RET
+
+// func axpyF16HeadsAVX512Asm(dst *float32, p *float32, stride int, v *uint32, d, heads int)
+// dst_h += p[h·stride] · v_h for h < heads (stride in bytes), one fused
+// multiply–add per element as axpyF16AVX2Asm; d is a multiple of 16.
+TEXT ·axpyF16HeadsAVX512Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ p+8(FP), R12
+	MOVQ stride+16(FP), R13
+	MOVQ v+24(FP), SI
+	MOVQ d+32(FP), R11
+	MOVQ heads+40(FP), BX
+
+zhaloop:
+	VBROADCASTSS (R12), Z15
+	MOVQ         R11, CX
+
+zhal64:
+	CMPQ        CX, $64
+	JLT         zhal16
+	PREFETCHT0  8192(SI)
+	PREFETCHT0  8256(SI)
+	VCVTPH2PS   0(SI), Z4
+	VCVTPH2PS   32(SI), Z5
+	VCVTPH2PS   64(SI), Z6
+	VCVTPH2PS   96(SI), Z7
+	VMOVUPS     0(DI), Z0
+	VMOVUPS     64(DI), Z1
+	VMOVUPS     128(DI), Z2
+	VMOVUPS     192(DI), Z3
+	VFMADD231PS Z4, Z15, Z0
+	VFMADD231PS Z5, Z15, Z1
+	VFMADD231PS Z6, Z15, Z2
+	VFMADD231PS Z7, Z15, Z3
+	VMOVUPS     Z0, 0(DI)
+	VMOVUPS     Z1, 64(DI)
+	VMOVUPS     Z2, 128(DI)
+	VMOVUPS     Z3, 192(DI)
+	ADDQ        $256, DI
+	ADDQ        $128, SI
+	SUBQ        $64, CX
+	JMP         zhal64
+
+zhal16:
+	CMPQ        CX, $16
+	JLT         zhanext
+	VCVTPH2PS   0(SI), Z4
+	VMOVUPS     0(DI), Z0
+	VFMADD231PS Z4, Z15, Z0
+	VMOVUPS     Z0, 0(DI)
+	ADDQ        $64, DI
+	ADDQ        $32, SI
+	SUBQ        $16, CX
+	JMP         zhal16
+
+zhanext:
+	ADDQ R13, R12
+	DECQ BX
+	JNZ  zhaloop
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"glimpse/compute"
@@ -417,6 +418,119 @@ func TestAxpy(t *testing.T) {
 					tol := 2*u*(math.Abs(float64(dst[i]))+math.Abs(float64(a)*float64(v[i]))) + 1e-30
 					if d := math.Abs(float64(got[i]) - want); !(d <= tol) {
 						t.Fatalf("%s axpy (f16 %v) n=%d: element %d = %v, want %v", ks.name, f16, n, i, got[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHalves checks every set's float32 → F16 packing against
+// compute.Float32ToHalf bit for bit: random bit patterns (NaNs,
+// infinities and subnormals among them), every rounding tie and its
+// neighbours in the exponents that a half can hold or round into, and the
+// edges of its range, at lengths around the kernels' strides.
+func TestHalves(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 50))
+	var vals []float32
+	for range 1 << 16 {
+		vals = append(vals, math.Float32frombits(rng.Uint32()))
+	}
+	// Exponents 101 to 143 run from below half's smallest subnormal
+	// (2^-24) to past its largest finite value (65504 < 2^16).
+	for e := uint32(101); e <= 143; e++ {
+		for range 256 {
+			m := rng.Uint32() & 0x7fffff
+			for _, low := range []uint32{0, 0x0fff, 0x1000, 0x1001, m & 0x1fff} {
+				b := e<<23 | m&^0x1fff | low
+				vals = append(vals, math.Float32frombits(b), math.Float32frombits(b|1<<31))
+			}
+		}
+	}
+	for _, f := range []float32{0, 65504, 65519.996, 65520, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-14, 0x1.ffcp-15} {
+		vals = append(vals, f, -f)
+	}
+	vals = append(vals, float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00000|0x2345))
+	if len(vals)%2 == 1 {
+		vals = vals[:len(vals)-1]
+	}
+	for _, ks := range append([]vecKernels{pureGoKernels}, archKernels()...) {
+		got := make([]uint32, len(vals)/2)
+		ks.halves(got, vals)
+		for i, w := range got {
+			for j, h := range []uint16{uint16(w), uint16(w >> 16)} {
+				f := vals[2*i+j]
+				if want := compute.Float32ToHalf(f); h != want {
+					t.Fatalf("%s halves: %#08x (%g) → %#04x, want %#04x", ks.name, math.Float32bits(f), f, h, want)
+				}
+			}
+		}
+		// Short lengths exercise the tails and must not write past dst.
+		for n := 0; n <= 40; n++ {
+			dst := make([]uint32, n+1)
+			dst[n] = 0xdeadbeef
+			src := vals[100 : 100+2*n]
+			ks.halves(dst[:n], src)
+			for i := range n {
+				want := uint32(compute.Float32ToHalf(src[2*i])) | uint32(compute.Float32ToHalf(src[2*i+1]))<<16
+				if dst[i] != want {
+					t.Fatalf("%s halves n=%d: word %d = %#08x, want %#08x", ks.name, n, i, dst[i], want)
+				}
+			}
+			if dst[n] != 0xdeadbeef {
+				t.Fatalf("%s halves n=%d wrote past its end", ks.name, n)
+			}
+		}
+	}
+}
+
+// TestHeadKernels checks attention's kernels over a block of heads
+// against the same set's one-head kernels (f16 scaled, axpyF16) bit for
+// bit, as Attention's results must not depend on the path: head sizes
+// that are multiples of the step, with and without a 64-value main loop,
+// and strided scores.
+func TestHeadKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 60))
+	for _, ks := range append([]vecKernels{pureGoKernels}, archKernels()...) {
+		hk := ks.heads
+		if hk == nil {
+			if strings.HasPrefix(ks.name, "avx512") {
+				t.Fatalf("set %s has no head kernels", ks.name)
+			}
+			continue
+		}
+		for _, d := range []int{hk.step, 4 * hk.step, 128, 144} {
+			if d%hk.step != 0 {
+				continue
+			}
+			for _, heads := range []int{1, 3, 16} {
+				const stride = 7
+				q := optest.RandFloats(rng, heads*d, 1)
+				kf := optest.RandFloats(rng, heads*d, 1)
+				k, _, err := compute.Pack(compute.F16, []int{heads * d}, kf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				scale := float32(rng.Float64())
+				out := make([]float32, (heads-1)*stride+1)
+				hk.dotF16(q, k, d, scale, out, stride)
+				p := make([]float32, len(out))
+				for h := range heads {
+					want := scale * ks.f16(q[h*d:(h+1)*d], k[h*d/2:(h+1)*d/2])
+					if got := out[h*stride]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s dotF16 heads d=%d of %d: head %d = %v, want %v", ks.name, d, heads, h, got, want)
+					}
+					p[h*stride] = float32(rng.Float64()*2 - 1)
+				}
+				dst := optest.RandFloats(rng, heads*d, 1)
+				want := append([]float32(nil), dst...)
+				hk.axpyF16(dst, p, stride, k, d)
+				for h := range heads {
+					ks.axpyF16(want[h*d:(h+1)*d], p[h*stride], k[h*d/2:(h+1)*d/2])
+				}
+				for i := range dst {
+					if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s axpyF16 heads d=%d of %d: element %d = %v, want %v", ks.name, d, heads, i, dst[i], want[i])
 					}
 				}
 			}
