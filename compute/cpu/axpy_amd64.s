@@ -96,3 +96,62 @@ axf16loop8:
 axf16done:
 	VZEROUPPER
 	RET
+
+// func axpyF16HeadsAVX2Asm(dst *float32, p *float32, stride int, v *uint32, d, heads int)
+// dst_h += p[h·stride] · v_h for a block of heads at one cached position
+// (stride in bytes), each head as axpyF16AVX2Asm; d is a multiple of 8.
+TEXT ·axpyF16HeadsAVX2Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ p+8(FP), R12
+	MOVQ stride+16(FP), R13
+	MOVQ v+24(FP), SI
+	MOVQ d+32(FP), R11
+	MOVQ heads+40(FP), BX
+
+axhloop:
+	VBROADCASTSS (R12), Y15
+	MOVQ         R11, CX
+
+axhloop32:
+	CMPQ        CX, $32
+	JLT         axhloop8
+	PREFETCHT0  8192(SI)
+	VCVTPH2PS   0(SI), Y4
+	VCVTPH2PS   16(SI), Y5
+	VCVTPH2PS   32(SI), Y6
+	VCVTPH2PS   48(SI), Y7
+	VMOVUPS     0(DI), Y0
+	VMOVUPS     32(DI), Y1
+	VMOVUPS     64(DI), Y2
+	VMOVUPS     96(DI), Y3
+	VFMADD231PS Y4, Y15, Y0
+	VFMADD231PS Y5, Y15, Y1
+	VFMADD231PS Y6, Y15, Y2
+	VFMADD231PS Y7, Y15, Y3
+	VMOVUPS     Y0, 0(DI)
+	VMOVUPS     Y1, 32(DI)
+	VMOVUPS     Y2, 64(DI)
+	VMOVUPS     Y3, 96(DI)
+	ADDQ        $128, DI
+	ADDQ        $64, SI
+	SUBQ        $32, CX
+	JMP         axhloop32
+
+axhloop8:
+	CMPQ        CX, $8
+	JLT         axhnext
+	VCVTPH2PS   0(SI), Y4
+	VMOVUPS     0(DI), Y0
+	VFMADD231PS Y4, Y15, Y0
+	VMOVUPS     Y0, 0(DI)
+	ADDQ        $32, DI
+	ADDQ        $16, SI
+	SUBQ        $8, CX
+	JMP         axhloop8
+
+axhnext:
+	ADDQ R13, R12
+	DECQ BX
+	JNZ  axhloop
+	VZEROUPPER
+	RET

@@ -23,7 +23,7 @@ func archKernels() []vecKernels {
 		// Quantized weights meet x rounded to bytes (qdot.go) with
 		// VPMADDUBSW (qdot_avx2_amd64.s), as ggml's AVX2 kernels do.
 		q8i: dotQ8iAVX2, q4i: dotQ4iAVX2, q4ki: dotQ4KiAVX2, q4kix4: dotQ4Kx4iAVX2,
-		axpy: axpyF32AVX2, axpyF16: axpyF16AVX2, halves: halvesAVX2,
+		axpy: axpyF32AVX2, axpyF16: axpyF16AVX2, heads: headsAVX2, halves: halvesAVX2,
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
 		return []vecKernels{avx2}

@@ -85,45 +85,71 @@ f32done:
 	MOVSS X0, ret+24(FP)
 	RET
 
+// F16DOT is dotF16AVX2Asm's loop: x at SI, halves at DI, CX halves (a
+// multiple of 8), the sum left in X0; the labels are the caller's.
+#define F16DOT(l32, l8, done) \
+	ZERO4 \
+l32: \
+	CMPQ        CX, $32 \
+	JLT         l8 \
+	PREFETCHT0  PFD(DI) \
+	VCVTPH2PS   0(DI), Y4 \
+	VCVTPH2PS   16(DI), Y5 \
+	VCVTPH2PS   32(DI), Y6 \
+	VCVTPH2PS   48(DI), Y7 \
+	VFMADD231PS 0(SI), Y4, Y0 \
+	VFMADD231PS 32(SI), Y5, Y1 \
+	VFMADD231PS 64(SI), Y6, Y2 \
+	VFMADD231PS 96(SI), Y7, Y3 \
+	ADDQ        $128, SI \
+	ADDQ        $64, DI \
+	SUBQ        $32, CX \
+	JMP         l32 \
+l8: \
+	CMPQ        CX, $8 \
+	JLT         done \
+	VCVTPH2PS   0(DI), Y4 \
+	VFMADD231PS 0(SI), Y4, Y0 \
+	ADDQ        $32, SI \
+	ADDQ        $16, DI \
+	SUBQ        $8, CX \
+	JMP         l8 \
+done: \
+	REDUCE
+
 // func dotF16AVX2Asm(x *float32, w *uint32, n int) float32
 // n (halves) is a multiple of 8; VCVTPH2PS widens eight halves at a time.
 TEXT ·dotF16AVX2Asm(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), DI
 	MOVQ n+16(FP), CX
-	ZERO4
-
-f16loop32:
-	CMPQ        CX, $32
-	JLT         f16loop8
-	PREFETCHT0  PFD(DI)
-	VCVTPH2PS   0(DI), Y4
-	VCVTPH2PS   16(DI), Y5
-	VCVTPH2PS   32(DI), Y6
-	VCVTPH2PS   48(DI), Y7
-	VFMADD231PS 0(SI), Y4, Y0
-	VFMADD231PS 32(SI), Y5, Y1
-	VFMADD231PS 64(SI), Y6, Y2
-	VFMADD231PS 96(SI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $64, DI
-	SUBQ        $32, CX
-	JMP         f16loop32
-
-f16loop8:
-	CMPQ        CX, $8
-	JLT         f16done
-	VCVTPH2PS   0(DI), Y4
-	VFMADD231PS 0(SI), Y4, Y0
-	ADDQ        $32, SI
-	ADDQ        $16, DI
-	SUBQ        $8, CX
-	JMP         f16loop8
-
-f16done:
-	REDUCE
+	F16DOT(f16loop32, f16loop8, f16done)
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotF16HeadsAVX2Asm(q *float32, k *uint32, d, heads int, scale float32, out *float32, stride int)
+// Attention's scores for a block of heads at one cached position (as
+// dotF16HeadsAVX512Asm): out[h·stride] = scale · (q_h · k_h), stride in
+// bytes, each head's sum dotF16AVX2Asm's; d is a multiple of 8.
+TEXT ·dotF16HeadsAVX2Asm(SB), NOSPLIT, $0-56
+	MOVQ   q+0(FP), SI
+	MOVQ   k+8(FP), DI
+	MOVQ   d+16(FP), R11
+	MOVQ   heads+24(FP), BX
+	VMOVSS scale+32(FP), X10
+	MOVQ   out+40(FP), R12
+	MOVQ   stride+48(FP), R13
+
+f16hloop:
+	MOVQ   R11, CX
+	F16DOT(f16hl32, f16hl8, f16hsum)
+	VMULSS X10, X0, X0
+	VMOVSS X0, (R12)
+	ADDQ   R13, R12
+	DECQ   BX
+	JNZ    f16hloop
+	VZEROUPPER
 	RET
 
 // Q8BLOCK adds scale·Σ x·q over one 32-element block at offset xo (bytes

@@ -145,18 +145,4 @@ func axpyF16HeadsAVX512Asm(dst *float32, p *float32, stride int, v *uint32, d, h
 
 // headsAVX512 is the AVX-512 set's attention kernels over a block of
 // heads (vec.go's headKernels).
-var headsAVX512 = &headKernels{
-	step: 16,
-	dotF16: func(q []float32, k []uint32, d int, scale float32, out []float32, stride int) {
-		heads := len(q) / d
-		_ = k[len(q)/2-1]
-		_ = out[(heads-1)*stride]
-		dotF16HeadsAVX512Asm(&q[0], &k[0], d, heads, scale, &out[0], 4*stride)
-	},
-	axpyF16: func(dst []float32, p []float32, stride int, v []uint32, d int) {
-		heads := len(dst) / d
-		_ = v[len(dst)/2-1]
-		_ = p[(heads-1)*stride]
-		axpyF16HeadsAVX512Asm(&dst[0], &p[0], 4*stride, &v[0], d, heads)
-	},
-}
+var headsAVX512 = headKernelsOf(16, dotF16HeadsAVX512Asm, axpyF16HeadsAVX512Asm)
