@@ -242,16 +242,17 @@ func BenchmarkCPUDecodeAttention(b *testing.B) {
 					pos[i] = float32(i % (used - 1))
 				}
 				prompt := ctx.FromFloats([]int{beams * (used - 1)}, pos)
+				// Random keys and values for the prompt, the same in every
+				// layer (what they are does not change the work).
+				fill := ctx.FromFloats([]int{beams, used - 1, 3 * width}, optest.RandFloats(rng, beams*(used-1)*3*width, 1))
 				kc, vc := make([]compute.Tensor, layers), make([]compute.Tensor, layers)
 				for l := range layers {
 					kc[l] = ctx.ZerosOf(compute.F16, beams, capacity, width)
 					vc[l] = ctx.ZerosOf(compute.F16, beams, capacity, width)
-					// Random keys and values for the prompt.
-					fill := ctx.FromFloats([]int{beams, used - 1, 3 * width}, optest.RandFloats(rng, beams*(used-1)*3*width, 1))
 					ctx.SplitQKV(fill, compute.SplitQKVOptions{Heads: heads, Theta: 10000, Pos: prompt,
 						MaxPosition: capacity, K: kc[l], V: vc[l]}).Release()
-					fill.Release()
 				}
+				fill.Release()
 				var rows compute.Tensor
 				if beams > 1 {
 					r := make([]float32, beams*capacity)
