@@ -427,27 +427,38 @@ func TestAxpy(t *testing.T) {
 
 // TestHalves checks every set's float32 → F16 packing against
 // compute.Float32ToHalf bit for bit: random bit patterns (NaNs,
-// infinities and subnormals among them), every rounding tie and its
-// neighbours in the exponents that a half can hold or round into, and the
-// edges of its range, at lengths around the kernels' strides.
+// infinities and subnormals among them); at every exponent that a half can
+// hold or round into, 256 random values with the bits below the rounding
+// point set to a tie, either side of it, zero and random; and the edges of
+// its range, at lengths around the kernels' strides.
 func TestHalves(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 50))
 	var vals []float32
 	for range 1 << 16 {
 		vals = append(vals, math.Float32frombits(rng.Uint32()))
 	}
-	// Exponents 101 to 143 run from below half's smallest subnormal
-	// (2^-24) to past its largest finite value (65504 < 2^16).
-	for e := uint32(101); e <= 143; e++ {
+	// Exponents 102 to 143 run from half's smallest subnormal (2^-24, whose
+	// halfway point is 2^-25) to past its largest finite value (65504 <
+	// 2^16). A half keeps 10 of float32's 23 mantissa bits, and fewer
+	// where it is subnormal (exponents below 113): there the rounding
+	// point moves up one bit per exponent, to the implicit bit at 102.
+	for e := uint32(102); e <= 143; e++ {
+		shift := uint32(13) // the bits below the rounding point
+		if e < 113 {
+			shift += 113 - e
+		}
+		mid := uint32(1) << (shift - 1) // a tie
 		for range 256 {
 			m := rng.Uint32() & 0x7fffff
-			for _, low := range []uint32{0, 0x0fff, 0x1000, 0x1001, m & 0x1fff} {
-				b := e<<23 | m&^0x1fff | low
+			for _, low := range []uint32{mid - 1, mid, mid + 1, 0, m & (1<<shift - 1)} {
+				// At e = 102 the tie is the implicit bit itself: mid is
+				// then outside the mantissa, and the tie is m = 0.
+				b := e<<23 | (m&^(1<<shift-1)|low)&0x7fffff
 				vals = append(vals, math.Float32frombits(b), math.Float32frombits(b|1<<31))
 			}
 		}
 	}
-	for _, f := range []float32{0, 65504, 65519.996, 65520, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-14, 0x1.ffcp-15} {
+	for _, f := range []float32{0, 65504, 65519.996, 65520, 0x1p-24, 0x1p-25, 0x1.fffffep-26, 0x1.8p-25, 0x1p-14, 0x1.ffcp-15} {
 		vals = append(vals, f, -f)
 	}
 	vals = append(vals, float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00000|0x2345))
