@@ -62,18 +62,19 @@ const (
 	Q8                // signed 8-bit values in blocks of BlockSize along a row, one float32 scale per block
 	Q4                // signed 4-bit values in blocks of BlockSize along a row, one float32 scale per block
 	Q4K               // llama.cpp's Q4_K: 4-bit values in super-blocks of SuperBlockSize with 6-bit scales and mins
+	Q6K               // llama.cpp's Q6_K: 6-bit values in super-blocks of SuperBlockSize with an 8-bit scale per 16
 )
 
 // BlockSize is the number of consecutive row elements that share one scale
 // in the Q8 and Q4 formats. Rows of quantized tensors must be a multiple of it.
 const BlockSize = 32
 
-// SuperBlockSize is the number of consecutive row elements in one Q4K
-// super-block (eight sub-blocks of BlockSize, llama.cpp's QK_K). Rows of Q4K
-// tensors must be a multiple of it.
+// SuperBlockSize is the number of consecutive row elements in one Q4K or
+// Q6K super-block (llama.cpp's QK_K; Q4K's holds eight sub-blocks of
+// BlockSize). Rows of Q4K and Q6K tensors must be a multiple of it.
 const SuperBlockSize = 256
 
-// String returns the dtype's short name (f32, f16, bf16, q8, q4, q4k).
+// String returns the dtype's short name (f32, f16, bf16, q8, q4, q4k, q6k).
 func (d DType) String() string {
 	switch d {
 	case F32:
@@ -88,6 +89,8 @@ func (d DType) String() string {
 		return "q4"
 	case Q4K:
 		return "q4k"
+	case Q6K:
+		return "q6k"
 	}
 	return fmt.Sprintf("DType(%d)", int(d))
 }
@@ -129,7 +132,7 @@ type Backend interface {
 	// Upload copies float32 host data into a new persistent tensor of the
 	// given shape, converting it to dtype on the way (rounding to nearest
 	// even for F16/BF16, symmetric absmax blocks for Q8/Q4, llama.cpp's
-	// Q4_K search for Q4K; see quant.go). len(data) must
+	// Q4_K and Q6_K searches for Q4K and Q6K; see quant.go). len(data) must
 	// equal the product of shape.
 	Upload(dtype DType, shape []int, data []float32) (Tensor, error)
 	// UploadPacked makes a persistent tensor from data already in dtype's
@@ -203,7 +206,7 @@ type Context interface {
 	// any dtype works, provided a row (the elements of one index of the
 	// dimension copied along) fills whole 32-bit words of the packed layout
 	// (F16 and BF16: an even number of elements; Q8 and Q4: whole blocks;
-	// Q4K: whole super-blocks).
+	// Q4K and Q6K: whole super-blocks).
 	Rows(t Tensor, start, n int) Tensor
 	// Concat joins tensors of one dtype along dimension 0; the other
 	// dimensions must agree.
@@ -222,7 +225,7 @@ type Context interface {
 	// (PyTorch's Linear layout), bias [N] F32 or nil. The result is [..., N].
 	// With a single row it runs the matrix–vector kernel.
 	//
-	// With Q8, Q4 or Q4K weights a backend may round x to 8 bits first, as
+	// With Q8, Q4, Q4K or Q6K weights a backend may round x to 8 bits first, as
 	// ggml does for its quantized types: each block of BlockSize values
 	// of a row to integer multiples of d = max|x| / 127 over the block,
 	// so that bytes multiply bytes. Each product may then differ from the

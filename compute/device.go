@@ -49,7 +49,7 @@ func (o Operand) String() string { return fmt.Sprintf("%v%v", o.DType, o.Shape) 
 // source to element Dst of the destination, counted in the flat row-major
 // order. For packed dtypes the front only makes spans whose Src, Dst and N
 // are whole words (F16, BF16: multiples of 2) or whole blocks (Q8, Q4:
-// multiples of BlockSize; Q4K: of SuperBlockSize), so a kernel copies words
+// multiples of BlockSize; Q4K and Q6K: of SuperBlockSize), so a kernel copies words
 // and scales as they are: element e of a span starts at word
 // PackedWords(dtype, e).
 type Span struct{ Src, Dst, N int }
@@ -113,7 +113,7 @@ type Device interface {
 	// Info describes the backend and its device.
 	Info() Info
 	// Upload copies packed host data (the layout of Pack: words, and scales
-	// for Q8 and Q4; Q4K has none) into new persistent storage for a tensor of the given
+	// for Q8 and Q4; Q4K and Q6K have none) into new persistent storage for a tensor of the given
 	// dtype and shape. For F32 the words alias the caller's data, which it
 	// reuses once Upload returns: copy them. For the other dtypes the front
 	// packed words and scales for this call alone, so a host device may

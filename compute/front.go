@@ -255,14 +255,14 @@ func rowsCols(op string, t *tensor) (rows, cols int) {
 }
 
 // packUnit is the number of elements of dt that a copy must move together:
-// one word of F16/BF16, one block of Q8/Q4, one super-block of Q4K.
+// one word of F16/BF16, one block of Q8/Q4, one super-block of Q4K/Q6K.
 func packUnit(dt DType) int {
 	switch dt {
 	case F16, BF16:
 		return 2
 	case Q8, Q4:
 		return BlockSize
-	case Q4K:
+	case Q4K, Q6K:
 		return SuperBlockSize
 	}
 	return 1

@@ -41,7 +41,7 @@ func (c *context) Read(t Tensor) []float32 {
 	return c.b.dev.Read(x.operand())
 }
 
-// Reshape returns a view; a Q8/Q4/Q4K view's rows must still be whole
+// Reshape returns a view; a Q8/Q4/Q4K/Q6K view's rows must still be whole
 // blocks (super-blocks).
 func (c *context) Reshape(t Tensor, shape ...int) Tensor {
 	c.live("Reshape")
@@ -50,7 +50,7 @@ func (c *context) Reshape(t Tensor, shape ...int) Tensor {
 	if NumElements(shape) != NumElements(x.shape) {
 		panic(fmt.Sprintf("compute: Reshape %v to %v changes the number of elements", x, shape))
 	}
-	if u := packUnit(x.dtype); (x.dtype == Q8 || x.dtype == Q4 || x.dtype == Q4K) && (len(shape) == 0 || shape[len(shape)-1]%u != 0) {
+	if u := packUnit(x.dtype); (x.dtype == Q8 || x.dtype == Q4 || x.dtype == Q4K || x.dtype == Q6K) && (len(shape) == 0 || shape[len(shape)-1]%u != 0) {
 		panic(fmt.Sprintf("compute: Reshape %v to %v: quantized rows must be a multiple of %d", x, shape, u))
 	}
 	return c.view(x, cloneShape(shape))

@@ -38,6 +38,16 @@ import (
 //     in byte 32*(e/64) + e%32 of them, in the low nibble when e%64 < 32 and
 //     the high nibble otherwise. With j = e/32 the value is
 //     float32(d*sc[j])*q - float32(dmin*m[j]).
+//   - Q6K: llama.cpp's Q6_K (block_q6_K, 210 bytes) followed by two zero
+//     bytes, so that each super-block of SuperBlockSize row elements takes
+//     Q6KWords (53) whole words, 6.625 bits per weight (byte b in byte b%4
+//     of word b/4). Bytes 0–127 (ql) hold each value's low four bits, bytes
+//     128–191 (qh) its top two, bytes 192–207 sixteen int8 scales sc[j],
+//     one per 16 elements, and bytes 208–209 the float16 super-scale d.
+//     For element e with h = e/128 and r = e%128, the low bits are
+//     ql[64h + r%64] >> 4·(r/64) & 15 and the top ones qh[32h + r%32] >>
+//     2·(r/32) & 3; together they make q in [0, 63], and the value is
+//     float32(d*sc[e/16])*(q-32).
 //
 // Q8 and Q4 quantize each block symmetrically around zero: scale is the
 // block's largest magnitude divided by 127 (Q8) or 7 (Q4), zero for an all-zero
@@ -51,8 +61,14 @@ import (
 // 21 candidate scales (quantizeQ4KSub), the eight scales and mins are then
 // quantized to 6 bits against the super-block's largest, and every value is
 // re-quantized against the 6-bit scale and min it will be decoded with.
-// Rows of Q4K tensors must be a multiple of SuperBlockSize; the model loader
-// stores tensors with other row lengths in another format (docs/precision.md).
+// Q6K quantizes as llama.cpp's quantize_row_q6_K_ref does (without an
+// importance matrix): each group of 16 takes the best of 19 candidate
+// scales by least squares weighted by x² (quantizeQ6KGroup), the sixteen
+// scales are rounded to int8 against the largest in magnitude, and every
+// value is re-quantized against the scale it will be decoded with.
+// Rows of Q4K and Q6K tensors must be a multiple of SuperBlockSize; the
+// model loader stores tensors with other row lengths in another format
+// (docs/precision.md).
 
 // q8Max and q4Max are the magnitudes a block's absmax maps to.
 const (
@@ -66,7 +82,7 @@ const Q4KWords = 36
 
 // PackedWords returns how many 32-bit words a tensor of n elements of dtype
 // occupies. For n a whole number of packing units (a word's elements, a Q8/Q4
-// block, a Q4K super-block) it is also the word offset of element n, which
+// block, a Q4K or Q6K super-block) it is also the word offset of element n, which
 // is how the backends copy rows.
 func PackedWords(dt DType, n int) int {
 	switch dt {
@@ -80,6 +96,8 @@ func PackedWords(dt DType, n int) int {
 		return (n + 7) / 8
 	case Q4K:
 		return (n + SuperBlockSize - 1) / SuperBlockSize * Q4KWords
+	case Q6K:
+		return (n + SuperBlockSize - 1) / SuperBlockSize * Q6KWords
 	}
 	panic(fmt.Sprintf("compute: PackedWords of unknown dtype %v", dt))
 }
@@ -102,7 +120,7 @@ func checkPackShape(dt DType, shape []int) (int, error) {
 		if k%BlockSize != 0 {
 			return 0, fmt.Errorf("cannot store a tensor of shape %v as %v: its rows (%d values) are not a multiple of the block size %d", shape, dt, k, BlockSize)
 		}
-	case Q4K:
+	case Q4K, Q6K:
 		k := 1
 		if len(shape) > 0 {
 			k = shape[len(shape)-1]
@@ -119,10 +137,10 @@ func checkPackShape(dt DType, shape []int) (int, error) {
 // Pack converts float32 data of the given shape to dtype's packed layout
 // (described at the top of quant.go). scales is nil except for Q8 and Q4,
 // where it holds one float32 per block of BlockSize row elements
-// (len(data)/BlockSize entries); Q4K keeps its scales inside the words. Pack
+// (len(data)/BlockSize entries); Q4K and Q6K keep theirs inside the words. Pack
 // returns an error when len(data) does not match shape, when a dimension is
 // negative, when dtype is unknown, or when a Q8/Q4 row length is not a
-// multiple of BlockSize (Q4K: SuperBlockSize).
+// multiple of BlockSize (Q4K, Q6K: SuperBlockSize).
 func Pack(dt DType, shape []int, data []float32) (words []uint32, scales []float32, err error) {
 	n, err := checkPackShape(dt, shape)
 	if err != nil {
@@ -166,6 +184,15 @@ func PackInto(dt DType, shape []int, data []float32, words []uint32, scales []fl
 // packInto packs n checked elements into zeroed words and scales of the
 // right lengths.
 func packInto(dt DType, n int, data []float32, words []uint32, scales []float32) {
+	if dt == Q6K {
+		// As Q4K: a search per group, one super-block per unit of work.
+		parallel.For(n/SuperBlockSize, 64, func(s0, s1 int) {
+			for s := s0; s < s1; s++ {
+				quantizeQ6K(data[s*SuperBlockSize:(s+1)*SuperBlockSize], words[s*Q6KWords:(s+1)*Q6KWords])
+			}
+		})
+		return
+	}
 	if dt == Q4K {
 		// The search costs a few hundred operations per weight: worth
 		// every core, one super-block per unit of work. Each super-block
@@ -309,6 +336,14 @@ func unpackRange(dt DType, words []uint32, scales []float32, start int, out []fl
 			i := start + j
 			s := i / SuperBlockSize
 			DequantizeQ4K(words[s*Q4KWords:(s+1)*Q4KWords], &sb)
+			j += copy(out[j:], sb[i%SuperBlockSize:])
+		}
+	case Q6K:
+		var sb [SuperBlockSize]float32
+		for j := 0; j < len(out); {
+			i := start + j
+			s := i / SuperBlockSize
+			DequantizeQ6K(words[s*Q6KWords:(s+1)*Q6KWords], &sb)
 			j += copy(out[j:], sb[i%SuperBlockSize:])
 		}
 	default:

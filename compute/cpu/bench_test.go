@@ -23,7 +23,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 	const n, k = 11008, 4096
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()
@@ -49,7 +49,7 @@ func BenchmarkCPULinearVec(b *testing.B) {
 // bound past the cache either.
 func BenchmarkCPULinearVecL2(b *testing.B) {
 	const k = 4096
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		n := 64 * max(1, (1<<20)/int(optest.WeightBytes(dt, 64, k)))
 		b.Run(fmt.Sprintf("%dx%d/%v", k, n, dt), func(b *testing.B) {
 			be := New()
@@ -74,7 +74,7 @@ func BenchmarkCPULinearBeams(b *testing.B) {
 	const n, k, beams = 11008, 4096, 5
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(5, 5)), beams*k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008_5beams/%v", dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()
@@ -136,7 +136,7 @@ func BenchmarkCPULinearPrefill(b *testing.B) {
 	const m, n, k = 32, 11008, 4096
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(6, 6)), m*k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		b.Run(fmt.Sprintf("Vicuna7B_32x4096x11008/%v", dt), func(b *testing.B) {
 			be := New()
 			defer be.Close()
@@ -157,7 +157,7 @@ func BenchmarkCPULinearPrefill(b *testing.B) {
 // 480 MiB), so that memory bandwidth bounds it as it bounds decoding a
 // full-size model, whose 4–16 GB of weights are read once per token. The
 // shapes are those scripts/bench-ggml.sh gives ggml. The words are random
-// (valid halves for F16 and Q4K's d and dmin): speed does not depend on
+// (valid halves for F16, Q4K's d and dmin and Q6K's d): speed does not depend on
 // the values, and quantizing 1 G weights would take minutes.
 func BenchmarkCPULinearVecDRAM(b *testing.B) {
 	benchLinearVecDRAM(b, func(words []uint32) []uint32 { return words })
@@ -169,7 +169,7 @@ func benchLinearVecDRAM(b *testing.B, place func([]uint32) []uint32) {
 	for _, c := range []struct {
 		dt   compute.DType
 		n, k int
-	}{{compute.F16, 32768, 8192}, {compute.Q8, 65536, 8192}, {compute.Q4K, 131072, 8192}} {
+	}{{compute.F16, 32768, 8192}, {compute.Q8, 65536, 8192}, {compute.Q4K, 131072, 8192}, {compute.Q6K, 81920, 8192}} {
 		b.Run(fmt.Sprintf("%dx%d/%v", c.k, c.n, c.dt), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(9, 9))
 			words, scales := randomPacked(rng, c.dt, c.n, c.k)
@@ -187,7 +187,7 @@ func benchLinearVecDRAM(b *testing.B, place func([]uint32) []uint32) {
 	}
 }
 
-// randomPacked returns random packed weights of dtype dt (F16, Q8 or Q4K)
+// randomPacked returns random packed weights of dtype dt (F16, Q8, Q4K or Q6K)
 // and shape [n, k], with small scales so that products stay finite.
 func randomPacked(rng *rand.Rand, dt compute.DType, n, k int) (words []uint32, scales []float32) {
 	switch dt {
@@ -210,6 +210,14 @@ func randomPacked(rng *rand.Rand, dt compute.DType, n, k int) (words []uint32, s
 			words[i] = rng.Uint32()
 			if i%compute.Q4KWords == 0 {
 				words[i] = words[i]&0x03ff03ff | 0x1c001c00
+			}
+		}
+	case compute.Q6K:
+		words = make([]uint32, n*k/compute.SuperBlockSize*compute.Q6KWords)
+		for i := range words {
+			words[i] = rng.Uint32()
+			if i%compute.Q6KWords == compute.Q6KWords-1 {
+				words[i] = words[i]&0x3ff | 0x1c00 // d, and the padding zero
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkCPUDecodeLayersHuge streams the weights of eight Vicuna-7B
-// decoder layers (4096 wide, 11008 inner; 0.9 GB in Q4K, 1.8 GB in Q8: past
+// decoder layers (4096 wide, 11008 inner; 0.9 GB in Q4K, 1.3 GB in Q6K, 1.8 GB in Q8: past
 // the L3) through the calls a decoding step makes per layer, with one
 // token: the query, key and value products on the normed x, the output
 // product with its residual, the gated pair, the down product with its
@@ -23,7 +23,7 @@ import (
 // a step's short products in sequence lose to their starts and ends.
 func BenchmarkCPUDecodeLayersHuge(b *testing.B) {
 	const layers, d, inner = 8, 4096, 11008
-	for _, dt := range []compute.DType{compute.Q4K, compute.Q8} {
+	for _, dt := range []compute.DType{compute.Q4K, compute.Q8, compute.Q6K} {
 		b.Run(fmt.Sprintf("Vicuna7B_%dlayers/%v", layers, dt), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(5, 5))
 			be := New()

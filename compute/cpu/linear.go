@@ -141,6 +141,13 @@ func (w *weightRows) row(n int, dst []float32) []float32 {
 			compute.DequantizeQ4K(src[s*compute.Q4KWords:(s+1)*compute.Q4KWords], (*[compute.SuperBlockSize]float32)(dst[s*compute.SuperBlockSize:]))
 		}
 		return dst
+	case w.dt == compute.Q6K:
+		src := w.words[n*k/compute.SuperBlockSize*compute.Q6KWords : (n+1)*k/compute.SuperBlockSize*compute.Q6KWords]
+		dst = dst[:k]
+		for s := 0; s < len(src)/compute.Q6KWords; s++ {
+			compute.DequantizeQ6K(src[s*compute.Q6KWords:(s+1)*compute.Q6KWords], (*[compute.SuperBlockSize]float32)(dst[s*compute.SuperBlockSize:]))
+		}
+		return dst
 	case w.dt == compute.Q4:
 		src := w.words[n*k/8 : (n+1)*k/8]
 		sc := w.scales[n*k/compute.BlockSize : (n+1)*k/compute.BlockSize]
@@ -186,6 +193,11 @@ func (w *weightRows) dot(x []float32, n int) float32 {
 	case compute.Q4K:
 		const sw = compute.Q4KWords
 		return vec.q4k(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
+	case compute.Q6K:
+		// Only where there are no integer kernels (the purego build):
+		// Q6K rows are whole super-blocks, which those always take.
+		const sw = compute.Q6KWords
+		return dotQ6K(x, w.words[n*k/compute.SuperBlockSize*sw:(n+1)*k/compute.SuperBlockSize*sw])
 	}
 	panic(fmt.Sprintf("cpu: Linear with weight dtype %v", w.dt))
 }
@@ -410,6 +422,45 @@ func dotQ4K(x []float32, w []uint32) float32 {
 			total += scale[2*c]*(l0+l1) - minv[2*c]*sl
 			total += scale[2*c+1]*(h0+h1) - minv[2*c+1]*sh
 		}
+	}
+	return total
+}
+
+// dotQ6K is x·w for Q6K super-blocks. A value is d·sc_j·(q − 32) per
+// group j of 16, so each group's float sum of x·(q − 32) is scaled once.
+// Element 32k + l of a 128-element half has its low bits in byte
+// l + 32·(k&1) of the half's ql, shifted by 4·(k>>1), and its top two in
+// byte l of its qh, shifted by 2k (compute/quant.go).
+func dotQ6K(x []float32, w []uint32) float32 {
+	const sb, sw = compute.SuperBlockSize, compute.Q6KWords
+	x = x[:len(w)/sw*sb]
+	var total float32
+	for s := 0; s < len(w)/sw; s++ {
+		blk := w[s*sw : (s+1)*sw]
+		d, sc := compute.Q6KScales(blk)
+		var bytes [4 * sw]uint8 // by shifts: right on any byte order
+		for i, v := range blk {
+			bytes[4*i], bytes[4*i+1], bytes[4*i+2], bytes[4*i+3] = uint8(v), uint8(v>>8), uint8(v>>16), uint8(v>>24)
+		}
+		xs := x[s*sb : (s+1)*sb]
+		var acc [16]float32
+		for h := range 2 {
+			ql, qh := bytes[64*h:64*h+64], bytes[128+32*h:128+32*h+32]
+			for l := range 32 {
+				lo, hi, top := ql[l], ql[l+32], qh[l]
+				e := 128*h + l
+				g := 8*h + l/16
+				acc[g] += xs[e] * float32(int(lo&15|top&3<<4)-32)
+				acc[g+2] += xs[e+32] * float32(int(hi&15|top>>2&3<<4)-32)
+				acc[g+4] += xs[e+64] * float32(int(lo>>4|top>>4&3<<4)-32)
+				acc[g+6] += xs[e+96] * float32(int(hi>>4|top>>6<<4)-32)
+			}
+		}
+		var t float32
+		for j, a := range acc {
+			t += float32(sc[j]) * a
+		}
+		total += d * t
 	}
 	return total
 }

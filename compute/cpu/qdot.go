@@ -183,6 +183,33 @@ func dotQ4Ki(x qrow, w []uint32) float32 {
 	return total
 }
 
+// dotQ6Ki is x·w for Q6K super-blocks, whose values are d·sc_j·(q − 32)
+// per group j of 16: Σ_b d_b·Σ_{j in b} sc_j·Σ (q − 32)·q_x, with block b's
+// two groups combined in int32 (|sc·Σ| < 2^24) and d applied per
+// super-block.
+func dotQ6Ki(x qrow, w []uint32) float32 {
+	const sb, bs, sw = compute.SuperBlockSize, compute.BlockSize, compute.Q6KWords
+	var total float32
+	for s := 0; s < len(w)/sw; s++ {
+		blk := w[s*sw : (s+1)*sw]
+		d, sc := compute.Q6KScales(blk)
+		var t float32
+		for b := range sb / bs {
+			var acc int32
+			for g := 2 * b; g < 2*b+2; g++ {
+				var ig int32
+				for e := 16 * g; e < 16*g+16; e++ {
+					ig += (int32(compute.Q6KValue(blk, e)) - 32) * int32(x.q[s*sb+e])
+				}
+				acc += int32(sc[g]) * ig
+			}
+			t += x.d[s*sb/bs+b] * float32(acc)
+		}
+		total += d * t
+	}
+	return total
+}
+
 // intKernel is one weight's integer kernels in the form Linear calls them:
 // one (rounded) x row against weight row n, and, where this processor has
 // one, rows m..m+3 of x against it.
@@ -244,6 +271,20 @@ func (w *weightRows) intKernels() (ik intKernel, ok bool) {
 		if vec.q4kirows != nil {
 			ik.rows = func(x qrow, n0 int, out []float32) {
 				vec.q4kirows(x, w.words[n0*k/compute.SuperBlockSize*sw:(n0+len(out))*k/compute.SuperBlockSize*sw], out)
+			}
+		}
+	case w.dt == compute.Q6K && vec.q6ki != nil:
+		const sw = compute.Q6KWords
+		row := func(n int) []uint32 {
+			return w.words[n*k/compute.SuperBlockSize*sw : (n+1)*k/compute.SuperBlockSize*sw]
+		}
+		ik.one = func(x qrow, n int) float32 { return vec.q6ki(x, row(n)) }
+		if vec.q6kix4 != nil {
+			ik.four = func(x *qrows, m, n int, out *[4]float32) { vec.q6kix4(x, m, row(n), out) }
+		}
+		if vec.q6kirows != nil {
+			ik.rows = func(x qrow, n0 int, out []float32) {
+				vec.q6kirows(x, w.words[n0*k/compute.SuperBlockSize*sw:(n0+len(out))*k/compute.SuperBlockSize*sw], out)
 			}
 		}
 	default:

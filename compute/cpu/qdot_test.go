@@ -124,7 +124,8 @@ func TestQuantizeBlock8(t *testing.T) {
 
 // intCase is one integer-path dot product: x rounded to bytes, a packed
 // weight row, and the product's value and Σ|terms| in float64, computed
-// from the format definitions (compute.Q4KSubBlocks for Q4K).
+// from the format definitions (compute.Q4KSubBlocks for Q4K,
+// compute.Q6KScales and compute.Q6KValue for Q6K).
 type intCase struct {
 	x           qrow
 	w           []uint32
@@ -138,10 +139,18 @@ type intCase struct {
 // finite halves for d and dmin, as TestVecKernels's do.
 func newIntWeights(rng *rand.Rand, dt compute.DType, nb, off int) (w []uint32, scales []float32) {
 	const bs = compute.BlockSize
-	words := map[compute.DType]int{compute.Q8: nb * bs / 4, compute.Q4: nb * bs / 8, compute.Q4K: nb / 8 * compute.Q4KWords}[dt]
+	words := map[compute.DType]int{compute.Q8: nb * bs / 4, compute.Q4: nb * bs / 8, compute.Q4K: nb / 8 * compute.Q4KWords, compute.Q6K: nb / 8 * compute.Q6KWords}[dt]
 	w = make([]uint32, words+off)[off:]
 	for i := range w {
 		w[i] = rng.Uint32()
+	}
+	if dt == compute.Q6K {
+		// Every bit of the values and scales random; d a normal half
+		// (2^-8 to 2^-7) and the padding zero.
+		for s := 0; s < len(w)/compute.Q6KWords; s++ {
+			w[s*compute.Q6KWords+52] = 0x1c00 | w[s*compute.Q6KWords+52]&0x3ff
+		}
+		return w, nil
 	}
 	if dt == compute.Q4K {
 		for s := 0; s < len(w)/compute.Q4KWords; s++ {
@@ -194,6 +203,26 @@ func intWant(dt compute.DType, x qrow, w []uint32, scales []float32) (want, boun
 				iacc, iabs = iacc+p, iabs+max(p, -p)
 			}
 			scale, offset = float64(sc[j]), float64(mins[j])
+		case compute.Q6K:
+			// Two groups of 16 with their own scales: fold each
+			// group's d·sc into its terms, so that scale is 1.
+			s := b / 8
+			blk := w[s*compute.Q6KWords : (s+1)*compute.Q6KWords]
+			d6, sc := compute.Q6KScales(blk)
+			var fsum, fabs, qabs float64
+			for i := range bs {
+				e := b%8*bs + i
+				g := float64(d6) * float64(sc[e/16])
+				p := g * float64(int64(compute.Q6KValue(blk, e))-32) * float64(x.q[b*bs+i])
+				fsum, fabs = fsum+p, fabs+math.Abs(p)
+				qabs += math.Abs(g) * math.Abs(float64(x.q[b*bs+i]))
+			}
+			dx := float64(x.d[b])
+			want += dx * fsum
+			// Kernels may hold Σ q·x and 32·Σx apart (unsigned bytes)
+			// until their lanes are scaled.
+			bound += math.Abs(dx) * (fabs + 2*32*qabs)
+			continue
 		}
 		d := float64(x.d[b])
 		want += scale*d*float64(iacc) - offset*float64(x.sum[b])
@@ -235,18 +264,18 @@ func newIntCase(rng *rand.Rand, dt compute.DType, nb, off int) *intCase {
 // against float64 values of the formats' definitions, at lengths around
 // the kernels' strides and off alignment.
 func TestIntKernels(t *testing.T) {
-	sets := []vecKernels{{name: "reference", q8i: dotQ8i, q4i: dotQ4i, q4ki: dotQ4Ki}}
+	sets := []vecKernels{{name: "reference", q8i: dotQ8i, q4i: dotQ4i, q4ki: dotQ4Ki, q6ki: dotQ6Ki}}
 	for _, k := range archKernels() {
-		if k.q8i != nil || k.q4i != nil || k.q4ki != nil {
+		if k.q8i != nil || k.q4i != nil || k.q4ki != nil || k.q6ki != nil {
 			sets = append(sets, k)
 		}
 	}
 	t.Logf("integer kernel sets: %d (the reference and this processor's)", len(sets))
 	rng := rand.New(rand.NewPCG(21, 34))
 	runs := 0
-	for _, dt := range []compute.DType{compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		blocks := []int{0, 1, 2, 3, 5, 128, 129, 344}
-		if dt == compute.Q4K {
+		if dt == compute.Q4K || dt == compute.Q6K {
 			blocks = []int{0, 8, 16, 24, 128, 344}
 		}
 		for _, nb := range blocks {
@@ -261,6 +290,8 @@ func TestIntKernels(t *testing.T) {
 						got = k.q4i(c.x, c.w, c.scales)
 					case dt == compute.Q4K && k.q4ki != nil:
 						got = k.q4ki(c.x, c.w)
+					case dt == compute.Q6K && k.q6ki != nil:
+						got = k.q6ki(c.x, c.w)
 					default:
 						continue
 					}
@@ -294,10 +325,13 @@ func TestIntKernelsx4(t *testing.T) {
 		if k.q8ix4 != nil {
 			kernels = append(kernels, x4{compute.Q8, k.q8ix4})
 		}
+		if k.q6kix4 != nil {
+			kernels = append(kernels, x4{compute.Q6K, func(x *qrows, m int, w []uint32, _ []float32, out *[4]float32) { k.q6kix4(x, m, w, out) }})
+		}
 		for _, kr := range kernels {
 			dt, run := kr.dt, kr.run
 			blocks := []int{1, 2, 3, 129, 344}
-			if dt == compute.Q4K {
+			if dt == compute.Q4K || dt == compute.Q6K {
 				blocks = []int{8, 16, 128, 344}
 			}
 			for _, nb := range blocks {
@@ -337,11 +371,15 @@ func TestIntKernelsShortSlices(t *testing.T) {
 			continue
 		}
 		short := qrow{q: make([]int8, 31), d: make([]float32, 1), sum: make([]float32, 1), isum: make([]int32, 1)}
-		for name, f := range map[string]func(){
+		cases := map[string]func(){
 			"q8":  func() { k.q8i(short, make([]uint32, 8), make([]float32, 1)) },
 			"q4":  func() { k.q4i(short, make([]uint32, 4), make([]float32, 1)) },
 			"q4k": func() { k.q4ki(short, make([]uint32, compute.Q4KWords)) },
-		} {
+		}
+		if k.q6ki != nil {
+			cases["q6k"] = func() { k.q6ki(short, make([]uint32, compute.Q6KWords)) }
+		}
+		for name, f := range cases {
 			func() {
 				defer func() {
 					if recover() == nil {
@@ -375,9 +413,12 @@ func TestIntKernelsRows(t *testing.T) {
 		if k.q4kirows != nil {
 			kernels = append(kernels, rowsKernel{compute.Q4K, func(x qrow, w []uint32, _ []float32, out []float32) { k.q4kirows(x, w, out) }})
 		}
+		if k.q6kirows != nil {
+			kernels = append(kernels, rowsKernel{compute.Q6K, func(x qrow, w []uint32, _ []float32, out []float32) { k.q6kirows(x, w, out) }})
+		}
 		for _, kr := range kernels {
 			blocks := []int{1, 2, 3, 129}
-			if kr.dt == compute.Q4K {
+			if kr.dt == compute.Q4K || kr.dt == compute.Q6K {
 				blocks = []int{8, 16, 344}
 			}
 			for _, nb := range blocks {
@@ -407,7 +448,7 @@ func TestIntKernelsRows(t *testing.T) {
 							}
 						}()
 						kr.run(c.x, w[:len(w)-1], scales, out)
-						if kr.dt != compute.Q4K {
+						if kr.dt != compute.Q4K && kr.dt != compute.Q6K {
 							kr.run(c.x, w, scales[:len(scales)-1], out)
 						}
 					}()

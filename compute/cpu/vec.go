@@ -51,6 +51,12 @@ type vecKernels struct {
 	q8irows  func(x qrow, w []uint32, scales []float32, out []float32)
 	q4irows  func(x qrow, w []uint32, scales []float32, out []float32)
 	q4kirows func(x qrow, w []uint32, out []float32)
+	// q6ki, q6kix4 and q6kirows are q4ki, q4kix4 and q4kirows for Q6K
+	// weights, with the contract of dotQ6Ki. Q6K has no float32 kernels
+	// in the sets: where q6ki is nil, Linear runs the pure-Go dotQ6K.
+	q6ki     func(x qrow, w []uint32) float32
+	q6kix4   func(x *qrows, m int, w []uint32, out *[4]float32)
+	q6kirows func(x qrow, w []uint32, out []float32)
 
 	// axpy and axpyF16 add a·v to dst (len(dst) values; F16: two
 	// halves per word of v), attention's accumulation of values.

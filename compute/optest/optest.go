@@ -143,24 +143,25 @@ func widen(xs []float32) []float64 {
 	return out
 }
 
-var allDTypes = []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K}
+var allDTypes = []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K}
 
 // fits reports whether a tensor whose rows have cols elements can be stored
-// as dt (Q8 and Q4 rows are whole blocks, Q4K rows whole super-blocks).
+// as dt (Q8 and Q4 rows are whole blocks, Q4K and Q6K rows whole
+// super-blocks).
 func fits(dt compute.DType, cols int) bool {
 	switch dt {
 	case compute.Q8, compute.Q4:
 		return cols%compute.BlockSize == 0
-	case compute.Q4K:
+	case compute.Q4K, compute.Q6K:
 		return cols%compute.SuperBlockSize == 0
 	}
 	return true
 }
 
 // rowWidth is the row length the data-movement cases use for dt: 64, or a
-// whole Q4K super-block.
+// whole Q4K or Q6K super-block.
 func rowWidth(dt compute.DType) int {
-	if dt == compute.Q4K {
+	if dt == compute.Q4K || dt == compute.Q6K {
 		return compute.SuperBlockSize
 	}
 	return 64
@@ -202,12 +203,13 @@ func q4kLinearBound(t testing.TB, x []float32, m, k int, wf []float32, n int, bi
 // cases have them) by weights wf [n, k] stored as dt, how far rounding x to
 // 8 bits per block may move each product under compute.Linear's contract:
 // over every block, d/2 = max|x| / 254 times Σ|integer part of w|, the
-// integer part being the stored weight for Q8, scale·n = w + 8·scale for
-// Q4 and scale·n = w + min for Q4K. 1 % more covers the roundings of d,
+// integer part being the stored weight for Q8 and Q6K (whose offset of 32
+// multiplies the rounded x: kernels take Σ(q−32)·x in integers), scale·n =
+// w + 8·scale for Q4 and scale·n = w + min for Q4K. 1 % more covers the roundings of d,
 // of x/d and of the weights' decoding. nil where dt keeps x in float32.
 func xRounding(t testing.TB, dt compute.DType, x []float64, m, k int, wf []float32, n int) []float64 {
 	t.Helper()
-	if dt != compute.Q8 && dt != compute.Q4 && dt != compute.Q4K {
+	if dt != compute.Q8 && dt != compute.Q4 && dt != compute.Q4K && dt != compute.Q6K {
 		return nil
 	}
 	const bs = compute.BlockSize
