@@ -9,17 +9,18 @@ import (
 )
 
 // handMatrix is count weight matrices of rows × k in a hand count of a
-// checkpoint. keep8 marks the ones the q4 mix keeps at 8 bits.
+// checkpoint. keep8 marks the ones the q4 mix keeps at 8 bits, keep6 the
+// ones it stores as Q6K.
 type handMatrix struct {
 	rows, k, count int
-	keep8          bool
+	keep8, keep6   bool
 }
 
 // handBytes is, from the formats' definitions (docs/precision.md), what
 // matrices and floats (float32 tensors: norms, biases, added embeddings)
 // take in precision p: F32 4 bytes a weight, F16 2, Q8 36 bytes per 32
 // weights (needs rows of whole blocks of 32, else F16), Q4K 144 bytes per
-// 256 (needs rows of whole super-blocks of 256, else Q8).
+// 256 and Q6K 212 (both need rows of whole super-blocks of 256, else Q8).
 func handBytes(p Precision, mats []handMatrix, floats int64) int64 {
 	total := 4 * floats
 	for _, m := range mats {
@@ -35,6 +36,8 @@ func handBytes(p Precision, mats []handMatrix, floats int64) int64 {
 			total += 2 * n
 		case p == Q8, m.keep8, m.k%256 != 0:
 			total += q8
+		case m.keep6:
+			total += n * 212 / 256
 		default:
 			total += n * 144 / 256
 		}
@@ -49,17 +52,17 @@ func handBytes(p Precision, mats []handMatrix, floats int64) int64 {
 // as the Hub's checkpoints hold them. All of it stays at 8 bits in q4.
 func imageSide(hidden int) ([]handMatrix, int64) {
 	mats := []handMatrix{
-		{1408, 3 * 14 * 14, 1, true}, // patch embedding: 588 is no whole block, so F16 in q8 and q4
-		{1408, 1408, 39 * 4, true},   // query, key, value (the fused qkv in thirds), projection
-		{6144, 1408, 39, true},       // fc1
-		{1408, 6144, 39, true},       // fc2
-		{30523, 768, 1, true},        // word embeddings
-		{768, 768, 12 * 4, true},     // self-attention query, key, value, output
-		{768, 768, 6 * 2, true},      // cross-attention query and output
-		{768, 1408, 6 * 2, true},     // cross-attention key and value
-		{3072, 768, 12 * 2, true},    // intermediate and intermediate_query
-		{768, 3072, 12 * 2, true},    // output and output_query
-		{hidden, 768, 1, true},       // language projection
+		{1408, 3 * 14 * 14, 1, true, false}, // patch embedding: 588 is no whole block, so F16 in q8 and q4
+		{1408, 1408, 39 * 4, true, false},   // query, key, value (the fused qkv in thirds), projection
+		{6144, 1408, 39, true, false},       // fc1
+		{1408, 6144, 39, true, false},       // fc2
+		{30523, 768, 1, true, false},        // word embeddings
+		{768, 768, 12 * 4, true, false},     // self-attention query, key, value, output
+		{768, 768, 6 * 2, true, false},      // cross-attention query and output
+		{768, 1408, 6 * 2, true, false},     // cross-attention key and value
+		{3072, 768, 12 * 2, true, false},    // intermediate and intermediate_query
+		{768, 3072, 12 * 2, true, false},    // output and output_query
+		{hidden, 768, 1, true, false},       // language projection
 	}
 	vision := int64(1408 + 257*1408 + 1408 + // class and position embeddings, patch bias
 		39*(2*1408+1408+1408+1408+2*1408+6144+1408) + // norms, q and v biases, projection, fc1 and fc2 biases
@@ -80,15 +83,17 @@ func TestPlanWeightBytes(t *testing.T) {
 	vicuna := func() ([]handMatrix, int64) {
 		mats, floats := imageSide(4096)
 		// 32 layers; llama.cpp's use_more_bits keeps v_proj and down_proj
-		// at 8 bits in 16 of them (0–3, 28–31, and 6, 9, …, 27).
+		// at 6 bits in 16 of them (0–3, 28–31, and 6, 9, …, 27), and
+		// lm_head at 6 bits too.
 		mats = append(mats,
-			handMatrix{32064, 4096, 2, true},      // embed_tokens, lm_head
-			handMatrix{4096, 4096, 32 * 3, false}, // q, k, o
-			handMatrix{4096, 4096, 16, true},      // v in the more-bits layers
-			handMatrix{4096, 4096, 16, false},     // v elsewhere
-			handMatrix{11008, 4096, 32 * 2, false},
-			handMatrix{4096, 11008, 16, true},
-			handMatrix{4096, 11008, 16, false},
+			handMatrix{32064, 4096, 1, true, false},      // embed_tokens
+			handMatrix{32064, 4096, 1, false, true},      // lm_head
+			handMatrix{4096, 4096, 32 * 3, false, false}, // q, k, o
+			handMatrix{4096, 4096, 16, false, true},      // v in the more-bits layers
+			handMatrix{4096, 4096, 16, false, false},     // v elsewhere
+			handMatrix{11008, 4096, 32 * 2, false, false},
+			handMatrix{4096, 11008, 16, false, true},
+			handMatrix{4096, 11008, 16, false, false},
 		)
 		return mats, floats + 4096 + 32*2*4096 // final norm, two norms a layer
 	}
@@ -98,11 +103,12 @@ func TestPlanWeightBytes(t *testing.T) {
 		// the untied lm_head; T5 has no biases; the relative position bias
 		// tables stay on the host.
 		mats = append(mats,
-			handMatrix{32128, 2048, 2, true},
-			handMatrix{2048, 2048, 24*3 + 24*6, false}, // q, k, v: encoder self, decoder self and cross
-			handMatrix{2048, 2048, 24 + 24*2, true},    // attention outputs
-			handMatrix{5120, 2048, 24*2 + 24*2, false}, // wi_0, wi_1
-			handMatrix{2048, 5120, 24 + 24, true},      // wo
+			handMatrix{32128, 2048, 1, true, false},           // shared
+			handMatrix{32128, 2048, 1, false, true},           // lm_head
+			handMatrix{2048, 2048, 24*3 + 24*6, false, false}, // q, k, v: encoder self, decoder self and cross
+			handMatrix{2048, 2048, 24 + 24*2, true, false},    // attention outputs
+			handMatrix{5120, 2048, 24*2 + 24*2, false, false}, // wi_0, wi_1
+			handMatrix{2048, 5120, 24 + 24, true, false},      // wo
 		)
 		return mats, floats + 24*2*2048 + 24*3*2048 + 2*2048
 	}

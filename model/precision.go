@@ -25,11 +25,12 @@ const (
 	// llama.cpp's Q8_0 with a float32 scale).
 	Q8 Precision = "q8"
 	// Q4 is llama.cpp's Q4_K_M mix: the LLaMA and T5 block linears as Q4K,
-	// with the tensors that errors hurt most at Q8: LLaMA's attention value
-	// and MLP down projections in the layers llama.cpp gives more bits
-	// (moreBits), T5's attention outputs and feed-forward outputs in every
-	// layer, the embedding tables and lm_head, the vision encoder, the
-	// Q-Former and the language projection.
+	// with the tensors that errors hurt most in more bits: as in llama.cpp,
+	// Q6K for LLaMA's attention value and MLP down projections in the
+	// layers it gives more bits (moreBits) and for lm_head; Q8 for T5's
+	// attention outputs and feed-forward outputs in every layer, the
+	// embedding tables, the vision encoder, the Q-Former and the language
+	// projection.
 	Q4 Precision = "q4"
 )
 
@@ -78,9 +79,9 @@ func moreBits(i, n int) bool {
 // dtypeFor returns the dtype p stores the matrix name (a checkpoint tensor
 // name) of the given 2-D shape in. layers holds stackLayers of the
 // checkpoint. A matrix whose rows do not fit the chosen format's blocks
-// falls back: Q4K rows that are not a multiple of 256 (ViT-g's 1408, the
-// tiny fixtures' 128) become Q8, and Q8 rows that are not a multiple of 32
-// (the patch embedding's 3·14·14 = 588) become F16.
+// falls back: Q4K and Q6K rows that are not a multiple of 256 (ViT-g's
+// 1408, the tiny fixtures' 128) become Q8, and Q8 rows that are not a
+// multiple of 32 (the patch embedding's 3·14·14 = 588) become F16.
 func (p Precision) dtypeFor(name string, shape []int, layers map[string]int) compute.DType {
 	var dt compute.DType
 	switch p {
@@ -96,7 +97,7 @@ func (p Precision) dtypeFor(name string, shape []int, layers map[string]int) com
 		panic(fmt.Sprintf("model: unknown precision %q", string(p)))
 	}
 	k := shape[len(shape)-1]
-	if dt == compute.Q4K && k%compute.SuperBlockSize != 0 {
+	if (dt == compute.Q4K || dt == compute.Q6K) && k%compute.SuperBlockSize != 0 {
 		dt = compute.Q8
 	}
 	if dt == compute.Q8 && k%compute.BlockSize != 0 {
@@ -107,10 +108,14 @@ func (p Precision) dtypeFor(name string, shape []int, layers map[string]int) com
 
 // q4DType is the Q4 mix (see Q4 and docs/precision.md).
 func q4DType(name string, layers map[string]int) compute.DType {
+	if name == "language_model.lm_head.weight" {
+		// llama.cpp's Q4_K_M keeps the output head in Q6_K.
+		return compute.Q6K
+	}
 	m := layerIndex.FindStringSubmatch(name)
 	if !strings.HasPrefix(name, "language_model.") || m == nil {
-		// Embedding tables, lm_head, the vision encoder, the Q-Former and
-		// the projection.
+		// Embedding tables, the vision encoder, the Q-Former and the
+		// projection.
 		return compute.Q8
 	}
 	rest := strings.TrimPrefix(name, m[0])
@@ -122,7 +127,7 @@ func q4DType(name string, layers map[string]int) compute.DType {
 	case strings.HasSuffix(rest, "self_attn.v_proj.weight"), strings.HasSuffix(rest, "mlp.down_proj.weight"):
 		i, _ := strconv.Atoi(m[2])
 		if moreBits(i, layers[m[1]]) {
-			return compute.Q8
+			return compute.Q6K
 		}
 	}
 	return compute.Q4K
@@ -130,8 +135,8 @@ func q4DType(name string, layers map[string]int) compute.DType {
 
 // WeightBytes is the memory the model's weights occupy on its backend as
 // loaded: each tensor at its dtype's packed size, with the block scales of
-// Q8 (Q4K's are inside its super-blocks), so a q8 or q4 model counts
-// exactly the mix of formats it holds.
+// Q8 (Q4K's and Q6K's are inside their super-blocks), so a q8 or q4 model
+// counts exactly the mix of formats it holds.
 func (m *Model) WeightBytes() int64 {
 	var n int64
 	for _, t := range m.weights.tensors {
@@ -142,8 +147,9 @@ func (m *Model) WeightBytes() int64 {
 
 // tensorBytes is what a tensor of the given dtype and shape occupies on a
 // backend: its packed words and, for Q8 and Q4, its block scales (Q4K's
-// are inside its super-blocks). WeightBytes counts loaded tensors with it,
-// and Plan.WeightBytes (fit.go) the tensors a load would make.
+// and Q6K's are inside their super-blocks). WeightBytes counts loaded
+// tensors with it, and Plan.WeightBytes (fit.go) the tensors a load would
+// make.
 func tensorBytes(dt compute.DType, shape []int) int64 {
 	n := compute.NumElements(shape)
 	return 4 * int64(compute.PackedWords(dt, n)+compute.PackedScales(dt, n))

@@ -29,14 +29,14 @@ func TestPrecisionMix(t *testing.T) {
 		{Q4, "language_model.model.layers.3.self_attn.q_proj.weight", []int{4096, 4096}, compute.Q4K},
 		{Q4, "language_model.model.layers.3.mlp.up_proj.weight", []int{11008, 4096}, compute.Q4K},
 		// use_more_bits for 32 layers: 0–3, 28–31 and 6, 9, 12, … (i−4)%3 == 2.
-		{Q4, "language_model.model.layers.0.mlp.down_proj.weight", []int{4096, 11008}, compute.Q8},
+		{Q4, "language_model.model.layers.0.mlp.down_proj.weight", []int{4096, 11008}, compute.Q6K},
 		{Q4, "language_model.model.layers.5.mlp.down_proj.weight", []int{4096, 11008}, compute.Q4K},
-		{Q4, "language_model.model.layers.6.mlp.down_proj.weight", []int{4096, 11008}, compute.Q8},
+		{Q4, "language_model.model.layers.6.mlp.down_proj.weight", []int{4096, 11008}, compute.Q6K},
 		{Q4, "language_model.model.layers.8.self_attn.v_proj.weight", []int{4096, 4096}, compute.Q4K},
-		{Q4, "language_model.model.layers.9.self_attn.v_proj.weight", []int{4096, 4096}, compute.Q8},
-		{Q4, "language_model.model.layers.31.self_attn.v_proj.weight", []int{4096, 4096}, compute.Q8},
+		{Q4, "language_model.model.layers.9.self_attn.v_proj.weight", []int{4096, 4096}, compute.Q6K},
+		{Q4, "language_model.model.layers.31.self_attn.v_proj.weight", []int{4096, 4096}, compute.Q6K},
 		{Q4, "language_model.model.embed_tokens.weight", []int{32064, 4096}, compute.Q8},
-		{Q4, "language_model.lm_head.weight", []int{32064, 4096}, compute.Q8},
+		{Q4, "language_model.lm_head.weight", []int{32064, 4096}, compute.Q6K},
 		{Q4, "language_model.encoder.block.2.layer.0.SelfAttention.q.weight", []int{2048, 2048}, compute.Q4K},
 		{Q4, "language_model.encoder.block.2.layer.0.SelfAttention.o.weight", []int{2048, 2048}, compute.Q8},
 		{Q4, "language_model.decoder.block.2.layer.1.EncDecAttention.o.weight", []int{2048, 2048}, compute.Q8},
@@ -48,6 +48,8 @@ func TestPrecisionMix(t *testing.T) {
 		{Q4, "language_projection.weight", []int{4096, 768}, compute.Q8},
 		// Rows that are no whole super-block fall back to Q8.
 		{Q4, "language_model.model.layers.3.self_attn.q_proj.weight", []int{128, 128}, compute.Q8},
+		{Q4, "language_model.model.layers.0.mlp.down_proj.weight", []int{128, 352}, compute.Q8},
+		{Q4, "language_model.lm_head.weight", []int{32128, 2080}, compute.Q8},
 	}
 	for _, tc := range tests {
 		if got := tc.p.dtypeFor(tc.name, tc.shape, layers); got != tc.want {
@@ -58,10 +60,11 @@ func TestPrecisionMix(t *testing.T) {
 
 // TestWeightBytes checks the bytes a loaded model reports against the
 // formats' definitions (docs/precision.md: F32 4 bytes a weight, F16 2,
-// Q8 32 bytes and a float32 scale per 32 weights, Q4K 144 bytes per 256),
+// Q8 32 bytes and a float32 scale per 32 weights, Q4K 144 bytes per 256,
+// Q6K 212 per 256),
 // and, in fp32, against the checkpoint's own float32 bytes.
 func TestWeightBytes(t *testing.T) {
-	perWeight := map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.Q8: 36.0 / 32, compute.Q4K: 144.0 / 256}
+	perWeight := map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.Q8: 36.0 / 32, compute.Q4K: 144.0 / 256, compute.Q6K: 212.0 / 256}
 	f := loadFixtures(t)[0]
 	var checkpoint int64
 	got := map[Precision]int64{}

@@ -2,7 +2,7 @@
 // only the first load at that precision converts: later loads map the file
 // and hand its words to the backend as they are.
 //
-// # File format (FormatVersion 1)
+// # File format (FormatVersion 2)
 //
 // All integers are little-endian, and the words and scales are stored as the
 // compute package packs them (compute/quant.go) on a little-endian machine.
@@ -58,8 +58,10 @@ import (
 
 // FormatVersion is the version of the file layout and of the conversion it
 // holds. Bump it when either changes (a new field, or compute.Pack giving
-// other words for a dtype), so that older files are rebuilt.
-const FormatVersion = 1
+// other words for a dtype, or a precision mix choosing other dtypes), so
+// that older files are rebuilt. 2: the q4 mix stores its Q8 tensors of the
+// language model as Q6K.
+const FormatVersion = 2
 
 // Align is the alignment of each tensor's words in the file: the common
 // page size, so that a mapped tensor starts on a page and its pages can be
