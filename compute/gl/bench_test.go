@@ -104,7 +104,7 @@ func BenchmarkGLLinearVec(b *testing.B) {
 	d, be := testGL(b)
 	data := optest.BenchWeights(n, k)
 	x := optest.RandFloats(rand.New(rand.NewPCG(2, 2)), k, 1)
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q4K, compute.Q6K} {
 		b.Run(fmt.Sprintf("Vicuna7B_4096x11008/%v", dt), func(b *testing.B) {
 			ws := uploadCopies(b, be, dt, []int{n, k}, data)
 			ctx := be.NewContext()

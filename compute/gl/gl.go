@@ -777,7 +777,8 @@ func (b *device) chunkRows(dt compute.DType, shape []int) (int, error) {
 	if bytes <= b.uploadBlock && n <= maxChunkElems {
 		return rows, nil
 	}
-	rowBytes := float64(rowElems) * map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.BF16: 2, compute.Q8: 1, compute.Q4: 0.5, compute.Q4K: 4.0 * compute.Q4KWords / compute.SuperBlockSize}[dt]
+	rowBytes := float64(rowElems) * map[compute.DType]float64{compute.F32: 4, compute.F16: 2, compute.BF16: 2, compute.Q8: 1, compute.Q4: 0.5, compute.Q4K: 4.0 * compute.Q4KWords / compute.SuperBlockSize,
+		compute.Q6K: 4.0 * compute.Q6KWords / compute.SuperBlockSize}[dt]
 	per := int(float64(b.uploadBlock) / rowBytes)
 	per = min(per, maxChunkElems/max(rowElems, 1))
 	// Rows must start on word boundaries: with an odd row length of F16

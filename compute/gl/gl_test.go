@@ -256,8 +256,13 @@ func TestSplit(t *testing.T) {
 		d.call(func() { n = len(d.live) })
 		return n
 	}
-	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4} {
-		for _, shape := range [][]int{{37, 64}, {21, 160}} {
+	for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16, compute.Q8, compute.Q4, compute.Q6K} {
+		shapes := [][]int{{37, 64}, {21, 160}}
+		if dt == compute.Q6K {
+			// Whole super-blocks: 212 bytes a row, 4 rows a chunk.
+			shapes = [][]int{{22, 256}}
+		}
+		for _, shape := range shapes {
 			n, k := shape[0], shape[1]
 			data := optest.RandFloats(rng, n*k, 1)
 			before := liveBuffers()
@@ -292,9 +297,13 @@ func TestSplit(t *testing.T) {
 			optest.Exact(t, name+" Gather across chunks", ctx.Read(ctx.Gather(w, []int32{int32(n - 1), 0, 1})),
 				append(append(slicesClone(whole[(n-1)*k:n*k]), whole[:k]...), whole[k:2*k]...))
 			// Chunks split dimension 0: a view that changes it cannot be walked.
+			rc := 32 // the view's rows: whole blocks, and for Q6K super-blocks
+			if dt == compute.Q6K {
+				rc = 2 * compute.SuperBlockSize
+			}
 			optest.MustPanic(t, name+" reshaped", func() {
-				ctx.Linear(ctx.FromFloats([]int{1, 32}, make([]float32, 32)), ctx.Reshape(w, n*k/32, 32), nil)
-			}, "split", fmt.Sprint(n*k/32))
+				ctx.Linear(ctx.FromFloats([]int{1, rc}, make([]float32, rc)), ctx.Reshape(w, n*k/rc, rc), nil)
+			}, "split", fmt.Sprint(n*k/rc))
 			w.Release()
 		}
 	}

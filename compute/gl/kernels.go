@@ -244,14 +244,16 @@ func (b *device) Copy(dst, src compute.Operand, spans []compute.Span) {
 
 // weightDefine returns the WT_* define of a weight dtype.
 func weightDefine(dt compute.DType) string {
-	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4", compute.Q4K: "Q4K"}[dt]
+	return "WT_" + map[compute.DType]string{compute.F32: "F32", compute.F16: "F16", compute.BF16: "BF16", compute.Q8: "Q8", compute.Q4: "Q4", compute.Q4K: "Q4K", compute.Q6K: "Q6K"}[dt]
 }
 
 // vecElems is how many weight elements one 16-byte vector of matvec's VEC
 // loads covers: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4, and for Q4K 32 (a vector
-// of quants, read with its super-block's header).
+// of quants, read with its super-block's header). Q6K super-blocks (53
+// words) are not whole 16-byte vectors: its VEC unit is 16 elements, read
+// as three words of quants with their scales (matvec.comp's accumQ6K).
 func vecElems(dt compute.DType) int {
-	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32, compute.Q4K: 32}[dt]
+	return map[compute.DType]int{compute.F32: 4, compute.F16: 8, compute.BF16: 8, compute.Q8: 16, compute.Q4: 32, compute.Q4K: 32, compute.Q6K: 16}[dt]
 }
 
 // matvecRows is the most rows Linear runs through the matrix–vector kernel.

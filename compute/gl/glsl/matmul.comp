@@ -2,7 +2,7 @@
 // accumulation, for Linear with many rows and for batched MatMul.
 // Layout: A [batch, M, K] F32 row-major; B either [batch, K, N] or, with
 // TRANS_B, [batch, N, K] (PyTorch's Linear weight) in the weight dtype
-// (WT_F32/F16/BF16/Q8/Q4/Q4K, see weights.glsl); C rows have stride ldc and
+// (WT_F32/F16/BF16/Q8/Q4/Q4K/Q6K, see weights.glsl); C rows have stride ldc and
 // the kernel writes columns [cOff, cOff+N) of them, so a weight split into
 // row chunks is multiplied chunk by chunk into one output.
 //
@@ -21,8 +21,8 @@
 //   A_VEC); F32 weights by vec4 (B_VEC); F16/BF16 weights by whole words
 //   (B_WORDS), four at a time as a uvec4 when K % 8 == 0 (B_WORDS4); Q8 two
 //   words and Q4 one word per invocation (B_Q8, B_Q4), decoded with their
-//   block scale. Other layouts (odd K, Q4K, MatMul's untransposed B) load
-//   element by element through wAt.
+//   block scale. Other layouts (odd K, Q4K, Q6K, MatMul's untransposed B)
+//   load element by element through wAt.
 // - F16/BF16 weights stay 16-bit in shared memory: B_WORDS keeps the
 //   weight's own words (two consecutive k of one column) in Bw, half the
 //   bytes of a float tile, and the inner loop unpacks them; the sums stay

@@ -3,8 +3,9 @@
 // float32 accumulation.
 // Layout: x [M, K] F32; w [N, K] in the weight dtype (WT_*, weights.glsl);
 // out rows have stride ldc. With VEC (K a multiple of EPV, the elements in
-// 16 bytes of weights: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4) every invocation
-// reads whole uvec4/vec4s of weights; otherwise one element at a time.
+// 16 bytes of weights: 4 F32, 8 F16/BF16, 16 Q8, 32 Q4; for Q4K 32 and
+// Q6K 16, see accumQ4K and accumQ6K) every invocation reads whole
+// uvec4/vec4s of weights (Q6K: words); otherwise one element at a time.
 // Work groups: one per NR output rows (2-D grid above 65535), WG/NR
 // invocations per row striding over K, each keeping M partial sums; the
 // sums reduce through shared memory in two levels (or, with one row per
@@ -61,6 +62,8 @@ layout(location = 4) uniform int cOff;
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 #if defined(WT_F32)
 #define WVEC vec4
+#elif defined(WT_Q6K)
+#define WVEC uint // a super-block (53 words) is not whole 16-byte vectors
 #else
 #define WVEC uvec4
 #endif
@@ -84,9 +87,14 @@ layout(std430, binding = 8) readonly buffer WS3Buf { float ws3[]; };
 // blocks of two vectors; Q4: one block per vector).
 // ACC(wbuf, sbuf, row, j, off) adds vector j of a row of weight wbuf
 // (scales sbuf) to acc[off…]: one 16-byte vector, or for Q4K one 16-byte
-// vector of quants with its super-block's header.
+// vector of quants with its super-block's header, or for Q6K unit j of 16
+// elements from six words of its super-block (Q6KW: word o of the
+// super-block of unit j of a row; see accumQ6K).
 #if defined(WT_Q4K)
 #define ACC(wbuf, sbuf, row, j, off) accumQ4K(wbuf[(row) * rowVecs + ((j) >> 3) * 9], wbuf[(row) * rowVecs + ((j) >> 3) * 9 + 1 + ((j) & 7)], j, acc, off)
+#elif defined(WT_Q6K)
+#define Q6KW(wbuf, row, j, o) wbuf[(row) * rowVecs + ((j) >> 4) * 53 + (o)]
+#define ACC(wbuf, sbuf, row, j, off) accumQ6K(Q6KW(wbuf, row, j, q6kQL(j)), Q6KW(wbuf, row, j, q6kQL(j) + 8), Q6KW(wbuf, row, j, q6kQH(j)), Q6KW(wbuf, row, j, q6kSC(j)), Q6KW(wbuf, row, j, q6kSC(j) + 1), Q6KW(wbuf, row, j, 52), j, acc, off)
 #else
 #define ACC(wbuf, sbuf, row, j, off) accum(wbuf[(row) * nv + (j)], SCALE(sbuf, row, j), (j) * step, acc, off)
 #endif
@@ -110,7 +118,7 @@ layout(location = 8) uniform float eps;
 shared float rinv[MAXM];
 #endif
 int xv;      // vec4s per x row
-int rowVecs; // 16-byte vectors per Q4K weight row (9 per super-block)
+int rowVecs; // 16-byte vectors per Q4K weight row (9 per super-block), words per Q6K row (53 per super-block)
 
 // X is the vector i of x row m as the products see it: normalised with
 // NORM (x·rsqrt(mean(x²)+eps), then times the weight, as RMSNorm rounds).
@@ -238,6 +246,51 @@ void accumQ4K(uvec4 hdr, uvec4 u, int j, inout float a[NSUM], int off) {
 }
 #endif
 
+#if defined(VEC) && defined(WT_Q6K)
+// A Q6K super-block is 53 words (llama.cpp's block_q6_K and two zero
+// bytes): ql in words 0–31, qh in 32–47, the sixteen int8 scales in 48–51
+// and d in word 52's low half. Its 256 elements are 16 units of 16: unit
+// j%16 = 8h + c reads ql words 16h + c and 16h + 8 + c and qh word
+// 32 + 8h + c, whose byte i hold the low and top bits of element
+// 128h + 4c + i + 32t of each quarter t < 4 (t 0: the first ql word's low
+// nibble, qh bits 0–1; t 1: the second's low nibble, bits 2–3; t 2 and 3:
+// their high nibbles, bits 4–5 and 6–7). Quarter t's four elements share
+// scale 8h + c/4 + 2t: byte c/4 (t even) or 2 + c/4 (t odd) of word
+// 48 + 2h (t < 2) or 49 + 2h.
+int q6kQL(int j) { return 16 * ((j >> 3) & 1) + (j & 7); }
+int q6kQH(int j) { return 32 + 8 * ((j >> 3) & 1) + (j & 7); }
+int q6kSC(int j) { return 48 + 2 * ((j >> 3) & 1); }
+
+// q6x4 is the four values q − 32 of a quarter: bits ls… of each byte of the
+// ql word lo (4 bits) and bits hs… of the qh word hi's (2 bits).
+vec4 q6x4(uint lo, uint ls, uint hi, uint hs) {
+	uvec4 b = uvec4(0u, 8u, 16u, 24u);
+	return vec4(((uvec4(lo) >> (b + ls)) & 15u) | (((uvec4(hi) >> (b + hs)) & 3u) << 4u)) - 32.0;
+}
+
+// accumQ6K adds unit j of a row (ql words l0 and l1, qh word qh, scale
+// words s0 and s1, d's word dw) to a[off+m] for every x row m, as
+// (d·sc)·Σ(q−32)·x per quarter: d·sc is exact in float32, and each
+// quarter's sum is within the float32 bound of its products.
+void accumQ6K(uint l0, uint l1, uint qh, uint s0, uint s1, uint dw, int j, inout float a[NSUM], int off) {
+	int sb = j >> 4, h = (j >> 3) & 1, c = j & 7;
+	float d = unpackHalf2x16(dw).x;
+	int sh = (c >> 2) * 8;
+	precise float d0 = d * float(bitfieldExtract(int(s0), sh, 8));
+	precise float d1 = d * float(bitfieldExtract(int(s0), sh + 16, 8));
+	precise float d2 = d * float(bitfieldExtract(int(s1), sh, 8));
+	precise float d3 = d * float(bitfieldExtract(int(s1), sh + 16, 8));
+	vec4 q0 = q6x4(l0, 0u, qh, 0u), q1 = q6x4(l1, 0u, qh, 2u);
+	vec4 q2 = q6x4(l0, 4u, qh, 4u), q3 = q6x4(l1, 4u, qh, 6u);
+	int xb = sb * 64 + h * 32 + c; // x vec4 of quarter 0; quarter t at +8t
+	for (int m = 0; m < MAXM; m++) {
+		if (m >= M) break;
+		a[off + m] += (d0 * dot(q0, X(m, xb)) + d1 * dot(q1, X(m, xb + 8))) +
+			(d2 * dot(q2, X(m, xb + 16)) + d3 * dot(q3, X(m, xb + 24)));
+	}
+}
+#endif
+
 void main() {
 	int l = lid();
 	int sub = l / LW;  // which of the group's NR rows this invocation serves
@@ -251,9 +304,13 @@ void main() {
 	float acc[NSUM];
 	for (int m = 0; m < NSUM; m++) acc[m] = 0.0;
 #ifdef VEC
-	int nv = K / EPV; // 16-byte vectors per weight row
+	int nv = K / EPV; // 16-byte vectors (Q6K: units of 16 elements) per weight row
 	xv = K / 4;
+#ifdef WT_Q6K
+	rowVecs = K / 256 * 53;
+#else
 	rowVecs = K / 256 * 9;
+#endif
 	int step = EPV / 4;
 #ifdef NORM
 	// Every x row's sum of squares, in this work group (the loop's bound is
