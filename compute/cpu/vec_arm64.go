@@ -25,6 +25,7 @@ func archKernels() []vecKernels {
 	dp := neon
 	dp.name = "neon-dotprod"
 	dp.q8i, dp.q4i, dp.q4ki, dp.q4kix4 = dotQ8iSDOT, dotQ4iSDOT, dotQ4KiSDOT, dotQ4Kx4iSDOT
+	dp.q6ki, dp.q6kix4 = dotQ6KiSDOT, dotQ6Kx4iSDOT
 	return []vecKernels{dp, neon}
 }
 
