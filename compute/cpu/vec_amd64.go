@@ -23,6 +23,7 @@ func archKernels() []vecKernels {
 		// Quantized weights meet x rounded to bytes (qdot.go) with
 		// VPMADDUBSW (qdot_avx2_amd64.s), as ggml's AVX2 kernels do.
 		q8i: dotQ8iAVX2, q4i: dotQ4iAVX2, q4ki: dotQ4KiAVX2, q4kix4: dotQ4Kx4iAVX2,
+		q6ki: dotQ6KiAVX2, q6kix4: dotQ6Kx4iAVX2, q6kirows: dotQ6KRowsAVX2, // q6k_avx2_amd64.s
 		axpy: axpyF32AVX2, axpyF16: axpyF16AVX2, heads: headsAVX2, halves: halvesAVX2,
 		fusedRows: simdFusedRows}
 	if !cpu.X86.HasAVX512F {
@@ -51,6 +52,7 @@ func archKernels() []vecKernels {
 	vnni.name = "avx512-vnni"
 	vnni.q8i, vnni.q4i, vnni.q4ki, vnni.q4kix4, vnni.q8ix4 = dotQ8VNNI, dotQ4VNNI, dotQ4KVNNI, dotQ4Kx4VNNI, dotQ8x4VNNI
 	vnni.q8irows, vnni.q4irows, vnni.q4kirows = dotQ8RowsVNNI, dotQ4RowsVNNI, dotQ4KRowsVNNI
+	vnni.q6ki, vnni.q6kix4, vnni.q6kirows = dotQ6KVNNI, dotQ6Kx4VNNI, dotQ6KRowsVNNI
 	return []vecKernels{vnni, avx512, avx2}
 }
 
