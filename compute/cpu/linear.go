@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"glimpse/compute"
@@ -627,9 +628,19 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 // prompts keep float32 x all the same: rounding x in the prompt too took
 // the tiny Vicuna's largest q8 logit error from 0.38 to 0.56 (model's
 // TestPrecisionGolden), for 10% on its 32-row products.
+//
+// Q6K takes the integer kernels at any number of rows: the packed product
+// would widen its rows through the scalar decoder (there is no SIMD Q6K
+// transpose), 160–180 ms for 4096×11008 whatever M, while the integer
+// kernels take 9–10 ms at 16 rows, 18 at 32 and 38 at 64 (142–157 GFLOP/s,
+// flat in M), so they stay ahead up to prompts of about 250 rows, longer
+// than a question about an image.
 func intRows(dt compute.DType) int {
-	if dt == compute.Q4K {
+	switch dt {
+	case compute.Q4K:
 		return 64
+	case compute.Q6K:
+		return math.MaxInt
 	}
 	return simdFusedRows
 }

@@ -19,7 +19,7 @@ func BenchmarkCPUPrefillPaths(b *testing.B) {
 	for _, m := range []int{16, 32, 64} {
 		x := optest.RandFloats(rand.New(rand.NewPCG(6, 6)), m*k, 1)
 		out := make([]float32, m*n)
-		for _, dt := range []compute.DType{compute.Q8, compute.Q4K} {
+		for _, dt := range []compute.DType{compute.Q8, compute.Q4K, compute.Q6K} {
 			words, scales, err := compute.Pack(dt, []int{n, k}, data)
 			if err != nil {
 				b.Fatal(err)
