@@ -42,15 +42,15 @@ trap 'rm -rf "$tmp"' EXIT
 # One MUL_MAT per line, as test-backend-ops --test-file reads them: op
 # (GGML_OP_MUL_MAT = 29), output type (f32 = 0), output ne, no op params, two
 # sources (type, ne, nb; nb 0 = contiguous), name. ggml type numbers: f32 0,
-# f16 1, q4_0 2, q8_0 8, q4_K 12, bf16 30.
+# f16 1, q4_0 2, q8_0 8, q4_K 12, q6_K 14, bf16 30.
 mulmat() { # name type m n k
 	echo "29 0 $3 $4 1 1 0 2 $2 $5 $3 1 1 0 0 0 0 0 $5 $4 1 1 0 0 0 0 $1"
 }
 {
-	for t in f32:0 f16:1 bf16:30 q8:8 q4:2 q4k:12; do
+	for t in f32:0 f16:1 bf16:30 q8:8 q4:2 q4k:12 q6k:14; do
 		mulmat "vec_${t%%:*}" "${t#*:}" 11008 1 4096
 	done
-	for t in f32:0 f16:1 q8:8 q4:2 q4k:12; do
+	for t in f32:0 f16:1 q8:8 q4:2 q4k:12 q6k:14; do
 		mulmat "beams_${t%%:*}" "${t#*:}" 11008 5 4096
 	done
 	for t in f32:0 f16:1; do
@@ -61,6 +61,7 @@ mulmat() { # name type m n k
 	mulmat dram_f16 1 32768 1 8192
 	mulmat dram_q8 8 65536 1 8192
 	mulmat dram_q4k 12 131072 1 8192
+	mulmat dram_q6k 14 81920 1 8192
 } >"$tmp/shapes.txt"
 
 echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
@@ -106,7 +107,7 @@ awk -v gg="$tmp/ggml.us" '
 				w = 11008 * 4096
 				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
 			} else if (p[1] == "dram" || p[1] == "dramhuge") {
-				n = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : 131072
+				n = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : (p[2] == "q6k") ? 81920 : 131072
 				w = 8192 * n
 				what = (p[1] == "dram") ? "past the cache" : "past the cache, Glimpse in huge pages as loaded"
 				printf "| matrix-vector 8192->%d, %s (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", n, what, p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
