@@ -9,9 +9,10 @@ import "glimpse/compute"
 // puts them in the AVX2 set, which the AVX-512 and VNNI sets copy.
 //
 // As for the other integer kernels, the assembly takes pointers and
-// super-block counts, and the wrappers below check them against the slices
-// first, so that a short slice panics in Go instead of being read past its
-// end.
+// super-block counts, and the wrappers below (through qdot_asm.go's
+// callQ6K and callQ6Kx4 for one and four x rows) check them against the
+// slices first, so that a short slice panics in Go instead of being read
+// past its end.
 
 //go:noescape
 func dotQ6KiAVX2Asm(q *int8, d *float32, w *uint32, nsb int) float32
@@ -33,13 +34,7 @@ const q6kRowsMaxSB = 128
 // dotQ6KiAVX2 is dotQ6Ki in AVX2 assembly: the weights' offset of 32 is
 // taken off x's side block by block, as ggml's AVX2 kernel does.
 func dotQ6KiAVX2(x qrow, w []uint32) float32 {
-	nsb := len(w) / compute.Q6KWords
-	if nsb == 0 {
-		return 0
-	}
-	x = checkQRow(x, nsb*compute.SuperBlockSize/compute.BlockSize)
-	w = w[:nsb*compute.Q6KWords]
-	return dotQ6KiAVX2Asm(&x.q[0], &x.d[0], &w[0], nsb)
+	return callQ6K(dotQ6KiAVX2Asm, x, w)
 }
 
 // dotQ6Kx4iAVX2 writes dotQ6Ki of rows m..m+3 of x with w to out (the
@@ -47,20 +42,7 @@ func dotQ6KiAVX2(x qrow, w []uint32) float32 {
 // once for the four rows, so that beams and short prompts read the matrix
 // once.
 func dotQ6Kx4iAVX2(x *qrows, m int, w []uint32, out *[4]float32) {
-	k, nb := x.k, x.k/compute.BlockSize
-	nsb := len(w) / compute.Q6KWords
-	if nsb*compute.SuperBlockSize != k {
-		panic("cpu: Q6K x4 kernel with a weight row of another length than x's")
-	}
-	*out = [4]float32{}
-	if nsb == 0 {
-		return
-	}
-	// The last row's ends bound every row's.
-	_ = x.q[(m+4)*k-1]
-	_ = x.d[(m+4)*nb-1]
-	w = w[:nsb*compute.Q6KWords]
-	dotQ6Kx4iAVX2Asm(&x.q[m*k], k, &x.d[m*nb], &w[0], nsb, out)
+	callQ6Kx4(dotQ6Kx4iAVX2Asm, x, m, w, out)
 }
 
 // dotQ6KRowsAVX2 writes dotQ6Ki of x with each of len(out) consecutive Q6K

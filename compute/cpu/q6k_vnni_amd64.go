@@ -10,7 +10,8 @@ import (
 
 // The Q6K integer kernels for AVX-512 VNNI (q6k_vnni_amd64.s), with the
 // contract of dotQ6Ki. The assembly takes pointers and super-block counts;
-// these wrappers check them against the slices first, so that a short
+// these wrappers (through qdot_asm.go's callQ6K and callQ6Kx4 for one
+// and four x rows) check them against the slices first, so that a short
 // slice panics in Go instead of reading past its end. Q6K's offset of 32
 // is taken off x's own bytes inside the kernels, so they read neither
 // x.sum nor x.isum.
@@ -30,13 +31,7 @@ func dotQ6Kx4VNNIAsm(q *int8, k int, d *float32, w *uint32, nsb int, out *[4]flo
 // instructions per super-block as it saves) and a pool round trip per call
 // would not pay.
 func dotQ6KVNNI(x qrow, w []uint32) float32 {
-	nsb := len(w) / compute.Q6KWords
-	if nsb == 0 {
-		return 0
-	}
-	q := x.q[:nsb*compute.SuperBlockSize]
-	d := x.d[:nsb*compute.SuperBlockSize/compute.BlockSize]
-	return dotQ6KVNNIAsm(&q[0], &d[0], &w[0], nsb)
+	return callQ6K(dotQ6KVNNIAsm, x, w)
 }
 
 // q6kTableWords is the size of the rows kernel's table of x terms per
@@ -80,18 +75,5 @@ func dotQ6KRowsVNNI(x qrow, w []uint32, out []float32) {
 // dotQ6Kx4VNNI writes dotQ6Ki of rows m..m+3 of x with w to out, each
 // super-block decoded once for the four rows.
 func dotQ6Kx4VNNI(x *qrows, m int, w []uint32, out *[4]float32) {
-	k, nb := x.k, x.k/compute.BlockSize
-	nsb := len(w) / compute.Q6KWords
-	if nsb*compute.SuperBlockSize != k {
-		panic("cpu: Q6K x4 kernel with a weight row of another length than x's")
-	}
-	*out = [4]float32{}
-	if nsb == 0 {
-		return
-	}
-	// The last row's ends bound every row's.
-	_ = x.q[(m+4)*k-1]
-	_ = x.d[(m+4)*nb-1]
-	w = w[:nsb*compute.Q6KWords]
-	dotQ6Kx4VNNIAsm(&x.q[m*k], k, &x.d[m*nb], &w[0], nsb, out)
+	callQ6Kx4(dotQ6Kx4VNNIAsm, x, m, w, out)
 }

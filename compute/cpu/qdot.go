@@ -184,9 +184,9 @@ func dotQ4Ki(x qrow, w []uint32) float32 {
 }
 
 // dotQ6Ki is x·w for Q6K super-blocks, whose values are d·sc_j·(q − 32)
-// per group j of 16: Σ_b d_b·Σ_{j in b} sc_j·Σ (q − 32)·q_x, with block b's
-// two groups combined in int32 (|sc·Σ| < 2^24) and d applied per
-// super-block.
+// per group j of 16: per super-block d·Σ_b x.d[b]·Σ_{j in b} sc_j·Σ
+// (q − 32)·x.q, block b's two groups combined in int32 (|Σ| ≤ 2·128·16·
+// 32·127 < 2^24, so exact in float32 too).
 func dotQ6Ki(x qrow, w []uint32) float32 {
 	const sb, bs, sw = compute.SuperBlockSize, compute.BlockSize, compute.Q6KWords
 	var total float32

@@ -17,6 +17,9 @@ type (
 	q4Asm    func(q *int8, d, sum *float32, w *uint32, scales *float32, nb int) float32
 	q4kAsm   func(q *int8, d, sum *float32, w *uint32, nsb int) float32
 	q4kx4Asm func(q *int8, k int, d, sum *float32, w *uint32, nsb int, out *[4]float32)
+	// Q6K's offset of 32 multiplies x's own bytes: no block sums.
+	q6kAsm   func(q *int8, d *float32, w *uint32, nsb int) float32
+	q6kx4Asm func(q *int8, k int, d *float32, w *uint32, nsb int, out *[4]float32)
 )
 
 // checkQRow checks that x holds nb blocks and returns them.
@@ -75,4 +78,35 @@ func callQ4Kx4(asm q4kx4Asm, x *qrows, m int, w []uint32, out *[4]float32) {
 	_ = x.sum[(m+4)*nb-1]
 	w = w[:nsb*compute.Q4KWords]
 	asm(&x.q[m*k], k, &x.d[m*nb], &x.sum[m*nb], &w[0], nsb, out)
+}
+
+// callQ6K runs a Q6K kernel: dotQ6Ki's contract.
+func callQ6K(asm q6kAsm, x qrow, w []uint32) float32 {
+	nsb := len(w) / compute.Q6KWords
+	if nsb == 0 {
+		return 0
+	}
+	q := x.q[:nsb*compute.SuperBlockSize]
+	d := x.d[:nsb*compute.SuperBlockSize/compute.BlockSize]
+	w = w[:nsb*compute.Q6KWords]
+	return asm(&q[0], &d[0], &w[0], nsb)
+}
+
+// callQ6Kx4 runs a four-row Q6K kernel: rows m..m+3 of x against w, the
+// q6kix4 contract.
+func callQ6Kx4(asm q6kx4Asm, x *qrows, m int, w []uint32, out *[4]float32) {
+	k, nb := x.k, x.k/compute.BlockSize
+	nsb := len(w) / compute.Q6KWords
+	if nsb*compute.SuperBlockSize != k {
+		panic("cpu: Q6K x4 kernel with a weight row of another length than x's")
+	}
+	*out = [4]float32{}
+	if nsb == 0 {
+		return
+	}
+	// The last row's ends bound every row's.
+	_ = x.q[(m+4)*k-1]
+	_ = x.d[(m+4)*nb-1]
+	w = w[:nsb*compute.Q6KWords]
+	asm(&x.q[m*k], k, &x.d[m*nb], &w[0], nsb, out)
 }
