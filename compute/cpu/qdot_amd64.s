@@ -252,27 +252,28 @@ q4rdone:
 	VZEROUPPER
 	RET
 
-// Q4KCHUNK multiplies chunk c of a super-block (32 bytes at 16+32c(DI):
-// sub-block 2c in the low nibbles, 2c+1 in the high ones, left times 16 by
-// nibmask<>) by x's 64 bytes at 64c(SI) (wo = 16+32c, xo = 64c) and adds
-// them, scaled by Y9's lanes 2c and 2c+1 (idx: qidx's table c; lane 2c+1
-// already divided by 16), to acc.
-#define Q4KCHUNK(wo, xo, idx, acc) \
-	VBROADCASTI64X4 wo(DI), Z4 \
-	VPANDD       Z28, Z4, Z4 \
-	VPXORD       Z5, Z5, Z5 \
-	VPDPBUSD     xo(SI), Z4, Z5 \
-	VCVTDQ2PS    Z5, Z5 \
-	VPERMPS      Z9, idx, Z6 \
-	VFMADD231PS  Z6, Z5, acc
+// Q4KCHUNK multiplies chunk c of the super-block at base (32 bytes at
+// wo = 16+32c(base): sub-block 2c in the low nibbles, 2c+1 in the high
+// ones, left times 16 by nibmask<>) by x's 64 bytes 64c..64c+63 (x: a
+// register or memory) and adds them, scaled by s's lanes 2c and 2c+1 (idx:
+// qidx's table c; lane 2c+1 already divided by 16), to acc. w, t and p are
+// temporaries.
+#define Q4KCHUNK(base, wo, x, idx, s, acc, w, t, p) \
+	VBROADCASTI64X4 wo(base), w \
+	VPANDD       Z28, w, w \
+	VPXORD       t, t, t \
+	VPDPBUSD     x, w, t \
+	VCVTDQ2PS    t, t \
+	VPERMPS      s, idx, p \
+	VFMADD231PS  p, t, acc
 
 // Q4KSCALESV is Q4KSCALES in vector registers, for the rows kernel: it
-// leaves scale_j·d in Z9's lanes 0–7 and min_j·dmin in lanes 8–15, the
-// same products, rounded once each. Takes X24–X26 (q4kshuf<>), X27 (0x30
-// bytes), K1 (bytes 12–15) and Z20 (qidx<>'s first table: eight 0s, eight
-// 1s); clobbers X11–X15.
-#define Q4KSCALESV \
-	VMOVDQU      4(DI), X11 \
+// leaves the super-block at base's scale_j·d in sz's lanes 0–7 and
+// min_j·dmin in lanes 8–15, the same products, rounded once each. Takes
+// X24–X26 (q4kshuf<>), X27 (0x30 bytes), K1 (bytes 12–15) and Z20
+// (qidx<>'s first table: eight 0s, eight 1s); clobbers X11–X15.
+#define Q4KSCALESV(base, sz) \
+	VMOVDQU      4(base), X11 \
 	VPSHUFB      X24, X11, X12 \
 	VPSRLW       $4, X12, X13 \
 	VMOVDQU8     X13, K1, X12 \
@@ -280,31 +281,84 @@ q4rdone:
 	VPSHUFB      X25, X11, X14 \
 	VPSRLW       $2, X14, X14 \
 	VPTERNLOGD   $0xf8, X27, X14, X12 \
-	VPMOVZXBD    X12, Z9 \
-	VCVTDQ2PS    Z9, Z9 \
-	VCVTPH2PS    (DI), X15 \
+	VPMOVZXBD    X12, sz \
+	VCVTDQ2PS    sz, sz \
+	VCVTPH2PS    (base), X15 \
 	VPERMPS      Z15, Z20, Z15 \
-	VMULPS       Z15, Z9, Z9
+	VMULPS       Z15, sz, sz
+
+// Q4KFACTORS adds Σ min_j·dmin·Σx_j (sz's lanes 8–15 times x's block sums,
+// Z16's) to min's lanes 8–15 and leaves scale_j·d·x.d_j in sy's lanes 0–7
+// (lanes 2c+1 divided by 16), from Q4KSCALESV's sz.
+#define Q4KFACTORS(sz, sy, min) \
+	VFMADD231PS  Z16, sz, K2, min \
+	VMULPS       Y29, sy, sy \
+	VMULPS       Y16, sy, sy
+
+// Q4KXSCALES loads x's block scales (lanes 0–7) and sums (lanes 8–15) of
+// the super-block at R8 and R9 into Z16.
+#define Q4KXSCALES \
+	VMOVUPS      (R8), Y16 \
+	VINSERTF64X4 $1, (R9), Z16, Z16
+
+// Q4KPREFETCH prefetches the weights QPFD bytes past base's super-block
+// (three lines per 144 bytes, so that no line is skipped).
+#define Q4KPREFETCH(base) \
+	PREFETCHT0 QPFD(base) \
+	PREFETCHT0 (QPFD+64)(base) \
+	PREFETCHT0 (QPFD+128)(base)
 
 // Q4KSB multiplies one super-block of the weights at DI by x (SI, R8, R9)
-// into Z0, Z1 (scaled sums) and Y3 (Σ min·Σx), and advances the pointers:
-// the body of the one-row Q4K kernel. The scales are decoded by Q4KSCALES
-// (q4k_amd64.h).
+// into Z0, Z1 (scaled sums) and Z3's lanes 8–15 (Σ min·Σx), and advances
+// the pointers: the body of the rows kernel's loop over a lone row.
 #define Q4KSB \
-	PREFETCHT0 QPFD(DI) \
-	PREFETCHT0 (QPFD+64)(DI) \
-	PREFETCHT0 (QPFD+128)(DI) \
-	Q4KSCALESV \
-	VMOVUPS      (R8), Y16 \
-	VINSERTF64X4 $1, (R9), Z16, Z16 \
-	VFMADD231PS  Z16, Z9, K2, Z3 \
-	VMULPS       Y29, Y9, Y9 \
-	VMULPS       Y16, Y9, Y9 \
-	Q4KCHUNK(16, 0, Z20, Z0) \
-	Q4KCHUNK(48, 64, Z21, Z1) \
-	Q4KCHUNK(80, 128, Z22, Z0) \
-	Q4KCHUNK(112, 192, Z23, Z1) \
+	Q4KPREFETCH(DI) \
+	Q4KSCALESV(DI, Z9) \
+	Q4KXSCALES \
+	Q4KFACTORS(Z9, Y9, Z3) \
+	Q4KCHUNK(DI, 16, 0(SI), Z20, Z9, Z0, Z4, Z5, Z6) \
+	Q4KCHUNK(DI, 48, 64(SI), Z21, Z9, Z1, Z4, Z5, Z6) \
+	Q4KCHUNK(DI, 80, 128(SI), Z22, Z9, Z0, Z4, Z5, Z6) \
+	Q4KCHUNK(DI, 112, 192(SI), Z23, Z9, Z1, Z4, Z5, Z6) \
 	ADDQ $144, DI \
+	ADDQ $256, SI \
+	ADDQ $32, R8 \
+	ADDQ $32, R9
+
+// Q4KSB2 is Q4KSB for two weight rows at once, DI's into Z0, Z1 and Z3 and
+// BX's into Z2, Z7 and Z8, each row's operations in the same order as
+// Q4KSB's (so each result is bit for bit the one-row loop's): x's bytes,
+// block scales and sums are loaded once for both, and the weights stream
+// from two places in memory, which the 2-core CI machine serves faster than
+// one stream a core (as q6k_vnni_amd64.s's Q6KSBT2). The prefetch distance
+// stays QPFD for each stream: with two rows, 3 to 14 alternating rounds of
+// the rows kernel's benchmarks (DecodeLayers, then DRAMHuge) put 1280–3600
+// bytes within noise of one another (2560: 23.2–26.7 and 26.6–30.1 GB/s;
+// 1920: 22.5–27.0 and 25.6–30.9; 3600: 24.7–26.7 and 27.0–28.2), 5120
+// lower (22.3–25.3, 25.7–26.5), and PREFETCHT1 at 2560 or 5120 lower
+// again (21.6–24.7, 23.8–27.0).
+#define Q4KSB2 \
+	Q4KPREFETCH(DI) \
+	Q4KPREFETCH(BX) \
+	Q4KSCALESV(DI, Z9) \
+	Q4KSCALESV(BX, Z10) \
+	Q4KXSCALES \
+	Q4KFACTORS(Z9, Y9, Z3) \
+	Q4KFACTORS(Z10, Y10, Z8) \
+	VMOVDQU64    0(SI), Z30 \
+	Q4KCHUNK(DI, 16, Z30, Z20, Z9, Z0, Z4, Z5, Z6) \
+	Q4KCHUNK(BX, 16, Z30, Z20, Z10, Z2, Z17, Z18, Z19) \
+	VMOVDQU64    64(SI), Z31 \
+	Q4KCHUNK(DI, 48, Z31, Z21, Z9, Z1, Z4, Z5, Z6) \
+	Q4KCHUNK(BX, 48, Z31, Z21, Z10, Z7, Z17, Z18, Z19) \
+	VMOVDQU64    128(SI), Z30 \
+	Q4KCHUNK(DI, 80, Z30, Z22, Z9, Z0, Z4, Z5, Z6) \
+	Q4KCHUNK(BX, 80, Z30, Z22, Z10, Z2, Z17, Z18, Z19) \
+	VMOVDQU64    192(SI), Z31 \
+	Q4KCHUNK(DI, 112, Z31, Z23, Z9, Z1, Z4, Z5, Z6) \
+	Q4KCHUNK(BX, 112, Z31, Z23, Z10, Z7, Z17, Z18, Z19) \
+	ADDQ $144, DI \
+	ADDQ $144, BX \
 	ADDQ $256, SI \
 	ADDQ $32, R8 \
 	ADDQ $32, R9
@@ -390,12 +444,38 @@ q8rdone:
 	VZEROUPPER
 	RET
 
+// Q4KROWSUM leaves a row's result, Σ of a's and b's lanes less Σ of m's
+// lanes 8–15 (Σ min·Σx), in ax; clobbers b, m and t. The one-row loop's
+// reduction, in the same order, for either row.
+#define Q4KROWSUM(az, ay, ax, bz, by, bx, mz, my, mx, tx) \
+	VADDPS        bz, az, az \
+	VEXTRACTF64X4 $1, az, by \
+	VADDPS        by, ay, ay \
+	VEXTRACTF128  $1, ay, bx \
+	VADDPS        bx, ax, ax \
+	VPERMILPS     $0x4e, ax, bx \
+	VADDPS        bx, ax, ax \
+	VPERMILPS     $0xb1, ax, bx \
+	VADDPS        bx, ax, ax \
+	VEXTRACTF64X4 $1, mz, my \
+	VEXTRACTF128  $1, my, tx \
+	VADDPS        tx, mx, mx \
+	HSUM4(mx, tx) \
+	VSUBSS        mx, ax, ax
+
 // func dotQ4KRowsVNNIAsm(q *int8, d *float32, sum *float32, w *uint32, nsb int, nrows int, out *float32)
-// dotQ4KVNNIAsm over nrows consecutive weight rows of nsb > 0 super-blocks
-// each, out[r] for row r.
+// x against nrows consecutive Q4K weight rows of nsb > 0 super-blocks
+// each, out[r] for row r: one call per task of decoding. With h = nrows/2,
+// rows r and h+r go together (DI and BX, Q4KSB2; results to R10 and
+// R10+R11), then the last row of an odd count alone (Q4KSB). Walking two
+// rows half a task apart instead of one row at a time, on the 2-core CI
+// machine, five alternating rounds of the old and new test binaries
+// (go test -c; -run '^$' -bench 'CPUDecodeLayersHuge/.*/q4k' -benchtime 3x,
+// and -bench 'CPULinearVecDRAMHuge/.*/q4k' -benchtime 10x): 17.9–19.6 to
+// 23.3–25.0 GB/s and 21.7–23.6 to 26.5–29.1 GB/s; in cache
+// (BenchmarkCPULinearVecL2 q4k, -cpu 1, ten rounds) 18.2–19.8 and
+// 17.9–19.4 GB/s, the same work per byte.
 TEXT ·dotQ4KRowsVNNIAsm(SB), NOSPLIT, $0-56
-	MOVQ w+24(FP), DI
-	MOVQ nrows+40(FP), DX
 	VMOVDQU32 nibmask<>(SB), Z28
 	VMOVUPS   hsixteenth<>(SB), Y29
 	VMOVDQU32 qidx<>+0(SB), Z20
@@ -411,33 +491,64 @@ TEXT ·dotQ4KRowsVNNIAsm(SB), NOSPLIT, $0-56
 	KMOVW     AX, K1
 	MOVW      $0xff00, AX
 	KMOVW     AX, K2
+	MOVQ w+24(FP), DI
+	MOVQ out+48(FP), R10
+	MOVQ nrows+40(FP), DX
+	SHRQ $1, DX
+	JZ   q4krodd
+	MOVQ nsb+32(FP), AX
+	IMULQ $144, AX
+	IMULQ DX, AX
+	LEAQ (DI)(AX*1), BX                // row h
+	LEAQ 0(DX*4), R11
 
-q4krrow:
+q4kr2row:
 	MOVQ q+0(FP), SI
 	MOVQ d+8(FP), R8
 	MOVQ sum+16(FP), R9
 	MOVQ nsb+32(FP), CX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
-	VXORPS Y3, Y3, Y3
+	VXORPS Z3, Z3, Z3
+	VXORPS Z2, Z2, Z2
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+
+q4kr2loop:
+	Q4KSB2
+	DECQ CX
+	JNZ  q4kr2loop
+
+	Q4KROWSUM(Z0, Y0, X0, Z1, Y1, X1, Z3, Y3, X3, X4)
+	Q4KROWSUM(Z2, Y2, X2, Z7, Y7, X7, Z8, Y8, X8, X4)
+	MOVSS X0, (R10)
+	MOVSS X2, (R10)(R11*1)
+	ADDQ  $4, R10
+	DECQ  DX
+	JNZ   q4kr2row
+	MOVQ  BX, DI                       // row 2h
+	ADDQ  R11, R10
+
+q4krodd:
+	TESTQ $1, nrows+40(FP)
+	JZ    q4krdone
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ sum+16(FP), R9
+	MOVQ nsb+32(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z3, Z3, Z3
 
 q4krloop:
 	Q4KSB
 	DECQ CX
 	JNZ  q4krloop
 
-	QREDUCE
-	VEXTRACTF64X4 $1, Z3, Y3           // Σ min·Σx is in lanes 8–15
-	VEXTRACTF128 $1, Y3, X4
-	VADDPS       X4, X3, X3
-	HSUM4(X3, X4)
-	VSUBSS       X3, X0, X0
-	MOVQ  out+48(FP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, AX
-	MOVQ  AX, out+48(FP)
-	DECQ  DX
-	JNZ   q4krrow
+	Q4KROWSUM(Z0, Y0, X0, Z1, Y1, X1, Z3, Y3, X3, X4)
+	MOVSS X0, (R10)
+
+q4krdone:
 	VZEROUPPER
 	RET
 
