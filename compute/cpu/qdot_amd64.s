@@ -32,7 +32,8 @@
 // 16.6–17.4 GB/s (2048: 19.0–21.7 and 16.2–17.4).
 #define QPFD 2560
 
-// Q8PFD is the Q8 rows kernel's distance, into L2 (PREFETCHT1): its
+// Q8PFD is the Q8 rows kernel's distance for a lone row (an odd count's
+// last, or dotQ8VNNI's), into L2 (PREFETCHT1): its
 // weights stream at twice Q4K's bytes per instruction, and four rounds of
 // the same benchmarks (8192×65536 Q8; q8 layers) gave 24.2–25.6 and
 // 21.2–22.0 GB/s with QPFD into L1, 25.0–28.4 and 21.4–24.0 with this.
@@ -363,20 +364,158 @@ q4rdone:
 	ADDQ $32, R8 \
 	ADDQ $32, R9
 
+// Q8ROWS2 is the rows kernel's two-block step (w + 128 by x's bytes,
+// lanes 0–7 block b and 8–15 block b+1, scaled by scale·d; the correction
+// Σ scale·d·Σq beside) for one weight row, at w (its scales at s), with
+// x's 64 bytes in Z30, its two block scales in X15 and their Σq, as floats,
+// in X8: acc and corr take the sums; wz, tz, sx (sz: the same register)
+// and pz are temporaries. The one-row loop's operations, in its order.
+#define Q8ROWS2(w, s, wz, tz, sx, sz, pz, acc, corr) \
+	VMOVDQU64   (w), wz \
+	VPXORD      Z31, wz, wz \
+	VPXORD      tz, tz, tz \
+	VPDPBUSD    Z30, wz, tz \
+	VCVTDQ2PS   tz, tz \
+	VMOVQ       (s), sx \
+	VMULPS      X15, sx, sx \
+	VPERMPS     sz, Z20, pz \
+	VFMADD231PS pz, tz, acc \
+	VFMADD231PS X8, sx, corr
+
+// Q8ROWS1 is Q8ROWS2 for a last single block (256-bit vectors: x's 32
+// bytes in Y30, its scale in X15, its Σq in X8), into accz (whose upper
+// lanes the zero upper lanes of tz leave as they are).
+#define Q8ROWS1(w, s, wy, ty, tz, sx, py, accz, corr) \
+	VMOVDQU      (w), wy \
+	VPXORD       Y31, wy, wy \
+	VPXORD       ty, ty, ty \
+	VPDPBUSD     Y30, wy, ty \
+	VCVTDQ2PS    ty, ty \
+	VMOVSS       (s), sx \
+	VMULSS       X15, sx, sx \
+	VBROADCASTSS sx, py \
+	VMULPS       py, ty, ty \
+	VADDPS       tz, accz, accz \
+	VFMADD231PS  X8, sx, corr
+
+// Q8ROWSUM leaves a row's result, Σ of a's and b's lanes less 128·Σ of
+// corr's lanes (X5 = 128), in ax; clobbers b and X4. QREDUCE, HSUM4 and
+// the correction of the one-row loop, in the same order, for either row.
+#define Q8ROWSUM(az, ay, ax, bz, by, bx, corr) \
+	VADDPS        bz, az, az \
+	VEXTRACTF64X4 $1, az, by \
+	VADDPS        by, ay, ay \
+	VEXTRACTF128  $1, ay, bx \
+	VADDPS        bx, ax, ax \
+	VPERMILPS     $0x4e, ax, bx \
+	VADDPS        bx, ax, ax \
+	VPERMILPS     $0xb1, ax, bx \
+	VADDPS        bx, ax, ax \
+	HSUM4(corr, X4) \
+	VFNMADD231SS  X5, corr, ax
+
 // func dotQ8RowsVNNIAsm(q *int8, d *float32, isum *int32, w *uint32, scales *float32, nb int, nrows int, out *float32)
-// dotQ8VNNIAsm over nrows consecutive weight rows of nb > 0 blocks each (and
-// their scales), out[r] for row r: one call per task of decoding instead of
-// one per row. DI and DX (weights, scales) run on from row to row; the row
-// count and out are kept in the argument frame, as the one-row kernel's
-// body uses every other register.
+// x against nrows consecutive Q8 weight rows of nb > 0 blocks each (and
+// their scales), out[r] for row r: one call per task of decoding instead
+// of one per row. With h = nrows/2, rows r and h+r go together (weights
+// DI and BX, scales DX and R12, Q8ROWS2 and Q8ROWS1 into Z0, Z1, X3 and
+// Z2, Z9, X10; results to R10 and R10+R11), x's bytes, block scales and
+// Σq loaded once for both; then the last row of an odd count alone, the
+// one-row loop (q8rloop2), which also serves dotQ8VNNI. Each row's
+// operations are the one-row loop's, in its order, so each result is bit
+// for bit the same whichever way its row goes; the two rows stream from
+// two places in memory, which the 2-core CI machine serves faster than one
+// stream a core (as dotQ4KRowsVNNIAsm). The two streams prefetch as the
+// Q4K pair does (PREFETCHT0, QPFD ahead each), not Q8PFD's PREFETCHT1.
+// Old and new test binaries (go test -c), interleaved, 14 rounds on the
+// 2-core CI machine (-run '^$' -bench 'CPUDecodeLayersHuge/.*/q8'
+// -benchtime 3x; -bench 'CPULinearVecDRAMHuge/.*/q8' -benchtime 10x;
+// -bench 'CPULinearVecL2/.*/q8' -cpu 1), medians and ranges: one row at a
+// time 19.3 (15.1–22.7), 25.9 (16.6–27.9) and 24.8 (16.4–26.4) GB/s; this
+// 20.9 (17.6–24.5), 27.4 (24.3–29.8) and 28.5 (26.2–32.1). The pair with
+// Q8PFD kept (PREFETCHT1, 5120) gave 20.7, 25.7 and 27.2, and PREFETCHT1
+// at 2560 or 7680 no better than that (8 rounds).
 TEXT ·dotQ8RowsVNNIAsm(SB), NOSPLIT, $0-64
 	MOVQ w+24(FP), DI
 	MOVQ scales+32(FP), DX
+	MOVQ out+56(FP), R10
 	MOVL $0x80808080, AX
 	VPBROADCASTD AX, Z31
 	VMOVDQU32 qidx<>+0(SB), Z20
+	MOVQ nrows+48(FP), R13
+	SHRQ $1, R13
+	JZ   q8rodd
+	MOVQ nb+40(FP), AX
+	IMULQ R13, AX                      // h·nb blocks
+	LEAQ (DX)(AX*4), R12               // row h's scales
+	SHLQ $5, AX
+	LEAQ (DI)(AX*1), BX                // row h's weights
+	LEAQ 0(R13*4), R11
 
-q8rrow:
+q8r2row:
+	MOVQ q+0(FP), SI
+	MOVQ d+8(FP), R8
+	MOVQ isum+16(FP), R9
+	MOVQ nb+40(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS X3, X3, X3
+	VXORPS Z2, Z2, Z2
+	VXORPS Z9, Z9, Z9
+	VXORPS X10, X10, X10
+
+q8r2loop2:
+	CMPQ CX, $2
+	JLT  q8r2tail
+	PREFETCHT0 QPFD(DI)
+	PREFETCHT0 QPFD(BX)
+	VMOVDQU64  (SI), Z30
+	VMOVQ      (R8), X15
+	VMOVQ      (R9), X8
+	VCVTDQ2PS  X8, X8
+	Q8ROWS2(DI, DX, Z4, Z5, X6, Z6, Z7, Z0, X3)
+	Q8ROWS2(BX, R12, Z11, Z12, X13, Z13, Z14, Z2, X10)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, BX
+	ADDQ $8, DX
+	ADDQ $8, R12
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  q8r2loop2
+
+q8r2tail:
+	CMPQ CX, $1
+	JLT  q8r2done
+	VMOVDQU64 (SI), Y30
+	VMOVSS    (R8), X15
+	VMOVSS    (R9), X8
+	VCVTDQ2PS X8, X8
+	Q8ROWS1(DI, DX, Y4, Y5, Z5, X6, Y7, Z1, X3)
+	Q8ROWS1(BX, R12, Y11, Y12, Z12, X13, Y14, Z9, X10)
+	ADDQ $32, DI                       // on to the next rows
+	ADDQ $32, BX
+	ADDQ $4, DX
+	ADDQ $4, R12
+
+q8r2done:
+	MOVL  $0x43000000, AX              // 128.0
+	VMOVD AX, X5
+	Q8ROWSUM(Z0, Y0, X0, Z1, Y1, X1, X3)
+	Q8ROWSUM(Z2, Y2, X2, Z9, Y9, X9, X10)
+	MOVSS X0, (R10)
+	MOVSS X2, (R10)(R11*1)
+	ADDQ  $4, R10
+	DECQ  R13
+	JNZ   q8r2row
+	MOVQ  BX, DI                       // row 2h
+	MOVQ  R12, DX
+	ADDQ  R11, R10
+
+q8rodd:
+	TESTQ $1, nrows+48(FP)
+	JZ    q8rret
 	MOVQ q+0(FP), SI
 	MOVQ d+8(FP), R8
 	MOVQ isum+16(FP), R9
@@ -426,8 +565,6 @@ q8rtail:
 	VMOVSS       (R9), X8
 	VCVTDQ2PS    X8, X8
 	VFMADD231PS  X8, X6, X3
-	ADDQ         $32, DI               // on to the next row
-	ADDQ         $4, DX
 
 q8rdone:
 	QREDUCE
@@ -435,12 +572,9 @@ q8rdone:
 	MOVL  $0x43000000, AX              // 128.0
 	VMOVD AX, X5
 	VFNMADD231SS X5, X3, X0
-	MOVQ  out+56(FP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, AX
-	MOVQ  AX, out+56(FP)
-	DECQ  nrows+48(FP)
-	JNZ   q8rrow
+	MOVSS X0, (R10)
+
+q8rret:
 	VZEROUPPER
 	RET
 
