@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// packSerial packs data one block (Q4K: one super-block) after another on
+// packSerial packs data one block (Q4K, Q6K: one super-block) after another on
 // the calling goroutine, in element order: the reference that Pack's split
 // over goroutines must reproduce bit for bit.
 func packSerial(dt DType, data []float32) (words []uint32, scales []float32) {
@@ -17,6 +17,12 @@ func packSerial(dt DType, data []float32) (words []uint32, scales []float32) {
 	if dt == Q4K {
 		for s := 0; s < n/SuperBlockSize; s++ {
 			quantizeQ4K(data[s*SuperBlockSize:(s+1)*SuperBlockSize], words[s*Q4KWords:(s+1)*Q4KWords])
+		}
+		return words, nil
+	}
+	if dt == Q6K {
+		for s := 0; s < n/SuperBlockSize; s++ {
+			quantizeQ6K(data[s*SuperBlockSize:(s+1)*SuperBlockSize], words[s*Q6KWords:(s+1)*Q6KWords])
 		}
 		return words, nil
 	}
@@ -62,6 +68,7 @@ func TestPackParallelMatchesSerial(t *testing.T) {
 		{Q4K, []int{3, 2304}},
 		{Q4K, []int{67, 768}},   // 201 super-blocks: 4 chunks of 64, the last short
 		{Q4K, []int{129, 1280}}, // 645 super-blocks
+		{Q6K, []int{67, 768}},   // as Q4K: 201 super-blocks
 		{Q8, []int{37, 4160}},   // 4810 blocks: 2 chunks, the last short
 		{Q8, []int{4099, 96}},   // 12297 blocks
 		{Q4, []int{37, 4160}},

@@ -205,8 +205,9 @@ func q4kLinearBound(t testing.TB, x []float32, m, k int, wf []float32, n int, bi
 // over every block, d/2 = max|x| / 254 times Σ|integer part of w|, the
 // integer part being the stored weight for Q8 and Q6K (whose offset of 32
 // multiplies the rounded x: kernels take Σ(q−32)·x in integers), scale·n =
-// w + 8·scale for Q4 and scale·n = w + min for Q4K. 1 % more covers the roundings of d,
-// of x/d and of the weights' decoding. nil where dt keeps x in float32.
+// w + 8·scale for Q4 and scale·n = w + min for Q4K. 1 % more covers the
+// roundings of d, of x/d and of the weights' decoding. nil where dt keeps x
+// in float32.
 func xRounding(t testing.TB, dt compute.DType, x []float64, m, k int, wf []float32, n int) []float64 {
 	t.Helper()
 	if dt != compute.Q8 && dt != compute.Q4 && dt != compute.Q4K && dt != compute.Q6K {
