@@ -71,8 +71,10 @@ func testImage() image.Image {
 // and answers one short greedy question, checking that every logit is
 // finite. Real widths mean real head dims (88 in the vision encoder, 128 in
 // Vicuna, 64 in T5), the full 32064×4096 (Vicuna) or 32128×2048 (Flan-T5)
-// embeddings and heads, and, for q4, rows that make whole Q4K super-blocks
-// (4096, 11008, 2048, 5120), which the tiny fixtures' rows do not.
+// embeddings and heads, and, for q4, rows that make whole Q4K and Q6K
+// super-blocks (4096, 11008, 2048, 5120), which the tiny fixtures' rows do
+// not: the heads and, the one layer being the stack's last eighth, Vicuna's
+// v_proj and down_proj are Q6K.
 func answerOn(t *testing.T, be compute.Backend, name string, p model.Precision) {
 	dir := oneLayer(t, name)
 	ctx := context.Background()
