@@ -59,8 +59,8 @@ import (
 // FormatVersion is the version of the file layout and of the conversion it
 // holds. Bump it when either changes (a new field, or compute.Pack giving
 // other words for a dtype, or a precision mix choosing other dtypes), so
-// that older files are rebuilt. 2: the q4 mix stores its Q8 tensors of the
-// language model as Q6K.
+// that older files are rebuilt. 2: the q4 mix stores Q4_K_M's 6-bit
+// tensors (lm_head, some v_proj and down_proj) as Q6K, not Q8.
 const FormatVersion = 2
 
 // Align is the alignment of each tensor's words in the file: the common
