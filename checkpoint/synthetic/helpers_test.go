@@ -94,15 +94,30 @@ func oneLayer(t testing.TB, model string) string {
 	return dir
 }
 
-// dropCached deletes a cached checkpoint that no later test needs, to keep
-// the disk the tests hold small.
-func dropCached(model string) {
+// dropCached deletes the cached checkpoints of models, to keep the disk
+// the tests hold small; a later oneLayer writes a dropped one again.
+func dropCached(models ...string) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
-	if dir, ok := cached[model]; ok {
-		os.RemoveAll(dir)
-		delete(cached, model)
+	for _, model := range models {
+		if dir, ok := cached[model]; ok {
+			os.RemoveAll(dir)
+			delete(cached, model)
+		}
 	}
+}
+
+// dropCachedExcept deletes every cached checkpoint but model's.
+func dropCachedExcept(model string) {
+	cacheMu.Lock()
+	var others []string
+	for m := range cached {
+		if m != model {
+			others = append(others, m)
+		}
+	}
+	cacheMu.Unlock()
+	dropCached(others...)
 }
 
 // gb formats bytes as decimal gigabytes, as the Hub shows sizes.
