@@ -338,8 +338,9 @@ func BenchmarkCPUVecKernels(b *testing.B) {
 }
 
 // TestFloatRows checks the four-weight-row float kernels of every set that
-// has them against float64 sums, at lengths around their step and with
-// rows off alignment.
+// has them against float64 sums, at lengths around their step, with rows
+// off alignment, and with the four weight rows neighbours or s rows apart
+// (Linear's tasks take rows a quarter of the task apart).
 func TestFloatRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 21))
 	runs := 0
@@ -350,32 +351,34 @@ func TestFloatRows(t *testing.T) {
 		}
 		for _, dt := range []compute.DType{compute.F32, compute.F16, compute.BF16} {
 			for _, k := range []int{fr.step, 3 * fr.step, 4096 + fr.step} {
-				for _, off := range []int{0, 1} {
-					const ldx = 7 // x rows k+7 apart
+				for _, c := range []struct{ off, s int }{{0, 1}, {1, 1}, {0, 3}, {1, 5}} {
+					// x rows k+7 apart; weight rows 0, s, 2s and 3s.
+					const ldx = 7
+					off, s, rows := c.off, c.s, 3*c.s+1
 					x := optest.RandFloats(rng, 3*(k+ldx)+k+off, 1)[off:]
-					wf := optest.RandFloats(rng, 4*k, 1)
-					words, _, err := compute.Pack(dt, []int{4, k}, wf)
+					wf := optest.RandFloats(rng, rows*k, 1)
+					words, _, err := compute.Pack(dt, []int{rows, k}, wf)
 					if err != nil {
 						t.Fatal(err)
 					}
-					vals := compute.Unpack(dt, []int{4, k}, words, nil)
+					vals := compute.Unpack(dt, []int{rows, k}, words, nil)
 					w := &weightRows{dt: dt, k: k, f: vals, words: append(make([]uint32, off), words...)[off:]}
 					if dt == compute.F32 {
 						w.f = append(make([]float32, off), vals...)[off:]
 					}
 					var o4 [4]float32
 					var o16 [16]float32
-					w.dotRows4(fr, x[:k], 0, &o4)
-					w.dot4Rows4(fr, x, k+ldx, 0, &o16)
+					w.dotRows4(fr, x[:k], 0, s, &o4)
+					w.dot4Rows4(fr, x, k+ldx, 0, s, &o16)
 					runs++
 					for r := range 4 {
 						for j := range 4 {
 							var want, bound float64
 							for i := range k {
-								p := float64(x[r*(k+ldx)+i]) * float64(vals[j*k+i])
+								p := float64(x[r*(k+ldx)+i]) * float64(vals[j*s*k+i])
 								want, bound = want+p, bound+math.Abs(p)
 							}
-							what := fmt.Sprintf("%s %v k=%d off=%d: x row %d, weight row %d", ks.name, dt, k, off, r, j)
+							what := fmt.Sprintf("%s %v k=%d off=%d: x row %d, weight row %d of stride %d", ks.name, dt, k, off, r, j*s, s)
 							optest.CheckSums(t, what, o16[4*r+j:4*r+j+1], []float64{want}, []float64{bound}, k)
 							if r == 0 {
 								optest.CheckSums(t, what+" (one x row)", o4[j:j+1], []float64{want}, []float64{bound}, k)
