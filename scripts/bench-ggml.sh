@@ -22,8 +22,13 @@
 #
 # Environment: BENCHTIME (go test -benchtime, default 100x: ten runs of a
 # 2 ms product gave 0.71× and 1.32× ggml for the same Q4 kernel in two
-# invocations minutes apart on the 2-core CI machine); GGML_COMMIT, a
-# label printed with the table (the commit the binary was built from).
+# invocations minutes apart on the 2-core CI machine); ROUNDS (default 1):
+# run ggml and Glimpse that many times, alternating, and report each
+# side's median and the range of the rounds' ratios (a shared machine's
+# memory bandwidth drifts within minutes: one round gave Glimpse's Q8
+# 0.38× ggml where the rounds around it gave 1.00× and 0.78×);
+# GGML_COMMIT, a label printed with the table (the commit the binary was
+# built from).
 set -eu
 
 tbo=${1:-}
@@ -66,55 +71,77 @@ mulmat() { # name type m n k
 
 echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo "== glimpse $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- compute 2>/dev/null || echo ' (compute/ modified)'), ggml ${GGML_COMMIT:-(commit not given)}"
-echo "== ggml: $tbo perf -o MUL_MAT -b CPU --test-file shapes.txt"
-"$tbo" perf -o MUL_MAT -b CPU --test-file "$tmp/shapes.txt" >"$tmp/ggml.txt" 2>&1 || {
-	cat "$tmp/ggml.txt" >&2
-	echo "test-backend-ops failed" >&2
-	exit 1
-}
-# name us-per-run
-sed -n 's/.*MUL_MAT(name=\([a-z0-9_]*\),.* - *\([0-9.]*\) us\/run.*/\1 \2/p' "$tmp/ggml.txt" >"$tmp/ggml.us"
-if [ ! -s "$tmp/ggml.us" ]; then
-	cat "$tmp/ggml.txt" >&2
-	echo "no MUL_MAT timings in test-backend-ops' output" >&2
-	exit 1
-fi
-
+rounds=${ROUNDS:-1}
 bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM|LinearVecDRAMHuge)$'
+echo "== ggml: $tbo perf -o MUL_MAT -b CPU --test-file shapes.txt"
 echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-100x} ./compute/cpu/"
-go test -run '^$' -bench "$bench" -benchtime "${BENCHTIME:-100x}" ./compute/cpu/ >"$tmp/go.txt" 2>&1 || {
-	cat "$tmp/go.txt" >&2
-	echo "go test failed" >&2
-	exit 1
-}
-# name ns-per-op, named as the ggml lines are
-sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
-	awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":$1=="CPULinearVecDRAMHuge"?"dramhuge":"mat"; print k "_" $2, $3/1000}' >"$tmp/go.us"
-sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
-	awk '{print $1, $2/1000}' >>"$tmp/go.us"
+echo "== $rounds round(s), alternating"
+go test -c -o "$tmp/cpu.test" ./compute/cpu/
+: >"$tmp/ggml.us"
+: >"$tmp/go.us"
+r=1
+while [ "$r" -le "$rounds" ]; do
+	"$tbo" perf -o MUL_MAT -b CPU --test-file "$tmp/shapes.txt" >"$tmp/ggml.txt" 2>&1 || {
+		cat "$tmp/ggml.txt" >&2
+		echo "test-backend-ops failed" >&2
+		exit 1
+	}
+	n=$(wc -l <"$tmp/ggml.us")
+	sed -n 's/.*MUL_MAT(name=\([a-z0-9_]*\),.* - *\([0-9.]*\) us\/run.*/\1 \2/p' "$tmp/ggml.txt" >>"$tmp/ggml.us"
+	if [ "$(wc -l <"$tmp/ggml.us")" -eq "$n" ]; then
+		cat "$tmp/ggml.txt" >&2
+		echo "no MUL_MAT timings in test-backend-ops' output" >&2
+		exit 1
+	fi
+	# The test binary runs in its package's folder, as go test runs it.
+	(cd compute/cpu && "$tmp/cpu.test" -test.run '^$' -test.bench "$bench" -test.benchtime "${BENCHTIME:-100x}") >"$tmp/go.txt" 2>&1 || {
+		cat "$tmp/go.txt" >&2
+		echo "the benchmarks failed" >&2
+		exit 1
+	}
+	sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
+		awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":$1=="CPULinearVecDRAMHuge"?"dramhuge":"mat"; print k "_" $2, $3/1000}' >>"$tmp/go.us"
+	sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
+		awk '{print $1, $2/1000}' >>"$tmp/go.us"
+	r=$((r + 1))
+done
 
-# The table: matrix-vector in ns per weight, beams and products in
-# GFLOP/s; "Glimpse/ggml" is Glimpse's speed over ggml's (above 1: faster).
+# Each side's median time over the rounds, and the lowest and highest of
+# the rounds' own ratios (round r's ggml time over round r's Glimpse time).
 awk -v gg="$tmp/ggml.us" '
-	FILENAME == gg { ggml[$1] = $2; next }
-	{ glimpse[$1] = $2; order[++n] = $1 }
+	function median(a, c,    i, j, t, v) {
+		for (i = 1; i <= c; i++) v[i] = a[i]
+		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		return (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2
+	}
+	FILENAME == gg { ng[$1]++; ggml[$1, ng[$1]] = $2; next }
+	{ if (!($1 in nm)) order[++n] = $1; nm[$1]++; glimpse[$1, nm[$1]] = $2 }
 	END {
-		printf "| kernel | weights | ggml | Glimpse | Glimpse/ggml |\n|---|---|---|---|---|\n"
+		printf "| kernel | weights | ggml | Glimpse | Glimpse/ggml | rounds (lowest-highest) |\n|---|---|---|---|---|---|\n"
 		for (i = 1; i <= n; i++) {
 			k = order[i]; split(k, p, "_"); g = (p[1] == "matmul") ? "mat_f32" : (p[1] == "dramhuge") ? "dram_" p[2] : k
-			if (!(g in ggml)) continue
+			if (!(g in ng)) continue
+			c = (ng[g] < nm[k]) ? ng[g] : nm[k]
+			lo = 1e30; hi = 0
+			for (r = 1; r <= c; r++) {
+				a[r] = ggml[g, r]; b[r] = glimpse[k, r]; q = a[r] / b[r]
+				if (q < lo) lo = q
+				if (q > hi) hi = q
+			}
+			mg = median(a, c); mo = median(b, c)
+			spread = sprintf("%.2fx-%.2fx (%d)", lo, hi, c)
 			if (p[1] == "vec") {
 				w = 11008 * 4096
-				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
+				printf "| matrix-vector 4096->11008 (ns/weight) | %s | %.3f | %.3f | %.2fx | %s |\n", p[2], mg*1000/w, mo*1000/w, mg/mo, spread
 			} else if (p[1] == "dram" || p[1] == "dramhuge") {
-				n = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : (p[2] == "q6k") ? 81920 : 131072
-				w = 8192 * n
+				m = (p[2] == "f16") ? 32768 : (p[2] == "q8") ? 65536 : (p[2] == "q6k") ? 81920 : 131072
+				w = 8192 * m
 				what = (p[1] == "dram") ? "past the cache" : "past the cache, Glimpse in huge pages as loaded"
-				printf "| matrix-vector 8192->%d, %s (ns/weight) | %s | %.3f | %.3f | %.2fx |\n", n, what, p[2], ggml[g]*1000/w, glimpse[k]*1000/w, ggml[g]/glimpse[k]
+				printf "| matrix-vector 8192->%d, %s (ns/weight) | %s | %.3f | %.3f | %.2fx | %s |\n", m, what, p[2], mg*1000/w, mo*1000/w, mg/mo, spread
 			} else {
 				if (p[1] == "beams") { f = 2*5*4096*11008; what = "5 beams 4096->11008 (GFLOP/s)" }
 				else { f = 2*257*1408*6144; what = (p[1] == "mat") ? "Linear 257x1408->6144 (GFLOP/s)" : "MatMul 257x1408x6144, ggml f32 Linear (GFLOP/s)" }
-				printf "| %s | %s | %.1f | %.1f | %.2fx |\n", what, p[2], f/ggml[g]/1000, f/glimpse[k]/1000, ggml[g]/glimpse[k]
+				printf "| %s | %s | %.1f | %.1f | %.2fx | %s |\n", what, p[2], f/mg/1000, f/mo/1000, mg/mo, spread
 			}
 		}
 	}' "$tmp/ggml.us" "$tmp/go.us"
