@@ -38,6 +38,13 @@ if [ -z "$tbo" ] || [ ! -x "$tbo" ] || [ -d "$tbo" ]; then
 	echo "  '${tbo}' is not an executable file" >&2
 	exit 2
 fi
+rounds=${ROUNDS:-1}
+case $rounds in
+'' | *[!0-9]* | 0)
+	echo "ROUNDS must be a whole number of rounds, 1 or more (got '$rounds')" >&2
+	exit 2
+	;;
+esac
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--tags=accessibility -trimpath}"
 
@@ -71,10 +78,9 @@ mulmat() { # name type m n k
 
 echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo "== glimpse $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- compute 2>/dev/null || echo ' (compute/ modified)'), ggml ${GGML_COMMIT:-(commit not given)}"
-rounds=${ROUNDS:-1}
 bench='CPU(LinearVec|LinearBeams|LinearMat|MatMul|LinearVecDRAM|LinearVecDRAMHuge)$'
 echo "== ggml: $tbo perf -o MUL_MAT -b CPU --test-file shapes.txt"
-echo "== glimpse: go test -run '^\$' -bench '$bench' -benchtime ${BENCHTIME:-100x} ./compute/cpu/"
+echo "== glimpse: go test -c ./compute/cpu/, run with -test.run '^\$' -test.bench '$bench' -test.benchtime ${BENCHTIME:-100x}"
 echo "== $rounds round(s), alternating"
 go test -c -o "$tmp/cpu.test" ./compute/cpu/
 : >"$tmp/ggml.us"
@@ -86,6 +92,7 @@ while [ "$r" -le "$rounds" ]; do
 		echo "test-backend-ops failed" >&2
 		exit 1
 	}
+	# name us-per-run, one line per shape and round
 	n=$(wc -l <"$tmp/ggml.us")
 	sed -n 's/.*MUL_MAT(name=\([a-z0-9_]*\),.* - *\([0-9.]*\) us\/run.*/\1 \2/p' "$tmp/ggml.txt" >>"$tmp/ggml.us"
 	if [ "$(wc -l <"$tmp/ggml.us")" -eq "$n" ]; then
@@ -99,6 +106,7 @@ while [ "$r" -le "$rounds" ]; do
 		echo "the benchmarks failed" >&2
 		exit 1
 	}
+	# name ns-per-op, named as the ggml lines are
 	sed -n 's/^Benchmark\([A-Za-z]*\)\/[^/]*\/\([a-z0-9]*\)-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/\1 \2 \3/p' "$tmp/go.txt" |
 		awk '{k=$1=="CPULinearVec"?"vec":$1=="CPULinearBeams"?"beams":$1=="CPULinearVecDRAM"?"dram":$1=="CPULinearVecDRAMHuge"?"dramhuge":"mat"; print k "_" $2, $3/1000}' >>"$tmp/go.us"
 	sed -n 's/^BenchmarkCPUMatMul\/[^ ]*-[0-9]*[[:space:]].*[[:space:]]\([0-9.]*\) ns\/op.*/matmul_f32 \1/p' "$tmp/go.txt" |
@@ -106,8 +114,11 @@ while [ "$r" -le "$rounds" ]; do
 	r=$((r + 1))
 done
 
-# Each side's median time over the rounds, and the lowest and highest of
-# the rounds' own ratios (round r's ggml time over round r's Glimpse time).
+# The table: matrix-vector in ns per weight, beams and products in
+# GFLOP/s, each side's median over the rounds; "Glimpse/ggml" is Glimpse's
+# speed over ggml's (above 1: faster), of the medians, then the lowest and
+# highest of the rounds' own ratios (round r's ggml time over round r's
+# Glimpse time).
 awk -v gg="$tmp/ggml.us" '
 	function median(a, c,    i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[i]
