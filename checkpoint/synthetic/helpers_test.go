@@ -94,30 +94,27 @@ func oneLayer(t testing.TB, model string) string {
 	return dir
 }
 
-// dropCached deletes the cached checkpoints of models, to keep the disk
-// the tests hold small; a later oneLayer writes a dropped one again.
-func dropCached(models ...string) {
+// dropCached deletes a cached checkpoint, to keep the disk the tests hold
+// small; a later oneLayer writes it again.
+func dropCached(model string) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
-	for _, model := range models {
-		if dir, ok := cached[model]; ok {
-			os.RemoveAll(dir)
-			delete(cached, model)
-		}
+	if dir, ok := cached[model]; ok {
+		os.RemoveAll(dir)
+		delete(cached, model)
 	}
 }
 
 // dropCachedExcept deletes every cached checkpoint but model's.
 func dropCachedExcept(model string) {
 	cacheMu.Lock()
-	var others []string
-	for m := range cached {
+	defer cacheMu.Unlock()
+	for m, dir := range cached {
 		if m != model {
-			others = append(others, m)
+			os.RemoveAll(dir)
+			delete(cached, m)
 		}
 	}
-	cacheMu.Unlock()
-	dropCached(others...)
 }
 
 // gb formats bytes as decimal gigabytes, as the Hub shows sizes.

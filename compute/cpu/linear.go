@@ -541,26 +541,26 @@ func gemmNT(x []float32, M, K int, w *weightRows, N int, bias []float32, out []f
 				var o16 [16]float32
 				q := (n1 - n0) / 4
 				for i := range q {
-					n := n0 + i
+					nb := n0 + i
 					var b [4]float32
 					if bias != nil {
 						for j := range 4 {
-							b[j] = bias[n+j*q]
+							b[j] = bias[nb+j*q]
 						}
 					}
 					m := 0
 					for ; m+4 <= M; m += 4 {
-						w.dot4Rows4(fr, x[m*K:], K, n, q, &o16)
+						w.dot4Rows4(fr, x[m*K:], K, nb, q, &o16)
 						for r := range 4 {
 							for j := range 4 {
-								out[(m+r)*ldo+n+j*q] = o16[4*r+j] + b[j]
+								out[(m+r)*ldo+nb+j*q] = o16[4*r+j] + b[j]
 							}
 						}
 					}
 					for ; m < M; m++ {
-						w.dotRows4(fr, x[m*K:(m+1)*K], n, q, &o4)
+						w.dotRows4(fr, x[m*K:(m+1)*K], nb, q, &o4)
 						for j := range 4 {
-							out[m*ldo+n+j*q] = o4[j] + b[j]
+							out[m*ldo+nb+j*q] = o4[j] + b[j]
 						}
 					}
 				}
